@@ -1,0 +1,2 @@
+//! convograph: one GraphQL graph over the conversation-intelligence providers.
+pub mod sandbox;
