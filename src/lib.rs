@@ -1,2 +1,26 @@
-//! convograph: one GraphQL graph over the conversation-intelligence providers.
+//! convograph: one GraphQL graph (standalone, or an Apollo Federation v2 subgraph)
+//! over the conversation-intelligence platforms a revenue team uses.
+//!
+//! # Layout
+//! - [`startup`]: builds the application from [`config::Settings`] and serves it.
+//! - [`http`]: the axum router (GraphQL over HTTP, GraphiQL, health).
+//! - [`schema`]: the GraphQL types and the query root; Relay paging and global ids.
+//! - [`loaders`]: per-request DataLoaders that batch nested provider lookups.
+//! - [`providers`]: one folder per provider (`client`, `model`, `mapping`) behind the
+//!   [`providers::Provider`] trait, and the rate-aware [`providers::transport`].
+//! - [`cache`]: the cross-request cache of provider results.
+//! - [`domain`]: provider-neutral records.
+//! - [`sandbox`]: simulators of the providers' APIs over one synthetic world.
+//! - [`error`]: the error codes clients see.
+
+pub mod cache;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod loaders;
+pub mod providers;
 pub mod sandbox;
+pub mod schema;
+pub mod startup;
+pub mod telemetry;

@@ -1,1 +1,110 @@
-fn main() {}
+//! The `convograph` binary: `serve` (default), `sdl`, `sandbox`.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use convograph::{
+    config::Settings,
+    sandbox::{Sandbox, SandboxSettings},
+    startup::{Application, shutdown_signal},
+};
+
+/// One GraphQL graph over Gong, ExecVision, Salesloft and Hubster.
+#[derive(Debug, Parser)]
+#[command(name = "convograph", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the graph (the default). Without a config file: the sandbox.
+    Serve(ServeArgs),
+    /// Print the subgraph SDL (identical to schema.graphql).
+    Sdl,
+    /// Run only the provider simulators and print their base URLs and credentials.
+    Sandbox,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Config file (YAML, or TOML by extension).
+    #[arg(long, env = "CONVOGRAPH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address (overrides server.listen).
+    #[arg(long, env = "CONVOGRAPH_LISTEN")]
+    listen: Option<SocketAddr>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Sdl) => {
+            print!("{}", convograph::schema::sdl());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Sandbox) => run_sandbox().await,
+        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    convograph::telemetry::init();
+    let mut settings = match Settings::load(args.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("convograph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(listen) = args.listen {
+        settings.server.listen = listen;
+    }
+    let sandbox = settings.sandbox.is_some();
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("convograph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let addr = app.local_addr();
+    if sandbox {
+        tracing::warn!(
+            "Sandbox mode: simulated providers, synthetic data, no client authentication."
+        );
+    }
+    tracing::info!(%addr, "convograph listening; GraphiQL at http://{addr}/graphql");
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("convograph: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_sandbox() -> ExitCode {
+    convograph::telemetry::init();
+    let sandbox = match Sandbox::start(SandboxSettings::default()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("convograph: sandbox: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "gong\t{}\tbasic {}:{}",
+        sandbox.gong.base_url(),
+        sandbox.gong.access_key(),
+        sandbox.gong.access_key_secret()
+    );
+    shutdown_signal().await;
+    sandbox.shutdown().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,126 @@
+//! Errors at the GraphQL boundary: every error a client sees carries a stable
+//! `extensions.code`, and never an upstream body, a secret or a stack trace.
+
+use std::time::Duration;
+
+use async_graphql::ErrorExtensions as _;
+
+use crate::providers::ProviderError;
+
+/// The stable codes of `extensions.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    BadUserInput,
+    BadCursor,
+    NotFound,
+    Unauthenticated,
+    Forbidden,
+    RateLimited,
+    ProviderUnavailable,
+    ProviderError,
+    ProviderUnsupported,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The SHOUTY_SNAKE code string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::BadCursor => "BAD_CURSOR",
+            Self::NotFound => "NOT_FOUND",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::ProviderUnavailable => "PROVIDER_UNAVAILABLE",
+            Self::ProviderError => "PROVIDER_ERROR",
+            Self::ProviderUnsupported => "PROVIDER_UNSUPPORTED",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// An error raised by a resolver.
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` error into a
+/// GraphQL error *without* extensions, so `?` would silently drop the code. This
+/// type converts only through [`From<AppError> for async_graphql::Error`], which
+/// always sets `extensions.code`.
+#[derive(Debug, Clone)]
+pub enum AppError {
+    /// A client argument is invalid.
+    BadUserInput(String),
+    /// A cursor was edited, forged, expired or belongs to another list.
+    BadCursor(&'static str),
+    /// The named object does not exist.
+    NotFound(String),
+    /// A provider call failed.
+    Provider(ProviderError),
+}
+
+impl From<ProviderError> for AppError {
+    fn from(e: ProviderError) -> Self {
+        Self::Provider(e)
+    }
+}
+
+impl AppError {
+    /// The code reported in `extensions.code`.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::BadUserInput(_) => ErrorCode::BadUserInput,
+            Self::BadCursor(_) => ErrorCode::BadCursor,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Provider(e) => e.code(),
+        }
+    }
+
+    /// The message clients see.
+    pub fn message(&self) -> String {
+        match self {
+            Self::BadUserInput(m) => m.clone(),
+            Self::BadCursor(why) => format!("invalid cursor: {why}"),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::Provider(e) => e.to_string(),
+        }
+    }
+
+    /// Shorthand for a [`AppError::BadUserInput`].
+    pub fn bad_input(msg: impl Into<String>) -> Self {
+        Self::BadUserInput(msg.into())
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+            let e = &e;
+            ext.set("code", e.code().as_str());
+            if let AppError::Provider(e) = e {
+                ext.set("provider", e.provider.as_str());
+                ext.set("connection", e.connection.as_ref());
+                if let Some(status) = e.status() {
+                    ext.set(
+                        "http",
+                        async_graphql::Value::from_json(serde_json::json!({"status": status}))
+                            .unwrap_or_default(),
+                    );
+                }
+                if let Some(after) = e.retry_after() {
+                    ext.set(
+                        "retryAfterMs",
+                        u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+                    );
+                }
+            }
+        })
+    }
+}
+
+/// Result alias for resolvers.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Seconds, rounded up, for human-readable retry hints.
+pub(crate) fn secs_ceil(d: Duration) -> u64 {
+    d.as_millis().div_ceil(1000) as u64
+}

@@ -1,0 +1,77 @@
+//! HTTP: the axum router. Wires the schema to GraphQL over HTTP and adds GraphiQL,
+//! `/healthz` and `/readyz`. No resolver logic here.
+
+mod graphiql;
+mod graphql;
+
+use std::sync::Arc;
+
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use serde_json::json;
+use tower_http::{services::ServeDir, trace::TraceLayer};
+
+use crate::{config::GraphiqlSettings, providers::Registry, schema::AppSchema};
+
+/// Everything the HTTP handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub schema: AppSchema,
+    pub registry: Arc<Registry>,
+    pub graphiql: Arc<GraphiqlSettings>,
+}
+
+/// The whole HTTP surface.
+pub fn router(state: HttpState) -> Router {
+    let mut router = Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get_handler).post(graphql::post_handler),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    if let Some(dir) = state
+        .graphiql
+        .assets_dir
+        .clone()
+        .filter(|_| state.graphiql.enabled)
+    {
+        router = router.nest_service(graphiql::LOCAL_ASSETS_PATH, ServeDir::new(dir));
+    }
+    router.layer(TraceLayer::new_for_http()).with_state(state)
+}
+
+/// The process is up.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Configuration loaded and every connection answering with valid credentials.
+async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
+    let checks = state
+        .registry
+        .iter()
+        .map(|p| async move { (p.connection_id().clone(), p.check().await) });
+    let results = futures::future::join_all(checks).await;
+    let ready = results.iter().all(|(_, r)| r.is_ok());
+    let connections: serde_json::Map<String, serde_json::Value> = results
+        .into_iter()
+        .map(|(id, r)| {
+            let v = match r {
+                Ok(()) => json!({ "status": "ok" }),
+                Err(e) => json!({ "status": "error", "code": e.code().as_str() }),
+            };
+            (id.to_string(), v)
+        })
+        .collect();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(
+            json!({ "status": if ready { "ready" } else { "not ready" }, "connections": connections }),
+        ),
+    )
+}

@@ -1,0 +1,164 @@
+//! Per-request DataLoaders: every nested edge that needs a provider record goes
+//! through one of these, so a page of 100 calls asking for `host` and `transcript`
+//! makes one batched provider request per connection, not 100.
+//!
+//! Keys carry the connection; a batch is split by connection and each part calls the
+//! provider's batch form. A failing connection fails only its own keys: values are
+//! `Result`s, so one provider's outage nulls only its own fields.
+
+use std::{collections::HashMap, hash::Hash, sync::Arc, time::Duration};
+
+use async_graphql::dataloader::{DataLoader, Loader};
+
+use crate::{
+    domain::{Call, Transcript, User},
+    providers::{Provider, ProviderError, Registry},
+};
+
+/// A record, or the error of its connection.
+pub type Loaded<T> = Result<Arc<T>, ProviderError>;
+
+/// Key of a provider record: connection id and remote id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RemoteKey {
+    pub connection: Arc<str>,
+    pub remote_id: String,
+}
+
+/// How long a loader waits to gather keys before calling the provider. Resolvers of
+/// one level run in the same poll, so a short delay is enough to batch them.
+const BATCH_DELAY: Duration = Duration::from_millis(2);
+
+/// The loaders of one request.
+pub struct Loaders {
+    pub users: DataLoader<UserLoader>,
+    pub calls: DataLoader<CallLoader>,
+    pub transcripts: DataLoader<TranscriptLoader>,
+}
+
+impl Loaders {
+    /// Fresh loaders for one request.
+    pub fn new(registry: &Arc<Registry>) -> Self {
+        Self {
+            users: DataLoader::new(UserLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
+            calls: DataLoader::new(CallLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
+            transcripts: DataLoader::new(TranscriptLoader(registry.clone()), tokio::spawn)
+                .delay(BATCH_DELAY),
+        }
+    }
+}
+
+/// Groups keys by connection, calls `batch` once per connection, and indexes the
+/// results by `id_of`.
+async fn load_grouped<T, F, Fut>(
+    registry: &Registry,
+    keys: &[RemoteKey],
+    batch: F,
+    id_of: impl Fn(&T) -> &str,
+) -> HashMap<RemoteKey, Loaded<T>>
+where
+    F: Fn(Arc<dyn Provider>, Vec<String>) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, ProviderError>>,
+{
+    let mut by_conn: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+    for k in keys {
+        by_conn
+            .entry(k.connection.clone())
+            .or_default()
+            .push(k.remote_id.clone());
+    }
+    let calls = by_conn.into_iter().filter_map(|(conn, ids)| {
+        let provider = registry.get(&conn)?.clone();
+        let fut = batch(provider, ids.clone());
+        Some(async move { (conn, ids, fut.await) })
+    });
+    let mut out = HashMap::new();
+    for (conn, ids, result) in futures::future::join_all(calls).await {
+        match result {
+            Ok(items) => {
+                for item in items {
+                    let key = RemoteKey {
+                        connection: conn.clone(),
+                        remote_id: id_of(&item).to_owned(),
+                    };
+                    out.insert(key, Ok(Arc::new(item)));
+                }
+            }
+            Err(e) => {
+                for id in ids {
+                    out.insert(
+                        RemoteKey {
+                            connection: conn.clone(),
+                            remote_id: id,
+                        },
+                        Err(e.clone()),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Users by (connection, remote id).
+pub struct UserLoader(Arc<Registry>);
+
+impl Loader<RemoteKey> for UserLoader {
+    type Value = Loaded<User>;
+    type Error = std::convert::Infallible;
+
+    async fn load(
+        &self,
+        keys: &[RemoteKey],
+    ) -> Result<HashMap<RemoteKey, Self::Value>, Self::Error> {
+        Ok(load_grouped(
+            &self.0,
+            keys,
+            |p, ids| async move { p.users_by_ids(&ids).await },
+            |u: &User| &u.remote_id,
+        )
+        .await)
+    }
+}
+
+/// Calls by (connection, remote id).
+pub struct CallLoader(Arc<Registry>);
+
+impl Loader<RemoteKey> for CallLoader {
+    type Value = Loaded<Call>;
+    type Error = std::convert::Infallible;
+
+    async fn load(
+        &self,
+        keys: &[RemoteKey],
+    ) -> Result<HashMap<RemoteKey, Self::Value>, Self::Error> {
+        Ok(load_grouped(
+            &self.0,
+            keys,
+            |p, ids| async move { p.calls_by_ids(&ids).await },
+            |c: &Call| &c.remote_id,
+        )
+        .await)
+    }
+}
+
+/// Transcripts by (connection, call remote id).
+pub struct TranscriptLoader(Arc<Registry>);
+
+impl Loader<RemoteKey> for TranscriptLoader {
+    type Value = Loaded<Transcript>;
+    type Error = std::convert::Infallible;
+
+    async fn load(
+        &self,
+        keys: &[RemoteKey],
+    ) -> Result<HashMap<RemoteKey, Self::Value>, Self::Error> {
+        Ok(load_grouped(
+            &self.0,
+            keys,
+            |p, ids| async move { p.transcripts(&ids).await },
+            |t: &Transcript| &t.call_remote_id,
+        )
+        .await)
+    }
+}

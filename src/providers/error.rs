@@ -1,0 +1,85 @@
+//! `ProviderError`: what can go wrong talking to a provider. `Clone` because
+//! DataLoader results are shared between the fields that asked for them.
+
+use std::{sync::Arc, time::Duration};
+
+use super::ProviderKind;
+use crate::error::{ErrorCode, secs_ceil};
+
+/// A failed provider operation, with the connection it happened on.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{provider} connection '{connection}': {kind}")]
+pub struct ProviderError {
+    /// The provider.
+    pub provider: ProviderKind,
+    /// The connection id.
+    pub connection: Arc<str>,
+    /// What went wrong.
+    pub kind: ProviderErrorKind,
+}
+
+/// The kinds of provider failure.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderErrorKind {
+    /// The provider (or our own limiter) refused for now.
+    #[error("rate limited; retry in {}s", secs_ceil(*retry_after))]
+    RateLimited { retry_after: Duration },
+    /// Network failure, timeout or 5xx after retries.
+    #[error("provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider rejected our credentials.
+    #[error("the provider rejected the connection's credentials (HTTP {0})")]
+    Unauthorized(u16),
+    /// The provider answered with an unexpected status.
+    #[error("the provider answered HTTP {status}")]
+    Status { status: u16 },
+    /// The provider's body did not match its documented shape.
+    #[error("unexpected response from the provider: {0}")]
+    Decode(String),
+    /// The operation does not exist at this provider.
+    #[error("not supported by this provider: {0}")]
+    Unsupported(&'static str),
+    /// Bad input detected before calling the provider.
+    #[error("{0}")]
+    BadInput(String),
+}
+
+impl ProviderError {
+    /// Builds an error for a connection.
+    pub fn new(provider: ProviderKind, connection: &Arc<str>, kind: ProviderErrorKind) -> Self {
+        Self {
+            provider,
+            connection: connection.clone(),
+            kind,
+        }
+    }
+
+    /// The `extensions.code` for this error.
+    pub fn code(&self) -> ErrorCode {
+        match &self.kind {
+            ProviderErrorKind::RateLimited { .. } => ErrorCode::RateLimited,
+            ProviderErrorKind::Unavailable(_) => ErrorCode::ProviderUnavailable,
+            ProviderErrorKind::Unauthorized(_)
+            | ProviderErrorKind::Status { .. }
+            | ProviderErrorKind::Decode(_) => ErrorCode::ProviderError,
+            ProviderErrorKind::Unsupported(_) => ErrorCode::ProviderUnsupported,
+            ProviderErrorKind::BadInput(_) => ErrorCode::BadUserInput,
+        }
+    }
+
+    /// The upstream HTTP status, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self.kind {
+            ProviderErrorKind::Unauthorized(s) | ProviderErrorKind::Status { status: s } => Some(s),
+            _ => None,
+        }
+    }
+
+    /// When the caller may retry, for rate-limit errors.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.kind {
+            ProviderErrorKind::RateLimited { retry_after } => Some(retry_after),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! Gong (REST API v2). Users, calls (with parties, topics, trackers and stats from
+//! `calls/extensive`), transcripts, activity and interaction stats, answered
+//! scorecards, scorecard templates and coaching.
+//!
+//! Gong's quirks handled here: fixed pages of 100 with a `records.cursor` that is
+//! absent on the last page; 404 instead of an empty list; stats dates are
+//! `YYYY-MM-DD` in the company time zone with an exclusive `toDate` that may not be
+//! later than today; scorecard ids are JSON numbers; 3 requests/s.
+
+mod client;
+mod mapping;
+mod model;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+
+use self::{
+    client::GongClient,
+    mapping::Range,
+    model::{CallsFilter, ScoresFilter, ScoresRequest, StatsFilter},
+};
+use super::{
+    CallQuery, Capabilities, CoachingQuery, Provider, ProviderError, ProviderErrorKind,
+    ProviderKind, ScoreQuery, StatsQuery, transport::Transport,
+};
+use crate::{
+    cache::{Cache, CacheKey, ResourceKind},
+    domain::{
+        Activity, AggregationPeriod, Call, Coaching, Interaction, Page, Score, Scorecard,
+        Transcript, User,
+    },
+};
+
+/// Gong's documented default: 3 requests per second per company.
+pub const DEFAULT_RATE_PER_SEC: f64 = 3.0;
+
+/// A Gong connection.
+#[derive(Debug)]
+pub struct GongProvider {
+    connection: Arc<str>,
+    client: GongClient,
+    cache: Cache,
+    time_zone: Tz,
+    workspace_id: Option<String>,
+}
+
+impl GongProvider {
+    /// Builds the provider of one connection.
+    pub fn new(
+        transport: Transport,
+        cache: Cache,
+        connection: Arc<str>,
+        time_zone: Tz,
+        workspace_id: Option<String>,
+    ) -> Self {
+        Self {
+            connection,
+            client: GongClient { transport },
+            cache,
+            time_zone,
+            workspace_id,
+        }
+    }
+
+    fn key(&self, op: &'static str, fingerprint: String) -> CacheKey {
+        CacheKey {
+            connection: self.connection.clone(),
+            op,
+            fingerprint,
+        }
+    }
+
+    /// The company-time-zone date range Gong's stats filter wants for `[from, to)`.
+    fn stats_range(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Range, ProviderError> {
+        let from_local = from.with_timezone(&self.time_zone);
+        let to_local = to.with_timezone(&self.time_zone);
+        let from_date = from_local.date_naive();
+        // `toDate` is exclusive: a partial last day counts as a whole one.
+        let mut to_date = to_local.date_naive();
+        if to_local.time() != NaiveTime::MIN {
+            to_date = to_date.checked_add_days(Days::new(1)).unwrap_or(to_date);
+        }
+        let today = Utc::now().with_timezone(&self.time_zone).date_naive();
+        to_date = to_date.min(today);
+        if from_date >= to_date {
+            return Err(self.error(ProviderErrorKind::BadInput(format!(
+                "the range {from_date}..{to_date} (company time zone {}, end exclusive, not after today) is empty",
+                self.time_zone
+            ))));
+        }
+        Ok(Range {
+            from: from_date,
+            to: to_date,
+        })
+    }
+}
+
+fn day(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn period_name(p: AggregationPeriod) -> Option<&'static str> {
+    match p {
+        AggregationPeriod::Day => Some("DAY"),
+        AggregationPeriod::Week => Some("WEEK"),
+        AggregationPeriod::Month => Some("MONTH"),
+        AggregationPeriod::Total => None,
+    }
+}
+
+#[async_trait]
+impl Provider for GongProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Gong
+    }
+
+    fn connection_id(&self) -> &Arc<str> {
+        &self.connection
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            users: true,
+            calls: true,
+            transcripts: true,
+            activity: true,
+            interactions: true,
+            scores: true,
+            scorecards: true,
+            coaching: true,
+        }
+    }
+
+    async fn check(&self) -> Result<(), ProviderError> {
+        self.list_users(None).await.map(|_| ())
+    }
+
+    async fn list_users(&self, page: Option<String>) -> Result<Page<User>, ProviderError> {
+        let key = self.key("users_page", page.clone().unwrap_or_default());
+        let page = self
+            .cache
+            .get_or_fetch(key, ResourceKind::Users, async {
+                Ok(match self.client.users_page(page.as_deref()).await? {
+                    Some(resp) => Page {
+                        next: resp.records.cursor.clone(),
+                        total: resp.records.total_records,
+                        items: resp.users.into_iter().map(mapping::user).collect(),
+                    },
+                    None => Page::empty(),
+                })
+            })
+            .await?;
+        Ok((*page).clone())
+    }
+
+    async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, ProviderError> {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        let key = self.key("users_by_ids", ids.join(","));
+        let users = self
+            .cache
+            .get_or_fetch(key, ResourceKind::Users, async {
+                let pages = self.client.users_by_ids(&ids).await?;
+                Ok(pages
+                    .into_iter()
+                    .flat_map(|p| p.users)
+                    .map(mapping::user)
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+        Ok((*users).clone())
+    }
+
+    async fn list_calls(
+        &self,
+        query: &CallQuery,
+        page: Option<String>,
+    ) -> Result<Page<Call>, ProviderError> {
+        let filter = CallsFilter {
+            from_date_time: query.from.map(iso),
+            to_date_time: query.to.map(iso),
+            workspace_id: self.workspace_id.clone(),
+            call_ids: None,
+            primary_user_ids: (!query.host_remote_ids.is_empty())
+                .then(|| query.host_remote_ids.clone()),
+        };
+        let fingerprint = format!(
+            "{}|{}",
+            serde_json::to_string(&filter).unwrap_or_default(),
+            page.as_deref().unwrap_or("")
+        );
+        let page = self
+            .cache
+            .get_or_fetch(
+                self.key("calls_page", fingerprint),
+                ResourceKind::Calls,
+                async {
+                    Ok(
+                        match self.client.calls_page(&filter, page.as_deref()).await? {
+                            Some(resp) => Page {
+                                next: resp.records.cursor.clone(),
+                                total: resp.records.total_records,
+                                items: resp.calls.into_iter().map(mapping::call).collect(),
+                            },
+                            None => Page::empty(),
+                        },
+                    )
+                },
+            )
+            .await?;
+        Ok((*page).clone())
+    }
+
+    async fn calls_by_ids(&self, ids: &[String]) -> Result<Vec<Call>, ProviderError> {
+        let pages = self.client.calls_by_ids(ids).await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.calls)
+            .map(mapping::call)
+            .collect())
+    }
+
+    async fn transcripts(&self, call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
+        let pages = self.client.transcripts(call_ids).await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.call_transcripts)
+            .map(mapping::transcript)
+            .collect())
+    }
+
+    async fn activity(&self, query: &StatsQuery) -> Result<Vec<Activity>, ProviderError> {
+        let range = self.stats_range(query.from, query.to)?;
+        let filter = stats_filter(range, &query.user_remote_ids);
+        let fingerprint = format!(
+            "{:?}|{}",
+            query.period,
+            serde_json::to_string(&filter).unwrap_or_default()
+        );
+        let list = self
+            .cache
+            .get_or_fetch(
+                self.key("activity", fingerprint),
+                ResourceKind::Stats,
+                async {
+                    Ok(match period_name(query.period) {
+                        None => {
+                            let pages = self.client.activity_aggregate(&filter).await?;
+                            pages
+                                .into_iter()
+                                .flat_map(|p| {
+                                    let tz = p.time_zone.clone();
+                                    p.users_aggregate_activity_stats.into_iter().map(move |u| {
+                                        mapping::aggregate_activity(u, range, tz.as_deref())
+                                    })
+                                })
+                                .collect::<Vec<_>>()
+                        }
+                        Some(name) => {
+                            let pages = self.client.activity_by_period(&filter, name).await?;
+                            pages
+                                .into_iter()
+                                .flat_map(|p| {
+                                    let tz = p.time_zone.clone();
+                                    p.users_aggregate_activity.into_iter().flat_map(move |u| {
+                                        mapping::period_activity(u, query.period, tz.as_deref())
+                                    })
+                                })
+                                .collect()
+                        }
+                    })
+                },
+            )
+            .await?;
+        Ok((*list).clone())
+    }
+
+    async fn interactions(&self, query: &StatsQuery) -> Result<Vec<Interaction>, ProviderError> {
+        if query.period != AggregationPeriod::Total {
+            return Err(self.unsupported(
+                "interactions by day, week or month (Gong aggregates the whole range)",
+            ));
+        }
+        let range = self.stats_range(query.from, query.to)?;
+        let filter = stats_filter(range, &query.user_remote_ids);
+        let fingerprint = serde_json::to_string(&filter).unwrap_or_default();
+        let list = self
+            .cache
+            .get_or_fetch(
+                self.key("interactions", fingerprint),
+                ResourceKind::Stats,
+                async {
+                    let pages = self.client.interaction(&filter).await?;
+                    Ok(pages
+                        .into_iter()
+                        .flat_map(|p| {
+                            let tz = p.time_zone.clone();
+                            p.people_interaction_stats
+                                .into_iter()
+                                .map(move |u| mapping::interaction(u, range, tz.as_deref()))
+                        })
+                        .collect::<Vec<_>>())
+                },
+            )
+            .await?;
+        Ok((*list).clone())
+    }
+
+    async fn list_scores(
+        &self,
+        query: &ScoreQuery,
+        page: Option<String>,
+    ) -> Result<Page<Score>, ProviderError> {
+        let local = |t: Option<DateTime<Utc>>| {
+            t.map(|t| day(t.with_timezone(&self.time_zone).date_naive()))
+        };
+        let body = ScoresRequest {
+            cursor: None,
+            filter: ScoresFilter {
+                call_from_date: local(query.call_from),
+                call_to_date: local(query.call_to),
+                review_from_date: local(query.review_from),
+                review_to_date: local(query.review_to),
+                reviewed_user_ids: (!query.reviewed_user_remote_ids.is_empty())
+                    .then(|| query.reviewed_user_remote_ids.clone()),
+                scorecard_ids: (!query.scorecard_remote_ids.is_empty())
+                    .then(|| query.scorecard_remote_ids.clone()),
+            },
+        };
+        let fingerprint = format!(
+            "{}|{}",
+            serde_json::to_string(&body).unwrap_or_default(),
+            page.as_deref().unwrap_or("")
+        );
+        let page = self
+            .cache
+            .get_or_fetch(
+                self.key("scores_page", fingerprint),
+                ResourceKind::Stats,
+                async {
+                    Ok(
+                        match self.client.scores_page(&body, page.as_deref()).await? {
+                            Some(resp) => Page {
+                                next: resp.records.cursor.clone(),
+                                total: resp.records.total_records,
+                                items: resp
+                                    .answered_scorecards
+                                    .into_iter()
+                                    .map(mapping::score)
+                                    .collect(),
+                            },
+                            None => Page::empty(),
+                        },
+                    )
+                },
+            )
+            .await?;
+        Ok((*page).clone())
+    }
+
+    async fn scorecards(&self) -> Result<Vec<Scorecard>, ProviderError> {
+        let list = self
+            .cache
+            .get_or_fetch(
+                self.key("scorecards", String::new()),
+                ResourceKind::Stats,
+                async {
+                    Ok(self
+                        .client
+                        .scorecards()
+                        .await?
+                        .map(|r| {
+                            r.scorecards
+                                .into_iter()
+                                .map(mapping::scorecard)
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default())
+                },
+            )
+            .await?;
+        Ok((*list).clone())
+    }
+
+    async fn coaching(&self, query: &CoachingQuery) -> Result<Vec<Coaching>, ProviderError> {
+        let Some(workspace) = &self.workspace_id else {
+            return Err(self.error(ProviderErrorKind::BadInput(
+                "Gong coaching needs the connection's workspace_id to be configured".into(),
+            )));
+        };
+        let (from, to) = (iso(query.from), iso(query.to));
+        let fingerprint = format!("{workspace}|{}|{from}|{to}", query.manager_remote_id);
+        let list = self
+            .cache
+            .get_or_fetch(
+                self.key("coaching", fingerprint),
+                ResourceKind::Stats,
+                async {
+                    Ok(self
+                        .client
+                        .coaching(workspace, &query.manager_remote_id, &from, &to)
+                        .await?
+                        .map(|r| {
+                            r.coaching_data
+                                .into_iter()
+                                .map(mapping::coaching)
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default())
+                },
+            )
+            .await?;
+        Ok((*list).clone())
+    }
+}
+
+fn stats_filter(range: Range, users: &[String]) -> StatsFilter {
+    StatsFilter {
+        from_date: day(range.from),
+        to_date: day(range.to),
+        user_ids: (!users.is_empty()).then(|| users.to_vec()),
+    }
+}

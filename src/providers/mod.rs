@@ -1,0 +1,222 @@
+//! Providers: one folder each with the same files (`client.rs` talks HTTP,
+//! `model.rs` mirrors the provider's JSON, `mapping.rs` turns it into `domain`
+//! records), behind the object-safe [`Provider`] trait and a registry keyed by
+//! connection id.
+
+mod error;
+pub mod gong;
+pub mod transport;
+
+use std::{collections::BTreeMap, fmt, sync::Arc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use error::{ProviderError, ProviderErrorKind};
+
+use crate::domain::{
+    Activity, AggregationPeriod, Call, Coaching, Interaction, Page, Score, Scorecard, Transcript,
+    User,
+};
+
+/// The providers convograph speaks to.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    async_graphql::Enum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Gong (REST API v2).
+    Gong,
+    /// ExecVision / Mediafly Coach.
+    #[serde(rename = "execvision")]
+    #[graphql(name = "EXECVISION")]
+    ExecVision,
+    /// Salesloft conversations.
+    Salesloft,
+    /// Hubster engine.
+    Hubster,
+}
+
+impl ProviderKind {
+    /// The config/log name: `gong`, `execvision`, `salesloft`, `hubster`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gong => "gong",
+            Self::ExecVision => "execvision",
+            Self::Salesloft => "salesloft",
+            Self::Hubster => "hubster",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Provider-side filter for a calls list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct CallQuery {
+    /// Inclusive lower bound on the start time.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on the start time.
+    pub to: Option<DateTime<Utc>>,
+    /// Only calls hosted by these provider users.
+    pub host_remote_ids: Vec<String>,
+}
+
+/// Filter for stats (activity, interactions).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct StatsQuery {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub user_remote_ids: Vec<String>,
+    pub period: AggregationPeriod,
+}
+
+/// Filter for answered scorecards.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct ScoreQuery {
+    pub call_from: Option<DateTime<Utc>>,
+    pub call_to: Option<DateTime<Utc>>,
+    pub review_from: Option<DateTime<Utc>>,
+    pub review_to: Option<DateTime<Utc>>,
+    pub reviewed_user_remote_ids: Vec<String>,
+    pub scorecard_remote_ids: Vec<String>,
+}
+
+/// Filter for coaching data.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct CoachingQuery {
+    pub manager_remote_id: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// What a provider fills; the source of the README coverage table.
+#[derive(Debug, Clone, Copy)]
+pub struct Capabilities {
+    pub users: bool,
+    pub calls: bool,
+    pub transcripts: bool,
+    pub activity: bool,
+    pub interactions: bool,
+    pub scores: bool,
+    pub scorecards: bool,
+    pub coaching: bool,
+}
+
+/// One connection's provider operations. Every method has a default that says
+/// "unsupported", so a provider implements what it has.
+#[async_trait]
+pub trait Provider: Send + Sync + fmt::Debug {
+    /// The provider of this connection.
+    fn kind(&self) -> ProviderKind;
+    /// The connection id.
+    fn connection_id(&self) -> &Arc<str>;
+    /// What this provider fills.
+    fn capabilities(&self) -> Capabilities;
+
+    /// An error of this connection.
+    fn error(&self, kind: ProviderErrorKind) -> ProviderError {
+        ProviderError::new(self.kind(), self.connection_id(), kind)
+    }
+    /// The "unsupported" error of this connection.
+    fn unsupported(&self, what: &'static str) -> ProviderError {
+        self.error(ProviderErrorKind::Unsupported(what))
+    }
+
+    /// Cheap call proving the credentials work (readiness).
+    async fn check(&self) -> Result<(), ProviderError>;
+
+    /// One page of the users list.
+    async fn list_users(&self, _page: Option<String>) -> Result<Page<User>, ProviderError> {
+        Err(self.unsupported("users"))
+    }
+    /// Users by provider id, in any order; unknown ids are absent.
+    async fn users_by_ids(&self, _ids: &[String]) -> Result<Vec<User>, ProviderError> {
+        Err(self.unsupported("users"))
+    }
+    /// One page of the calls list.
+    async fn list_calls(
+        &self,
+        _query: &CallQuery,
+        _page: Option<String>,
+    ) -> Result<Page<Call>, ProviderError> {
+        Err(self.unsupported("calls"))
+    }
+    /// Calls by provider id, in any order; unknown ids are absent.
+    async fn calls_by_ids(&self, _ids: &[String]) -> Result<Vec<Call>, ProviderError> {
+        Err(self.unsupported("calls"))
+    }
+    /// Transcripts by call id; calls without a transcript are absent.
+    async fn transcripts(&self, _call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
+        Err(self.unsupported("transcripts"))
+    }
+    /// Activity records for the range, all pages.
+    async fn activity(&self, _query: &StatsQuery) -> Result<Vec<Activity>, ProviderError> {
+        Err(self.unsupported("activity"))
+    }
+    /// Interaction records for the range, all pages.
+    async fn interactions(&self, _query: &StatsQuery) -> Result<Vec<Interaction>, ProviderError> {
+        Err(self.unsupported("interactions"))
+    }
+    /// One page of answered scorecards.
+    async fn list_scores(
+        &self,
+        _query: &ScoreQuery,
+        _page: Option<String>,
+    ) -> Result<Page<Score>, ProviderError> {
+        Err(self.unsupported("scores"))
+    }
+    /// Scorecard templates.
+    async fn scorecards(&self) -> Result<Vec<Scorecard>, ProviderError> {
+        Err(self.unsupported("scorecards"))
+    }
+    /// Coaching data of one manager.
+    async fn coaching(&self, _query: &CoachingQuery) -> Result<Vec<Coaching>, ProviderError> {
+        Err(self.unsupported("coaching"))
+    }
+}
+
+/// All configured connections, by id (ordered, so lists are stable).
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    connections: BTreeMap<Arc<str>, Arc<dyn Provider>>,
+}
+
+impl Registry {
+    /// Adds a connection.
+    pub fn insert(&mut self, provider: Arc<dyn Provider>) {
+        self.connections
+            .insert(provider.connection_id().clone(), provider);
+    }
+    /// The connection with this id.
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn Provider>> {
+        self.connections.get(id)
+    }
+    /// Every connection, ordered by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.connections.values()
+    }
+    /// Number of connections.
+    pub fn len(&self) -> usize {
+        self.connections.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.connections.is_empty()
+    }
+}

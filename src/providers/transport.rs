@@ -1,0 +1,335 @@
+//! The one place that sends provider requests: limiter → send → classify → retry.
+//!
+//! Policy (per connection): a GCRA limiter at the provider's documented rate (burst 1,
+//! so even jittered arrivals stay inside the provider's window); a 429's `Retry-After`
+//! pauses the whole connection; 429, 5xx, timeouts and connection errors are retried
+//! a bounded number of times with jittered backoff, but only for idempotent requests;
+//! no wait (limiter or `Retry-After`) may exceed `max_queue_wait`: past it the request
+//! fails with `RATE_LIMITED` and the time to retry instead of hanging.
+
+use std::{
+    num::NonZeroU32,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use base64::Engine;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use reqwest::{Method, header::HeaderValue};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use url::Url;
+
+use super::{ProviderError, ProviderErrorKind, ProviderKind};
+use crate::config::{Credentials, TrafficSettings};
+
+/// Fully resolved traffic policy of one connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrafficPolicy {
+    pub rate_per_sec: f64,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub max_queue_wait: Duration,
+}
+
+impl TrafficPolicy {
+    /// Fills what `settings` leaves out from the provider's documented default rate.
+    pub fn resolve(settings: &TrafficSettings, default_rate: f64) -> Self {
+        Self {
+            rate_per_sec: settings.rate_per_sec.unwrap_or(default_rate),
+            timeout: settings.timeout.unwrap_or(Duration::from_secs(30)),
+            max_retries: settings.max_retries.unwrap_or(3),
+            max_queue_wait: settings.max_queue_wait.unwrap_or(Duration::from_secs(15)),
+        }
+    }
+}
+
+/// One upstream request.
+#[derive(Debug, Clone)]
+pub struct UpstreamRequest {
+    pub method: Method,
+    /// Path below the base URL, e.g. `/v2/calls`.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub json: Option<serde_json::Value>,
+    /// Safe to send twice (reads, including Gong's POST queries).
+    pub idempotent: bool,
+}
+
+impl UpstreamRequest {
+    /// A GET.
+    pub fn get(path: impl Into<String>) -> Self {
+        Self {
+            method: Method::GET,
+            path: path.into(),
+            query: Vec::new(),
+            json: None,
+            idempotent: true,
+        }
+    }
+    /// A POST with a JSON body that only reads (idempotent).
+    pub fn post_query(path: impl Into<String>, body: serde_json::Value) -> Self {
+        Self {
+            method: Method::POST,
+            path: path.into(),
+            query: Vec::new(),
+            json: Some(body),
+            idempotent: true,
+        }
+    }
+    /// Adds a query parameter.
+    pub fn param(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.query.push((key.to_owned(), value.into()));
+        self
+    }
+}
+
+/// A response the transport did not treat as a failure (2xx, 404, 4xx other than auth).
+#[derive(Debug)]
+pub struct UpstreamResponse {
+    pub status: u16,
+    pub body: bytes::Bytes,
+}
+
+/// Sends requests for one connection.
+#[derive(Debug)]
+pub struct Transport {
+    provider: ProviderKind,
+    connection: Arc<str>,
+    client: reqwest::Client,
+    base_url: Url,
+    auth: HeaderValue,
+    limiter: DefaultDirectRateLimiter,
+    policy: TrafficPolicy,
+    paused_until: Mutex<Option<Instant>>,
+    sent: AtomicU64,
+}
+
+impl Transport {
+    /// Builds the transport of one connection.
+    pub fn new(
+        provider: ProviderKind,
+        connection: Arc<str>,
+        base_url: Url,
+        credentials: &Credentials,
+        policy: TrafficPolicy,
+    ) -> Result<Self, ProviderError> {
+        let err =
+            |m: String| ProviderError::new(provider, &connection, ProviderErrorKind::BadInput(m));
+        let mut auth = match credentials {
+            Credentials::Basic { username, password } => {
+                let raw = format!("{}:{}", username.expose(), password.expose());
+                HeaderValue::try_from(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                ))
+            }
+            Credentials::Bearer { token } => {
+                HeaderValue::try_from(format!("Bearer {}", token.expose()))
+            }
+        }
+        .map_err(|_| err("credentials contain characters not allowed in a header".into()))?;
+        auth.set_sensitive(true);
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("convograph/", env!("CARGO_PKG_VERSION")))
+            .timeout(policy.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| err(format!("http client: {e}")))?;
+        Ok(Self {
+            limiter: RateLimiter::direct(quota(policy.rate_per_sec)),
+            provider,
+            connection,
+            client,
+            base_url,
+            auth,
+            policy,
+            paused_until: Mutex::new(None),
+            sent: AtomicU64::new(0),
+        })
+    }
+
+    /// Requests sent so far (every attempt).
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// The connection's policy.
+    pub fn policy(&self) -> &TrafficPolicy {
+        &self.policy
+    }
+
+    fn error(&self, kind: ProviderErrorKind) -> ProviderError {
+        ProviderError::new(self.provider, &self.connection, kind)
+    }
+
+    /// Sends `req`, applying the traffic policy.
+    pub async fn send(&self, req: &UpstreamRequest) -> Result<UpstreamResponse, ProviderError> {
+        let deadline = Instant::now() + self.policy.max_queue_wait;
+        let mut attempt = 0u32;
+        loop {
+            self.wait_for_turn(deadline).await?;
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            let outcome = self.send_once(req).await;
+            let retry_in = match outcome {
+                Ok(resp) if resp.status == 429 => {
+                    let after = resp.retry_after.unwrap_or(Duration::from_secs(1));
+                    self.pause(after);
+                    if !req.idempotent
+                        || attempt >= self.policy.max_retries
+                        || Instant::now() + after > deadline
+                    {
+                        return Err(
+                            self.error(ProviderErrorKind::RateLimited { retry_after: after })
+                        );
+                    }
+                    tracing::info!(connection = %self.connection, retry_after_ms = after.as_millis() as u64, "Provider rate limit hit; waiting.");
+                    None
+                }
+                Ok(resp) if resp.status >= 500 => {
+                    if !req.idempotent || attempt >= self.policy.max_retries {
+                        return Err(self.error(ProviderErrorKind::Unavailable(format!(
+                            "HTTP {}",
+                            resp.status
+                        ))));
+                    }
+                    Some(backoff(attempt))
+                }
+                Ok(resp) if resp.status == 401 || resp.status == 403 => {
+                    return Err(self.error(ProviderErrorKind::Unauthorized(resp.status)));
+                }
+                Ok(resp) => {
+                    return Ok(UpstreamResponse {
+                        status: resp.status,
+                        body: resp.body,
+                    });
+                }
+                Err(e) => {
+                    if !req.idempotent || attempt >= self.policy.max_retries {
+                        return Err(self.error(ProviderErrorKind::Unavailable(e)));
+                    }
+                    Some(backoff(attempt))
+                }
+            };
+            if let Some(delay) = retry_in {
+                if Instant::now() + delay > deadline {
+                    return Err(
+                        self.error(ProviderErrorKind::Unavailable("retries exhausted".into()))
+                    );
+                }
+                tokio::time::sleep(delay).await;
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Waits for a pause (`Retry-After`) to end and for the limiter, within `deadline`.
+    async fn wait_for_turn(&self, deadline: Instant) -> Result<(), ProviderError> {
+        let paused = *self.paused_until.lock().expect("pause lock");
+        if let Some(until) = paused {
+            if until > deadline {
+                return Err(self.error(ProviderErrorKind::RateLimited {
+                    retry_after: until - Instant::now(),
+                }));
+            }
+            tokio::time::sleep_until(until).await;
+        }
+        match tokio::time::timeout_at(deadline, self.limiter.until_ready()).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.error(ProviderErrorKind::RateLimited {
+                retry_after: self.policy.max_queue_wait,
+            })),
+        }
+    }
+
+    fn pause(&self, after: Duration) {
+        let until = Instant::now() + after;
+        let mut paused = self.paused_until.lock().expect("pause lock");
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    async fn send_once(&self, req: &UpstreamRequest) -> Result<RawResponse, String> {
+        let mut url = self.base_url.clone();
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base_path}{}", req.path));
+        let mut builder = self
+            .client
+            .request(req.method.clone(), url)
+            .header(reqwest::header::AUTHORIZATION, self.auth.clone());
+        if !req.query.is_empty() {
+            builder = builder.query(&req.query);
+        }
+        if let Some(body) = &req.json {
+            builder = builder.json(body);
+        }
+        let started = std::time::Instant::now();
+        let resp = builder.send().await.map_err(|e| describe(&e))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let body = resp.bytes().await.map_err(|e| describe(&e))?;
+        tracing::debug!(connection = %self.connection, method = %req.method, path = %req.path, status, elapsed_ms = started.elapsed().as_millis() as u64, "Upstream request.");
+        Ok(RawResponse {
+            status,
+            body,
+            retry_after,
+        })
+    }
+
+    /// Decodes a JSON body into a wire model; errors name the JSON path.
+    pub fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, ProviderError> {
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| self.error(ProviderErrorKind::Decode(e.to_string())))
+    }
+
+    /// An error for an unexpected status.
+    pub fn status_error(&self, status: u16) -> ProviderError {
+        self.error(ProviderErrorKind::Status { status })
+    }
+}
+
+struct RawResponse {
+    status: u16,
+    body: bytes::Bytes,
+    retry_after: Option<Duration>,
+}
+
+/// Transport errors without URLs (which could carry query secrets).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else if e.is_body() || e.is_decode() {
+        "response body interrupted".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+/// Exponential backoff from 200 ms with ±50% jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64.saturating_mul(1 << attempt.min(6));
+    let jitter = rand::rng().random_range(base / 2..=base + base / 2);
+    Duration::from_millis(jitter)
+}
+
+/// A GCRA quota of `rate` requests per second with a burst of one.
+fn quota(rate: f64) -> Quota {
+    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    Quota::with_period(period)
+        .expect("non-zero period")
+        .allow_burst(NonZeroU32::MIN)
+}

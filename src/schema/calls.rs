@@ -1,0 +1,600 @@
+//! `Call`, its parts, and `Transcript`.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{
+    ConnectionNode, UserNode,
+    connection::{List, ListId, PageArgs, paginate},
+    connection_node,
+    id::{self, Kind},
+    loaders, state,
+};
+use crate::{
+    domain::{self, Affiliation, Call, CallDirection, Medium, Page, Transcript},
+    error::{AppError, AppResult},
+    loaders::RemoteKey,
+    providers::{CallQuery, Provider, ProviderKind},
+};
+
+/// Narrows a calls list.
+#[derive(Debug, Clone, Default, InputObject, Serialize)]
+pub struct CallFilter {
+    /// Calls that started at or after this time.
+    pub started_from: Option<DateTime<Utc>>,
+    /// Calls that started before this time.
+    pub started_before: Option<DateTime<Utc>>,
+    /// Calls hosted by any of these users (`User.id`).
+    pub host_ids: Option<Vec<ID>>,
+}
+
+impl CallFilter {
+    fn to_query(&self, connection: &str) -> AppResult<CallQuery> {
+        if let (Some(a), Some(b)) = (self.started_from, self.started_before) {
+            if a >= b {
+                return Err(AppError::bad_input(
+                    "`startedFrom` must be before `startedBefore`",
+                ));
+            }
+        }
+        let mut hosts = Vec::new();
+        for h in self.host_ids.iter().flatten() {
+            let g = id::decode_kind(h, Kind::User)?;
+            if &*g.connection != connection {
+                return Err(AppError::bad_input(format!(
+                    "user '{}' is not of connection '{connection}'",
+                    h.as_str()
+                )));
+            }
+            hosts.push(g.remote_id);
+        }
+        Ok(CallQuery {
+            from: self.started_from,
+            to: self.started_before,
+            host_remote_ids: hosts,
+        })
+    }
+}
+
+/// A connection's calls as a Relay connection.
+pub(crate) async fn calls_list(
+    ctx: &Context<'_>,
+    provider: &Arc<dyn Provider>,
+    filter: CallFilter,
+    args: PageArgs,
+) -> AppResult<List<CallNode>> {
+    let st = state(ctx);
+    let conn = provider.connection_id().clone();
+    let query = filter.to_query(&conn)?;
+    let list = ListId::new(&conn, "calls", &query);
+    let kind = provider.kind();
+    paginate(
+        &st.cursors,
+        st.max_page_size,
+        &list,
+        args,
+        |token| {
+            let (p, q) = (provider.clone(), query.clone());
+            async move { p.list_calls(&q, token).await }
+        },
+        |c: Call| CallNode::new(conn.clone(), kind, Arc::new(c)),
+    )
+    .await
+}
+
+/// A recorded call or meeting.
+#[derive(Clone, Debug)]
+pub struct CallNode {
+    pub(crate) connection: Arc<str>,
+    pub(crate) provider: ProviderKind,
+    pub(crate) call: Arc<Call>,
+}
+
+impl CallNode {
+    pub(crate) fn new(connection: Arc<str>, provider: ProviderKind, call: Arc<Call>) -> Self {
+        Self {
+            connection,
+            provider,
+            call,
+        }
+    }
+
+    /// Loads a call of a connection through the request's DataLoader.
+    pub(crate) async fn load(
+        ctx: &Context<'_>,
+        connection: &Arc<str>,
+        remote_id: &str,
+    ) -> Result<Option<Self>> {
+        let key = RemoteKey {
+            connection: connection.clone(),
+            remote_id: remote_id.to_owned(),
+        };
+        match loaders(ctx)?
+            .calls
+            .load_one(key)
+            .await
+            .unwrap_or_else(|e| match e {})
+        {
+            None => Ok(None),
+            Some(Ok(call)) => {
+                let provider = super::provider(ctx, connection)?.kind();
+                Ok(Some(Self::new(connection.clone(), provider, call)))
+            }
+            Some(Err(e)) => Err(AppError::from(e).into()),
+        }
+    }
+}
+
+#[Object(name = "Call")]
+impl CallNode {
+    /// Globally unique, stable id (names the connection and the provider's id).
+    pub(crate) async fn id(&self) -> ID {
+        id::encode(Kind::Call, &self.connection, &self.call.remote_id)
+    }
+
+    /// The provider's own id of the call.
+    async fn remote_id(&self) -> &str {
+        &self.call.remote_id
+    }
+
+    /// The connection the call was read from.
+    async fn connection(&self, ctx: &Context<'_>) -> Option<ConnectionNode> {
+        connection_node(ctx, &self.connection)
+    }
+
+    /// The provider that recorded the call.
+    async fn provider(&self) -> ProviderKind {
+        self.provider
+    }
+
+    /// Title or meeting subject.
+    async fn title(&self) -> Option<&str> {
+        self.call.title.as_deref()
+    }
+
+    /// Link to the call in the provider's app.
+    async fn url(&self) -> Option<&str> {
+        self.call.url.as_deref()
+    }
+
+    /// When the call was scheduled to start.
+    async fn scheduled_at(&self) -> Option<DateTime<Utc>> {
+        self.call.scheduled_at
+    }
+
+    /// When the recording started.
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.call.started_at
+    }
+
+    /// Length in seconds.
+    async fn duration(&self) -> Option<f64> {
+        self.call.duration_secs
+    }
+
+    /// Inbound, outbound or conference.
+    async fn direction(&self) -> CallDirection {
+        self.call.direction
+    }
+
+    /// Whether anyone outside the company took part.
+    async fn scope(&self) -> Affiliation {
+        self.call.scope
+    }
+
+    /// Audio, video or chat.
+    async fn medium(&self) -> Option<Medium> {
+        self.call.medium
+    }
+
+    /// The conferencing or telephony system (e.g. Zoom).
+    async fn platform(&self) -> Option<&str> {
+        self.call.platform.as_deref()
+    }
+
+    /// Spoken language as the provider reports it (Gong: ISO-639-2B, e.g. `eng`).
+    async fn language(&self) -> Option<&str> {
+        self.call.language.as_deref()
+    }
+
+    /// The call's purpose or type, when set.
+    async fn purpose(&self) -> Option<&str> {
+        self.call.purpose.as_deref()
+    }
+
+    /// The user who hosted the call (Gong `primaryUserId`).
+    async fn host(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        match &self.call.host_remote_id {
+            Some(h) => UserNode::load(ctx, &self.connection, h).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Everyone invited to or present on the call.
+    async fn participants(&self) -> Vec<Participant> {
+        self.call
+            .participants
+            .iter()
+            .flatten()
+            .map(|p| Participant {
+                connection: self.connection.clone(),
+                p: p.clone(),
+            })
+            .collect()
+    }
+
+    /// Topics discussed, with how long.
+    async fn topics(&self) -> Vec<CallTopic> {
+        self.call
+            .topics
+            .iter()
+            .flatten()
+            .map(|t| CallTopic {
+                name: t.name.clone(),
+                duration: t.duration_secs,
+            })
+            .collect()
+    }
+
+    /// Tracked keywords and concepts, with where they occurred.
+    async fn trackers(&self) -> Vec<Tracker> {
+        self.call
+            .trackers
+            .iter()
+            .flatten()
+            .map(|t| Tracker {
+                remote_id: t.remote_id.clone(),
+                name: t.name.clone(),
+                kind: t.kind.clone(),
+                count: clamp_i32(t.count),
+                occurrences: t
+                    .occurrences
+                    .iter()
+                    .map(|o| TrackerOccurrence {
+                        start_time: o.start_secs,
+                        speaker_id: o.speaker_id.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The provider's summary of the call (Gong `brief`).
+    async fn summary(&self) -> Option<CallSummary> {
+        self.call.summary.clone().map(|text| CallSummary { text })
+    }
+
+    /// Interaction statistics of the call.
+    async fn stats(&self) -> Option<CallStats> {
+        self.call.stats.as_ref().map(CallStats::from)
+    }
+
+    /// The transcript, when the call has one. Batched: a page of calls costs one
+    /// transcript request per connection (Gong `POST /v2/calls/transcript`).
+    async fn transcript(&self, ctx: &Context<'_>) -> Result<Option<TranscriptNode>> {
+        let key = RemoteKey {
+            connection: self.connection.clone(),
+            remote_id: self.call.remote_id.clone(),
+        };
+        match loaders(ctx)?
+            .transcripts
+            .load_one(key)
+            .await
+            .unwrap_or_else(|e| match e {})
+        {
+            None => Ok(None),
+            Some(Ok(t)) => Ok(Some(TranscriptNode {
+                connection: self.connection.clone(),
+                provider: self.provider,
+                transcript: t,
+                call: Some(self.call.clone()),
+            })),
+            Some(Err(e)) => Err(AppError::from(e).into()),
+        }
+    }
+
+    /// The provider's own record, unchanged.
+    async fn remote_data(&self) -> Json<serde_json::Value> {
+        Json((*self.call.raw).clone())
+    }
+}
+
+fn clamp_i32(n: i64) -> i32 {
+    n.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+/// A person on a call.
+#[derive(Clone, Debug)]
+pub struct Participant {
+    connection: Arc<str>,
+    p: domain::Participant,
+}
+
+#[Object]
+impl Participant {
+    /// Display name.
+    async fn name(&self) -> Option<&str> {
+        self.p.name.as_deref()
+    }
+    /// Email address.
+    async fn email(&self) -> Option<&str> {
+        self.p.email.as_deref()
+    }
+    /// Job title.
+    async fn title(&self) -> Option<&str> {
+        self.p.title.as_deref()
+    }
+    /// Phone number.
+    async fn phone(&self) -> Option<&str> {
+        self.p.phone.as_deref()
+    }
+    /// Inside or outside the company.
+    async fn affiliation(&self) -> Affiliation {
+        self.p.affiliation
+    }
+    /// How the person relates to the call, e.g. `Invitee`, `Attendee`.
+    async fn roles(&self) -> &[String] {
+        &self.p.roles
+    }
+    /// Seconds this person talked.
+    async fn talk_time(&self) -> Option<f64> {
+        self.p.talk_time_secs
+    }
+    /// Joins to `TranscriptSegment.speakerId`.
+    async fn speaker_id(&self) -> Option<&str> {
+        self.p.speaker_id.as_deref()
+    }
+    /// The provider user, when the participant is one.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        match &self.p.user_remote_id {
+            Some(u) => UserNode::load(ctx, &self.connection, u).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// A topic of a call.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct CallTopic {
+    /// Topic name.
+    pub name: String,
+    /// Seconds spent on it.
+    pub duration: Option<f64>,
+}
+
+/// A tracked keyword or concept.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Tracker {
+    /// The provider's tracker id.
+    pub remote_id: Option<String>,
+    /// Tracker name.
+    pub name: String,
+    /// Tracker type (Gong: `KEYWORD` or `SMART`).
+    pub kind: Option<String>,
+    /// How often it occurred.
+    pub count: i32,
+    /// Where it occurred.
+    pub occurrences: Vec<TrackerOccurrence>,
+}
+
+/// One occurrence of a tracker.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct TrackerOccurrence {
+    /// Seconds from the start of the call.
+    pub start_time: f64,
+    /// Who said it (joins to `Participant.speakerId`).
+    pub speaker_id: Option<String>,
+}
+
+/// A provider-written summary of a call.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct CallSummary {
+    /// The summary text.
+    pub text: String,
+}
+
+/// Interaction statistics of one call.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct CallStats {
+    /// Percent of the time the company side talked (0–100).
+    pub talk_ratio: Option<f64>,
+    /// Longest uninterrupted company monologue, seconds.
+    pub longest_monologue: Option<f64>,
+    /// Longest uninterrupted customer story, seconds.
+    pub longest_customer_story: Option<f64>,
+    /// How often speakers switched (provider score).
+    pub interactivity: Option<f64>,
+    /// Pause before answering, seconds.
+    pub patience: Option<f64>,
+    /// Questions asked by the company side.
+    pub company_questions: Option<i32>,
+    /// Questions asked by others.
+    pub non_company_questions: Option<i32>,
+    /// Statistics under other names.
+    pub additional: Vec<Metric>,
+}
+
+impl From<&domain::CallStats> for CallStats {
+    fn from(s: &domain::CallStats) -> Self {
+        Self {
+            talk_ratio: s.talk_ratio,
+            longest_monologue: s.longest_monologue_secs,
+            longest_customer_story: s.longest_customer_story_secs,
+            interactivity: s.interactivity,
+            patience: s.patience_secs,
+            company_questions: s.company_questions.map(clamp_i32),
+            non_company_questions: s.non_company_questions.map(clamp_i32),
+            additional: s
+                .other
+                .iter()
+                .map(|(name, value)| Metric {
+                    name: name.clone(),
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A named number.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Metric {
+    /// The provider's name of the metric.
+    pub name: String,
+    /// Its value.
+    pub value: f64,
+}
+
+/// What was said on a call.
+#[derive(Clone, Debug)]
+pub struct TranscriptNode {
+    pub(crate) connection: Arc<str>,
+    pub(crate) provider: ProviderKind,
+    pub(crate) transcript: Arc<Transcript>,
+    /// The call, when already at hand (speakers need its participants).
+    pub(crate) call: Option<Arc<Call>>,
+}
+
+impl TranscriptNode {
+    async fn call_record(&self, ctx: &Context<'_>) -> Result<Option<Arc<Call>>> {
+        if let Some(c) = &self.call {
+            return Ok(Some(c.clone()));
+        }
+        Ok(
+            CallNode::load(ctx, &self.connection, &self.transcript.call_remote_id)
+                .await?
+                .map(|c| c.call),
+        )
+    }
+}
+
+#[Object(name = "Transcript")]
+impl TranscriptNode {
+    /// Globally unique, stable id.
+    pub(crate) async fn id(&self) -> ID {
+        id::encode(
+            Kind::Transcript,
+            &self.connection,
+            &self.transcript.call_remote_id,
+        )
+    }
+
+    /// The call this transcript belongs to.
+    async fn call(&self, ctx: &Context<'_>) -> Result<Option<CallNode>> {
+        Ok(self
+            .call_record(ctx)
+            .await?
+            .map(|c| CallNode::new(self.connection.clone(), self.provider, c)))
+    }
+
+    /// The people who speak in the transcript.
+    async fn speakers(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
+        let call = self.call_record(ctx).await?;
+        let speaking: std::collections::HashSet<&str> = self
+            .transcript
+            .segments
+            .iter()
+            .filter_map(|s| s.speaker_id.as_deref())
+            .collect();
+        Ok(call
+            .iter()
+            .flat_map(|c| c.participants.iter().flatten())
+            .filter(|p| {
+                p.speaker_id
+                    .as_deref()
+                    .is_some_and(|s| speaking.contains(s))
+            })
+            .map(|p| Participant {
+                connection: self.connection.clone(),
+                p: p.clone(),
+            })
+            .collect())
+    }
+
+    /// Utterances in time order.
+    async fn segments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<TranscriptSegment>> {
+        let st = state(ctx);
+        let list = ListId::new(
+            &self.connection,
+            "segments",
+            &self.transcript.call_remote_id,
+        );
+        let all = self.transcript.segments.clone();
+        let total = all.len() as u64;
+        let page = Page {
+            items: all,
+            next: None,
+            total: Some(total),
+        };
+        Ok(paginate(
+            &st.cursors,
+            st.max_page_size,
+            &list,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+            |_| {
+                let page = page.clone();
+                async move { Ok(page) }
+            },
+            |s| TranscriptSegment(s),
+        )
+        .await?)
+    }
+
+    /// The whole transcript as plain text, one utterance a line.
+    async fn text(&self) -> String {
+        let mut out = String::new();
+        for s in &self.transcript.segments {
+            out.push_str(&s.text);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The provider's own record, unchanged.
+    async fn remote_data(&self) -> Json<serde_json::Value> {
+        Json((*self.transcript.raw).clone())
+    }
+}
+
+/// One utterance.
+#[derive(Clone, Debug)]
+pub struct TranscriptSegment(domain::Segment);
+
+#[Object]
+impl TranscriptSegment {
+    /// Who spoke (joins to `Participant.speakerId`).
+    async fn speaker_id(&self) -> Option<&str> {
+        self.0.speaker_id.as_deref()
+    }
+    /// The topic the provider assigned to this part of the call.
+    async fn topic(&self) -> Option<&str> {
+        self.0.topic.as_deref()
+    }
+    /// Milliseconds from the start of the call.
+    async fn start_ms(&self) -> i64 {
+        self.0.start_ms
+    }
+    /// Milliseconds from the start of the call.
+    async fn end_ms(&self) -> i64 {
+        self.0.end_ms
+    }
+    /// What was said.
+    async fn text(&self) -> &str {
+        &self.0.text
+    }
+}

@@ -1,0 +1,157 @@
+//! The GraphQL schema: the query root, the unified types, federation entities.
+//! No transport code here: resolvers reach providers through [`AppState`] and the
+//! request's [`Loaders`].
+
+pub mod calls;
+pub mod connection;
+pub mod id;
+pub mod query;
+pub mod stats;
+pub mod users;
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, ID, Interface, Schema, SimpleObject,
+};
+
+pub use calls::{CallNode, TranscriptNode};
+pub use query::QueryRoot;
+pub use stats::{ActivityNode, InteractionNode, ScoreNode, ScorecardNode};
+pub use users::UserNode;
+
+use self::connection::CursorCodec;
+use crate::{
+    error::{AppError, AppResult},
+    loaders::Loaders,
+    providers::{Capabilities, Provider, ProviderKind, Registry},
+};
+
+/// The schema type.
+pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// What resolvers need, shared by every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub cursors: CursorCodec,
+    pub max_page_size: usize,
+    pub connections: Arc<Vec<ConnectionNode>>,
+}
+
+/// Builds the schema over `state`.
+pub fn build_schema(state: AppState) -> AppSchema {
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .enable_federation()
+        .data(state)
+        .finish()
+}
+
+/// The SDL convograph publishes (`convograph sdl`, `schema.graphql`).
+pub fn sdl() -> String {
+    let schema = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .enable_federation()
+        .finish();
+    let options = async_graphql::SDLExportOptions::new()
+        .federation()
+        .compose_directive();
+    schema.sdl_with_options(options)
+}
+
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a Loaders> {
+    ctx.data::<Arc<Loaders>>()
+        .map(|l| l.as_ref())
+        .map_err(|_| AppError::bad_input("internal: request loaders missing"))
+}
+
+/// The provider of connection `id`, or `NOT_FOUND`.
+pub(crate) fn provider<'a>(ctx: &Context<'a>, id: &str) -> AppResult<&'a Arc<dyn Provider>> {
+    state(ctx)
+        .registry
+        .get(id)
+        .ok_or_else(|| AppError::NotFound(format!("connection '{id}'")))
+}
+
+/// The connection a list reads: the named one, or the only one able to.
+pub(crate) fn pick_connection<'a>(
+    ctx: &Context<'a>,
+    connection_id: Option<&ID>,
+    what: &str,
+    able: fn(&Capabilities) -> bool,
+) -> AppResult<&'a Arc<dyn Provider>> {
+    if let Some(id) = connection_id {
+        let p = provider(ctx, id)?;
+        if !able(&p.capabilities()) {
+            return Err(AppError::Provider(p.unsupported("this list")));
+        }
+        return Ok(p);
+    }
+    let mut able_ones = state(ctx)
+        .registry
+        .iter()
+        .filter(|p| able(&p.capabilities()));
+    match (able_ones.next(), able_ones.next()) {
+        (Some(p), None) => Ok(p),
+        (None, _) => Err(AppError::bad_input(format!(
+            "no configured connection provides {what}"
+        ))),
+        (Some(_), Some(_)) => Err(AppError::bad_input(format!(
+            "several connections provide {what}: pass `connectionId` (see the `connections` query)"
+        ))),
+    }
+}
+
+/// A configured provider account.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "Connection")]
+pub struct ConnectionNode {
+    /// The connection id from the configuration.
+    pub id: ID,
+    /// The provider behind it.
+    pub provider: ProviderKind,
+    /// The traffic this server sends to it.
+    pub rate_limit: RateLimitInfo,
+}
+
+/// A connection's outbound rate limit.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct RateLimitInfo {
+    /// Requests per second convograph sends at most.
+    pub requests_per_second: f64,
+}
+
+pub(crate) fn connection_node(ctx: &Context<'_>, id: &str) -> Option<ConnectionNode> {
+    state(ctx)
+        .connections
+        .iter()
+        .find(|c| c.id.as_str() == id)
+        .cloned()
+}
+
+/// An object with a global id.
+#[derive(Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Globally unique, stable id; resolve it with `node(id:)`."
+))]
+pub enum Node {
+    /// A provider user.
+    User(UserNode),
+    /// A call.
+    Call(CallNode),
+    /// A transcript.
+    Transcript(TranscriptNode),
+    /// An activity record.
+    Activity(ActivityNode),
+    /// An interaction record.
+    Interaction(InteractionNode),
+    /// A scorecard template.
+    Scorecard(ScorecardNode),
+    /// A scored review.
+    Score(ScoreNode),
+}

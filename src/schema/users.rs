@@ -1,0 +1,272 @@
+//! `User`: a person's account at a provider.
+
+use std::sync::Arc;
+
+use async_graphql::{ComplexObject, Context, ID, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{
+    ConnectionNode,
+    calls::{CallFilter, calls_list},
+    connection::{List, PageArgs},
+    connection_node,
+    id::{self, Kind},
+    loaders,
+    stats::{ActivityNode, InteractionNode, activity_list, interactions_list},
+};
+use crate::{
+    domain::{AggregationPeriod, User},
+    error::AppError,
+    loaders::RemoteKey,
+    providers::ProviderKind,
+};
+
+/// A person's account at one provider connection.
+#[derive(Clone, Debug)]
+pub struct UserNode {
+    pub(crate) connection: Arc<str>,
+    pub(crate) provider: ProviderKind,
+    pub(crate) user: Arc<User>,
+}
+
+/// One provider account behind a `User`.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
+pub struct ProviderIdentity {
+    /// The connection the account belongs to.
+    pub connection_id: ID,
+    /// The provider.
+    pub provider: ProviderKind,
+    /// The provider's own id of the account.
+    pub remote_id: String,
+}
+
+#[ComplexObject]
+impl ProviderIdentity {
+    /// The connection.
+    async fn connection(&self, ctx: &Context<'_>) -> Option<ConnectionNode> {
+        connection_node(ctx, &self.connection_id)
+    }
+}
+
+impl UserNode {
+    pub(crate) fn new(connection: Arc<str>, provider: ProviderKind, user: Arc<User>) -> Self {
+        Self {
+            connection,
+            provider,
+            user,
+        }
+    }
+
+    /// Loads a user of a connection through the request's DataLoader.
+    pub(crate) async fn load(
+        ctx: &Context<'_>,
+        connection: &Arc<str>,
+        remote_id: &str,
+    ) -> Result<Option<Self>> {
+        let key = RemoteKey {
+            connection: connection.clone(),
+            remote_id: remote_id.to_owned(),
+        };
+        let loaded = loaders(ctx)?
+            .users
+            .load_one(key)
+            .await
+            .unwrap_or_else(|e| match e {});
+        match loaded {
+            None => Ok(None),
+            Some(Ok(user)) => {
+                let provider = super::provider(ctx, connection)?.kind();
+                Ok(Some(Self::new(connection.clone(), provider, user)))
+            }
+            Some(Err(e)) => Err(AppError::from(e).into()),
+        }
+    }
+}
+
+#[Object(name = "User")]
+impl UserNode {
+    /// Globally unique, stable id (names the connection and the provider's id).
+    pub(crate) async fn id(&self) -> ID {
+        id::encode(Kind::User, &self.connection, &self.user.remote_id)
+    }
+
+    /// The provider's own id of this user.
+    async fn remote_id(&self) -> &str {
+        &self.user.remote_id
+    }
+
+    /// The connection this account belongs to.
+    async fn connection(&self, ctx: &Context<'_>) -> Option<ConnectionNode> {
+        connection_node(ctx, &self.connection)
+    }
+
+    /// The provider of this account.
+    async fn provider(&self) -> ProviderKind {
+        self.provider
+    }
+
+    /// Primary email address, as the provider has it. Filled by: Gong.
+    async fn email(&self) -> Option<&str> {
+        self.user.email.as_deref()
+    }
+
+    /// Other addresses of the same person (Gong `emailAliases`).
+    async fn email_aliases(&self) -> &[String] {
+        &self.user.email_aliases
+    }
+
+    /// Full name.
+    async fn name(&self) -> Option<String> {
+        self.user.name()
+    }
+
+    /// Given name.
+    async fn first_name(&self) -> Option<&str> {
+        self.user.first_name.as_deref()
+    }
+
+    /// Family name.
+    async fn last_name(&self) -> Option<&str> {
+        self.user.last_name.as_deref()
+    }
+
+    /// Job title.
+    async fn title(&self) -> Option<&str> {
+        self.user.title.as_deref()
+    }
+
+    /// Phone number.
+    async fn phone(&self) -> Option<&str> {
+        self.user.phone.as_deref()
+    }
+
+    /// Whether the account is active at the provider.
+    async fn active(&self) -> Option<bool> {
+        self.user.active
+    }
+
+    /// When the account was created at the provider.
+    async fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.user.created_at
+    }
+
+    /// Team name, where the provider has teams (ExecVision).
+    async fn team(&self) -> Option<&str> {
+        self.user.team.as_deref()
+    }
+
+    /// Department name, where the provider has departments (ExecVision).
+    async fn department(&self) -> Option<&str> {
+        self.user.department.as_deref()
+    }
+
+    /// The user's manager at the same provider. Filled by: Gong.
+    async fn manager(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        match &self.user.manager_remote_id {
+            Some(m) => UserNode::load(ctx, &self.connection, m).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The provider accounts behind this user.
+    async fn identities(&self) -> Vec<ProviderIdentity> {
+        vec![ProviderIdentity {
+            connection_id: ID(self.connection.to_string()),
+            provider: self.provider,
+            remote_id: self.user.remote_id.clone(),
+        }]
+    }
+
+    /// Calls this user hosted, in provider order (oldest first for Gong).
+    async fn calls(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrow the list; `hostIds` is set to this user.")] filter: Option<
+            CallFilter,
+        >,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<super::CallNode>> {
+        let provider = super::provider(ctx, &self.connection)?;
+        let mut filter = filter.unwrap_or_default();
+        filter.host_ids = Some(vec![id::encode(
+            Kind::User,
+            &self.connection,
+            &self.user.remote_id,
+        )]);
+        Ok(calls_list(
+            ctx,
+            provider,
+            filter,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await?)
+    }
+
+    /// This user's platform activity over `[startTime, endTime)`.
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        start_time: DateTime<Utc>,
+        end_time: DateTime<Utc>,
+        #[graphql(default_with = "AggregationPeriod::Total")] aggregation_period: AggregationPeriod,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<ActivityNode>> {
+        let provider = super::provider(ctx, &self.connection)?;
+        let users = vec![self.user.remote_id.clone()];
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        Ok(activity_list(
+            ctx,
+            provider,
+            start_time,
+            end_time,
+            users,
+            aggregation_period,
+            args,
+        )
+        .await?)
+    }
+
+    /// This user's conversation behaviour over `[startTime, endTime)`.
+    async fn interactions(
+        &self,
+        ctx: &Context<'_>,
+        start_time: DateTime<Utc>,
+        end_time: DateTime<Utc>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<InteractionNode>> {
+        let provider = super::provider(ctx, &self.connection)?;
+        let users = vec![self.user.remote_id.clone()];
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        Ok(interactions_list(ctx, provider, start_time, end_time, users, args).await?)
+    }
+
+    /// The provider's own record, unchanged.
+    async fn remote_data(&self) -> Json<serde_json::Value> {
+        Json((*self.user.raw).clone())
+    }
+}

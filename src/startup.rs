@@ -1,0 +1,274 @@
+//! Start-up: resolves settings into running parts (sandbox, providers, cache,
+//! schema, HTTP), binds the listener (port 0 in tests) and serves until shutdown.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use tokio::net::TcpListener;
+use url::Url;
+
+use crate::{
+    cache::Cache,
+    config::{ConfigError, ConnectionSettings, Credentials, Secret, Settings, TrafficSettings},
+    http::{HttpState, router},
+    providers::{
+        Provider, ProviderKind, Registry,
+        gong::GongProvider,
+        transport::{TrafficPolicy, Transport},
+    },
+    sandbox::{Sandbox, SandboxSettings},
+    schema::{
+        AppSchema, AppState, ConnectionNode, RateLimitInfo, build_schema, connection::CursorCodec,
+    },
+};
+
+/// Connection id of the sandbox's Gong demo connection.
+pub const SANDBOX_GONG_CONNECTION: &str = "gong-demo";
+
+/// A connection with its secrets read.
+#[derive(Debug, Clone)]
+pub struct ResolvedConnection {
+    pub id: String,
+    pub provider: ProviderKind,
+    pub base_url: Url,
+    pub credentials: Credentials,
+    pub time_zone: Option<String>,
+    pub workspace_id: Option<String>,
+    pub traffic: TrafficSettings,
+}
+
+/// A start-up failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("sandbox: {0}")]
+    Sandbox(String),
+    #[error("connection '{id}': {reason}")]
+    Connection { id: String, reason: String },
+}
+
+/// A built, bound, not yet serving convograph.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    schema: AppSchema,
+    sandbox: Option<Sandbox>,
+}
+
+impl Application {
+    /// Builds everything from settings and binds the listen address.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let mut connections = settings
+            .connections
+            .iter()
+            .enumerate()
+            .map(|(i, c)| resolve(i, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sandbox = match &settings.sandbox {
+            Some(cfg) => {
+                let sim = SandboxSettings {
+                    seed: cfg.seed,
+                    people: cfg.people,
+                    calls: cfg.calls,
+                    ..SandboxSettings::default()
+                };
+                let sandbox = Sandbox::start(sim)
+                    .await
+                    .map_err(|e| StartupError::Sandbox(e.to_string()))?;
+                connections.extend(sandbox_connections(&sandbox));
+                Some(sandbox)
+            }
+            None => None,
+        };
+        let cache = Cache::new(&settings.cache);
+        let mut registry = Registry::default();
+        let mut nodes = Vec::new();
+        for c in &connections {
+            let (provider, rate) = build_provider(c, &settings, &cache)?;
+            nodes.push(ConnectionNode {
+                id: c.id.clone().into(),
+                provider: c.provider,
+                rate_limit: RateLimitInfo {
+                    requests_per_second: rate,
+                },
+            });
+            registry.insert(provider);
+        }
+        let cursor_key = match &settings.server.cursor_secret {
+            Some(src) => src
+                .resolve("server.cursor_secret")?
+                .expose()
+                .as_bytes()
+                .to_vec(),
+            None => {
+                if settings.sandbox.is_none() {
+                    tracing::warn!(
+                        "No server.cursor_secret configured: cursors will not survive a restart nor work across replicas."
+                    );
+                }
+                rand::random::<[u8; 32]>().to_vec()
+            }
+        };
+        let registry = Arc::new(registry);
+        let state = AppState {
+            registry: registry.clone(),
+            cursors: CursorCodec::new(&cursor_key),
+            max_page_size: settings.server.max_page_size,
+            connections: Arc::new(nodes),
+        };
+        let schema = build_schema(state);
+        let router = router(HttpState {
+            schema: schema.clone(),
+            registry,
+            graphiql: Arc::new(settings.server.graphiql.clone()),
+        });
+        let addr = settings.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            router,
+            schema,
+            sandbox,
+        })
+    }
+
+    /// The bound address (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The schema (for in-process execution in tests and benchmarks).
+    pub fn schema(&self) -> &AppSchema {
+        &self.schema
+    }
+
+    /// The running sandbox, when in sandbox mode.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Self {
+            listener,
+            router,
+            sandbox,
+            ..
+        } = self;
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        if let Some(s) = sandbox {
+            s.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+fn resolve(i: usize, c: &ConnectionSettings) -> Result<ResolvedConnection, ConfigError> {
+    Ok(ResolvedConnection {
+        id: c.id.clone(),
+        provider: c.provider,
+        base_url: c.base_url.clone(),
+        credentials: c
+            .credentials
+            .resolve(&format!("connections[{i}].credentials"))?,
+        time_zone: c.time_zone.clone(),
+        workspace_id: c.workspace_id.clone(),
+        traffic: c.traffic.clone(),
+    })
+}
+
+/// One demo connection per simulator the sandbox runs.
+fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
+    let gong = &sandbox.gong;
+    vec![ResolvedConnection {
+        id: SANDBOX_GONG_CONNECTION.into(),
+        provider: ProviderKind::Gong,
+        base_url: gong.base_url().parse().expect("the simulator's URL parses"),
+        credentials: Credentials::Basic {
+            username: Secret::new(gong.access_key()),
+            password: Secret::new(gong.access_key_secret()),
+        },
+        time_zone: Some(sandbox.world().time_zone().to_owned()),
+        workspace_id: Some(sandbox.world().workspace_id().to_owned()),
+        traffic: TrafficSettings::default(),
+    }]
+}
+
+fn build_provider(
+    c: &ResolvedConnection,
+    settings: &Settings,
+    cache: &Cache,
+) -> Result<(Arc<dyn Provider>, f64), StartupError> {
+    let fail = |reason: String| StartupError::Connection {
+        id: c.id.clone(),
+        reason,
+    };
+    let traffic = c
+        .traffic
+        .or(settings.traffic.for_provider(c.provider))
+        .or(&settings.traffic.all);
+    let id: Arc<str> = Arc::from(c.id.as_str());
+    match c.provider {
+        ProviderKind::Gong => {
+            let policy =
+                TrafficPolicy::resolve(&traffic, crate::providers::gong::DEFAULT_RATE_PER_SEC);
+            let transport = Transport::new(
+                c.provider,
+                id.clone(),
+                c.base_url.clone(),
+                &c.credentials,
+                policy,
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            let tz = match &c.time_zone {
+                Some(tz) => tz
+                    .parse()
+                    .map_err(|_| fail(format!("unknown time zone '{tz}'")))?,
+                None => chrono_tz::UTC,
+            };
+            let provider =
+                GongProvider::new(transport, cache.clone(), id, tz, c.workspace_id.clone());
+            Ok((Arc::new(provider), policy.rate_per_sec))
+        }
+        other => Err(fail(format!(
+            "the {other} provider is not available in this build yet"
+        ))),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("Shutdown signal received; draining requests.");
+}
