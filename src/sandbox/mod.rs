@@ -16,3 +16,98 @@
 //! sandbox.world();                    // &World, the generated data (for tests to compare)
 //! sandbox.shutdown().await;
 //! ```
+//!
+//! Ids: each simulator derives its ids from world indices; for Gong see
+//! [`gong::ids`] (e.g. `gong::ids::user_id(i)`, `gong::ids::call_id(j)`).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+mod common;
+pub mod gong;
+mod rng;
+pub mod world;
+
+pub use common::{SimCounters, SimHandle};
+pub use gong::GongSimSettings;
+pub use world::World;
+
+/// The handle of the running Gong simulator.
+pub type GongSimHandle = SimHandle;
+
+/// What to generate and how the simulators behave.
+#[derive(Clone, Debug)]
+pub struct SandboxSettings {
+    /// World seed (default 7).
+    pub seed: u64,
+    /// Number of internal people (default 40).
+    pub people: usize,
+    /// Number of calls (default 2,000).
+    pub calls: usize,
+    /// Calls start on or after this instant (default 2026-01-05T00:00:00Z).
+    pub window_start: DateTime<Utc>,
+    /// Calls start before this instant (default 2026-07-01T00:00:00Z).
+    pub window_end: DateTime<Utc>,
+    /// Gong simulator behaviour.
+    pub gong: GongSimSettings,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            seed: 7,
+            people: 40,
+            calls: 2000,
+            window_start: Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap(),
+            window_end: Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap(),
+            gong: GongSimSettings::default(),
+        }
+    }
+}
+
+/// All simulators, running on loopback ports, over one generated world.
+#[derive(Debug)]
+pub struct Sandbox {
+    /// The Gong simulator.
+    pub gong: GongSimHandle,
+    world: Arc<World>,
+    servers: Vec<common::Server>,
+}
+
+impl Sandbox {
+    /// Generates the world and starts every simulator on `127.0.0.1:0`.
+    pub async fn start(settings: SandboxSettings) -> anyhow::Result<Sandbox> {
+        let world = Arc::new(World::generate(&settings));
+        let (router, counters) = gong::router(world.clone(), settings.gong.clone());
+        let (addr, server) = common::serve(router).await?;
+        let gong = SimHandle::new(
+            addr,
+            settings.gong.access_key.clone(),
+            settings.gong.access_key_secret.clone(),
+            counters,
+        );
+        Ok(Sandbox {
+            gong,
+            world,
+            servers: vec![server],
+        })
+    }
+
+    /// The generated data.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The generated data, shareable.
+    pub fn world_arc(&self) -> Arc<World> {
+        self.world.clone()
+    }
+
+    /// Stops every simulator (in-flight requests finish first).
+    pub async fn shutdown(self) {
+        for s in self.servers {
+            s.stop().await;
+        }
+    }
+}
