@@ -1910,6 +1910,22 @@ const SENTENCES: [(&str, &[&str], &[&str]); 10] = [
     ),
 ];
 
+/// Lines that fit any topic: `[customer, internal]`.
+const GENERIC: [[&str; 4]; 2] = [
+    [
+        "That makes sense.",
+        "Can you say more about that?",
+        "I'd need to run that by my team.",
+        "Okay, that's helpful context.",
+    ],
+    [
+        "Does that match what you're seeing at {company}?",
+        "Let me make sure I understood that correctly.",
+        "Good question, {cfirst}.",
+        "I'll note that down for the follow-up.",
+    ],
+];
+
 fn gen_transcript(world: &World, call_idx: usize) -> Transcript {
     let Some(call) = world.calls.get(call_idx) else {
         return Transcript {
@@ -1980,6 +1996,7 @@ fn gen_transcript(world: &World, call_idx: usize) -> Transcript {
             .iter()
             .find(|(t, _, _)| *t == topic)
             .map_or(SENTENCES[0].1, |(_, a, b)| if internal { *a } else { *b });
+        let first_line = r.index(lines.len());
         let sentences = (0..len)
             .map(|k| {
                 let s = (i + k) * slot + r.below(slot / 10 + 1);
@@ -1987,7 +2004,11 @@ fn gen_transcript(world: &World, call_idx: usize) -> Transcript {
                 Sentence {
                     start_ms: s,
                     end_ms: e.min(dur_ms),
-                    text: fill(r.pick::<&str>(lines)),
+                    text: if r.chance(0.2) {
+                        fill(GENERIC[usize::from(internal)][r.index(GENERIC[0].len())])
+                    } else {
+                        fill(lines[(first_line + k as usize) % lines.len()])
+                    },
                 }
             })
             .collect();

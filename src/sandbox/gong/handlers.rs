@@ -745,3 +745,10 @@ pub(super) async fn workspaces(State(st): State<AppState>) -> ApiResult {
 pub(super) async fn unknown_route() -> ApiError {
     ApiError::not_found("No such endpoint")
 }
+
+pub(super) async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HTTP method not supported by this endpoint",
+    )
+}

@@ -112,6 +112,7 @@ pub fn router(world: Arc<World>, settings: GongSimSettings) -> (Router, SimCount
         .route("/v2/coaching", get(handlers::coaching))
         .route("/v2/workspaces", get(handlers::workspaces))
         .fallback(handlers::unknown_route)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state);
     (router, counters)
