@@ -18,7 +18,14 @@
 //! ```
 //!
 //! Ids: each simulator derives its ids from world indices; for Gong see
-//! [`gong::ids`] (e.g. `gong::ids::user_id(i)`, `gong::ids::call_id(j)`).
+//! [`gong::ids`] (e.g. `gong::ids::user_id(i)`, `gong::ids::call_id(j)`,
+//! `gong::ids::speaker_id(j, participant)`).
+//!
+//! Notes for tests: `GongSimSettings::rate_per_sec = 0` turns the rate limit off;
+//! `GongSimSettings::today` pins "today" for the stats `toDate` check; `GET /v2/calls`
+//! filters web conferences by *scheduled* time (as Gong does) while
+//! `POST /v2/calls/extensive` and `/transcript` filter by actual start
+//! (`World::calls_started_between`).
 
 use std::sync::Arc;
 

@@ -795,6 +795,16 @@ impl World {
             .collect()
     }
 
+    /// The person with this primary email or alias (case-insensitive).
+    pub fn person_by_email(&self, email: &str) -> Option<&Person> {
+        self.people.iter().find(|p| {
+            p.email.eq_ignore_ascii_case(email)
+                || p.email_aliases
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(email))
+        })
+    }
+
     /// The calendar day (company tz) of an instant.
     pub fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
         t.with_timezone(&self.time_zone).date_naive()
@@ -2093,6 +2103,15 @@ mod tests {
             .sum();
         assert_eq!(filled as usize, w.answered_scorecards.len());
         assert_eq!(w.activity_sum(0, from, to).get("callsAsHost"), Some(0));
+        let alias = w
+            .people
+            .iter()
+            .find(|p| !p.email_aliases.is_empty())
+            .unwrap();
+        assert_eq!(
+            w.person_by_email(&alias.email_aliases[0].to_uppercase()),
+            Some(alias)
+        );
     }
 
     #[test]
