@@ -1,47 +1,120 @@
-//! TEMPORARY STUB, replaced by the simulator branch.
-#![allow(missing_docs, unreachable_pub)]
+//! The sandbox: in-process simulators of every provider's HTTP API on loopback ports,
+//! serving one deterministic synthetic world (the same people at every provider).
+//!
+//! CONTRACT (used by the rest of the crate and by tests; keep these names):
+//!
+//! ```ignore
+//! let sandbox = Sandbox::start(SandboxSettings::default()).await?;
+//! sandbox.gong.base_url();            // "http://127.0.0.1:PORT" (no trailing slash; paths are /v2/...)
+//! sandbox.gong.access_key();          // Basic-auth user
+//! sandbox.gong.access_key_secret();   // Basic-auth password
+//! sandbox.gong.requests("POST", "/v2/calls/transcript"); // requests received on that route (u64),
+//!                                     // route = the path template, e.g. "/v2/calls/{id}"
+//! sandbox.gong.total_requests();      // all requests received (u64), 429s and 401s included
+//! sandbox.gong.rejected_429();        // how many 429s it sent
+//! sandbox.gong.inject_429(n);         // the next n requests get 429 + Retry-After: 1
+//! sandbox.world();                    // &World, the generated data (for tests to compare)
+//! sandbox.shutdown().await;
+//! ```
+//!
+//! Ids: each simulator derives its ids from world indices; for Gong see
+//! [`gong::ids`] (e.g. `gong::ids::user_id(i)`, `gong::ids::call_id(j)`,
+//! `gong::ids::speaker_id(j, participant)`).
+//!
+//! Notes for tests: `GongSimSettings::rate_per_sec = 0` turns the rate limit off;
+//! `GongSimSettings::today` pins "today" for the stats `toDate` check; `GET /v2/calls`
+//! filters web conferences by *scheduled* time (as Gong does) while
+//! `POST /v2/calls/extensive` and `/transcript` filter by actual start
+//! (`World::calls_started_between`).
+
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Default)]
+use chrono::{DateTime, TimeZone, Utc};
+
+mod common;
+pub mod gong;
+mod rng;
+pub mod world;
+
+pub use common::{SimCounters, SimHandle};
+pub use gong::GongSimSettings;
+pub use world::World;
+
+/// The handle of the running Gong simulator.
+pub type GongSimHandle = SimHandle;
+
+/// What to generate and how the simulators behave.
+#[derive(Clone, Debug)]
 pub struct SandboxSettings {
+    /// World seed (default 7).
     pub seed: u64,
+    /// Number of internal people (default 40).
     pub people: usize,
+    /// Number of calls (default 2,000).
     pub calls: usize,
+    /// Calls start on or after this instant (default 2026-01-05T00:00:00Z).
+    pub window_start: DateTime<Utc>,
+    /// Calls start before this instant (default 2026-07-01T00:00:00Z).
+    pub window_end: DateTime<Utc>,
+    /// Gong simulator behaviour.
+    pub gong: GongSimSettings,
 }
-pub struct World;
-impl World {
-    pub fn time_zone(&self) -> &str {
-        "America/New_York"
-    }
-    pub fn workspace_id(&self) -> &str {
-        "1"
-    }
-}
-pub struct SimHandle;
-impl SimHandle {
-    pub fn base_url(&self) -> String {
-        "http://127.0.0.1:1".into()
-    }
-    pub fn access_key(&self) -> String {
-        String::new()
-    }
-    pub fn access_key_secret(&self) -> String {
-        String::new()
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            seed: 7,
+            people: 40,
+            calls: 2000,
+            window_start: Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap(),
+            window_end: Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap(),
+            gong: GongSimSettings::default(),
+        }
     }
 }
+
+/// All simulators, running on loopback ports, over one generated world.
+#[derive(Debug)]
 pub struct Sandbox {
-    pub gong: SimHandle,
+    /// The Gong simulator.
+    pub gong: GongSimHandle,
     world: Arc<World>,
+    servers: Vec<common::Server>,
 }
+
 impl Sandbox {
-    pub async fn start(_s: SandboxSettings) -> anyhow::Result<Self> {
-        Ok(Self {
-            gong: SimHandle,
-            world: Arc::new(World),
+    /// Generates the world and starts every simulator on `127.0.0.1:0`.
+    pub async fn start(settings: SandboxSettings) -> anyhow::Result<Sandbox> {
+        let world = Arc::new(World::generate(&settings));
+        let (router, counters) = gong::router(world.clone(), settings.gong.clone());
+        let (addr, server) = common::serve(router).await?;
+        let gong = SimHandle::new(
+            addr,
+            settings.gong.access_key.clone(),
+            settings.gong.access_key_secret.clone(),
+            counters,
+        );
+        Ok(Sandbox {
+            gong,
+            world,
+            servers: vec![server],
         })
     }
+
+    /// The generated data.
     pub fn world(&self) -> &World {
         &self.world
     }
-    pub async fn shutdown(self) {}
+
+    /// The generated data, shareable.
+    pub fn world_arc(&self) -> Arc<World> {
+        self.world.clone()
+    }
+
+    /// Stops every simulator (in-flight requests finish first).
+    pub async fn shutdown(self) {
+        for s in self.servers {
+            s.stop().await;
+        }
+    }
 }

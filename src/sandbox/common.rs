@@ -1,0 +1,231 @@
+//! Pieces shared by every provider simulator: request counters, fault injection,
+//! a token-bucket rate limiter and a loopback server with graceful shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Request counters and fault-injection switches of one simulator (cheap to clone;
+/// clones share the counts).
+#[derive(Clone, Debug, Default)]
+pub struct SimCounters {
+    inner: Arc<CountersInner>,
+}
+
+#[derive(Debug, Default)]
+struct CountersInner {
+    total: AtomicU64,
+    rejected_429: AtomicU64,
+    inject_429: AtomicU64,
+    per_route: Mutex<HashMap<(String, String), u64>>,
+}
+
+impl SimCounters {
+    /// Requests received for `method` on `route` (the path template, e.g.
+    /// `/v2/calls/{id}`; unmatched paths count under `<unmatched>`).
+    pub fn requests(&self, method: &str, route: &str) -> u64 {
+        let map = self.inner.per_route.lock().expect("counter lock");
+        map.get(&(method.to_ascii_uppercase(), route.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// All requests received (every status included).
+    pub fn total_requests(&self) -> u64 {
+        self.inner.total.load(Ordering::SeqCst)
+    }
+
+    /// How many 429 responses were sent (rate limit and injected).
+    pub fn rejected_429(&self) -> u64 {
+        self.inner.rejected_429.load(Ordering::SeqCst)
+    }
+
+    /// The next `n` requests get 429 + `Retry-After: 1` (adds to any pending ones).
+    pub fn inject_429(&self, n: u64) {
+        self.inner.inject_429.fetch_add(n, Ordering::SeqCst);
+    }
+
+    pub(crate) fn record(&self, method: &str, route: &str) {
+        self.inner.total.fetch_add(1, Ordering::SeqCst);
+        let mut map = self.inner.per_route.lock().expect("counter lock");
+        *map.entry((method.to_string(), route.to_string()))
+            .or_insert(0) += 1;
+    }
+
+    /// Consumes one pending injected 429, if any.
+    pub(crate) fn take_injected_429(&self) -> bool {
+        self.inner
+            .inject_429
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    pub(crate) fn count_429(&self) {
+        self.inner.rejected_429.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Token buckets keyed by caller (credentials): capacity `rate`, refilled at `rate`
+/// tokens per second. `rate == 0` disables limiting.
+#[derive(Debug)]
+pub(crate) struct TokenBuckets {
+    rate: u32,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl TokenBuckets {
+    pub(crate) fn new(rate: u32) -> Self {
+        TokenBuckets {
+            rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token for `key`; false when the bucket is empty.
+    pub(crate) fn try_take(&self, key: &str) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        let cap = f64::from(self.rate);
+        let now = Instant::now();
+        let mut map = self.buckets.lock().expect("bucket lock");
+        let (tokens, last) = map.entry(key.to_string()).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * cap).min(cap);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A running simulator: where it listens, its credentials and its counters.
+#[derive(Clone, Debug)]
+pub struct SimHandle {
+    base_url: String,
+    access_key: String,
+    access_key_secret: String,
+    counters: SimCounters,
+}
+
+impl SimHandle {
+    pub(crate) fn new(
+        addr: SocketAddr,
+        access_key: String,
+        access_key_secret: String,
+        counters: SimCounters,
+    ) -> Self {
+        SimHandle {
+            base_url: format!("http://{addr}"),
+            access_key,
+            access_key_secret,
+            counters,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The Basic-auth user (Gong's access key).
+    pub fn access_key(&self) -> &str {
+        &self.access_key
+    }
+
+    /// The Basic-auth password (Gong's access key secret).
+    pub fn access_key_secret(&self) -> &str {
+        &self.access_key_secret
+    }
+
+    /// Requests received for `method` on `route` (path template, e.g. `/v2/calls/{id}`).
+    pub fn requests(&self, method: &str, route: &str) -> u64 {
+        self.counters.requests(method, route)
+    }
+
+    /// All requests received (429s and 401s included).
+    pub fn total_requests(&self) -> u64 {
+        self.counters.total_requests()
+    }
+
+    /// How many 429 responses were sent.
+    pub fn rejected_429(&self) -> u64 {
+        self.counters.rejected_429()
+    }
+
+    /// The next `n` requests get 429 + `Retry-After: 1`.
+    pub fn inject_429(&self, n: u64) {
+        self.counters.inject_429(n);
+    }
+
+    /// The shared counters.
+    pub fn counters(&self) -> &SimCounters {
+        &self.counters
+    }
+}
+
+/// A spawned server task with its shutdown switch.
+#[derive(Debug)]
+pub(crate) struct Server {
+    shutdown: oneshot::Sender<()>,
+    join: JoinHandle<()>,
+}
+
+impl Server {
+    pub(crate) async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.join.await;
+    }
+}
+
+/// Binds `127.0.0.1:0` and serves `router` until stopped.
+pub(crate) async fn serve(router: Router) -> anyhow::Result<(SocketAddr, Server)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let join = tokio::spawn(async move {
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "sandbox simulator stopped with an error");
+        }
+    });
+    Ok((addr, Server { shutdown: tx, join }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_capacity_then_rejects() {
+        let b = TokenBuckets::new(3);
+        assert!(b.try_take("k"));
+        assert!(b.try_take("k"));
+        assert!(b.try_take("k"));
+        assert!(!b.try_take("k"));
+        assert!(b.try_take("other"));
+        let unlimited = TokenBuckets::new(0);
+        assert!((0..100).all(|_| unlimited.try_take("k")));
+    }
+
+    #[test]
+    fn injected_429s_are_consumed() {
+        let c = SimCounters::default();
+        c.inject_429(2);
+        assert!(c.take_injected_429());
+        assert!(c.take_injected_429());
+        assert!(!c.take_injected_429());
+    }
+}
