@@ -44,12 +44,7 @@ struct Entry {
 struct PerEntryTtl;
 
 impl Expiry<CacheKey, Entry> for PerEntryTtl {
-    fn expire_after_create(
-        &self,
-        _key: &CacheKey,
-        value: &Entry,
-        _now: Instant,
-    ) -> Option<Duration> {
+    fn expire_after_create(&self, _key: &CacheKey, value: &Entry, _now: Instant) -> Option<Duration> {
         Some(value.ttl)
     }
 }
@@ -63,9 +58,7 @@ pub struct Cache {
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cache")
-            .field("entries", &self.inner.entry_count())
-            .finish()
+        f.debug_struct("Cache").field("entries", &self.inner.entry_count()).finish()
     }
 }
 
@@ -95,10 +88,7 @@ impl Cache {
             .weigher(|_k: &CacheKey, v: &Entry| v.weight)
             .expire_after(PerEntryTtl)
             .build();
-        Self {
-            inner,
-            settings: settings.clone(),
-        }
+        Self { inner, settings: settings.clone() }
     }
 
     fn ttl(&self, kind: ResourceKind) -> Duration {
@@ -112,12 +102,7 @@ impl Cache {
 
     /// The cached value for `key`, or the result of `fetch` (run once for all
     /// concurrent callers of the same key). Errors are not cached.
-    pub async fn get_or_fetch<T, F>(
-        &self,
-        key: CacheKey,
-        kind: ResourceKind,
-        fetch: F,
-    ) -> Result<Arc<T>, ProviderError>
+    pub async fn get_or_fetch<T, F>(&self, key: CacheKey, kind: ResourceKind, fetch: F) -> Result<Arc<T>, ProviderError>
     where
         T: Weigh + Send + Sync + 'static,
         F: Future<Output = Result<T, ProviderError>>,
@@ -131,18 +116,11 @@ impl Cache {
             .try_get_with(key, async move {
                 let value = fetch.await?;
                 let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
-                Ok::<_, ProviderError>(Entry {
-                    value: Arc::new(value),
-                    ttl,
-                    weight,
-                })
+                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight })
             })
             .await
             .map_err(|e: Arc<ProviderError>| (*e).clone())?;
-        Ok(entry
-            .value
-            .downcast::<T>()
-            .expect("one type per cache key op"))
+        Ok(entry.value.downcast::<T>().expect("one type per cache key op"))
     }
 
     /// Entries held now (after pending maintenance).
@@ -159,20 +137,13 @@ pub fn json_weight(v: &serde_json::Value) -> usize {
         Value::Null | Value::Bool(_) | Value::Number(_) => 16,
         Value::String(s) => 24 + s.len(),
         Value::Array(items) => 24 + items.iter().map(json_weight).sum::<usize>(),
-        Value::Object(map) => {
-            48 + map
-                .iter()
-                .map(|(k, v)| 32 + k.len() + json_weight(v))
-                .sum::<usize>()
-        }
+        Value::Object(map) => 48 + map.iter().map(|(k, v)| 32 + k.len() + json_weight(v)).sum::<usize>(),
     }
 }
 
 mod weights {
     use super::{Weigh, json_weight};
-    use crate::domain::{
-        Activity, Call, Coaching, Interaction, Score, Scorecard, Transcript, User,
-    };
+    use crate::domain::{Activity, Call, Coaching, Interaction, Score, Scorecard, Transcript, User};
 
     macro_rules! weigh_by_raw {
         ($($t:ty => $base:expr),* $(,)?) => {$(

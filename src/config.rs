@@ -29,6 +29,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
 /// The whole configuration, as written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Settings {
     /// HTTP server.
     pub server: ServerSettings,
@@ -40,18 +41,6 @@ pub struct Settings {
     pub traffic: TrafficConfig,
     /// The provider accounts to read.
     pub connections: Vec<ConnectionSettings>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            server: ServerSettings::default(),
-            sandbox: None,
-            cache: CacheSettings::default(),
-            traffic: TrafficConfig::default(),
-            connections: Vec::new(),
-        }
-    }
 }
 
 /// HTTP server settings.
@@ -93,10 +82,7 @@ pub struct GraphiqlSettings {
 
 impl Default for GraphiqlSettings {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            assets_dir: None,
-        }
+        Self { enabled: true, assets_dir: None }
     }
 }
 
@@ -114,11 +100,7 @@ pub struct SandboxConfig {
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self {
-            seed: 7,
-            people: 40,
-            calls: 2000,
-        }
+        Self { seed: 7, people: 40, calls: 2000 }
     }
 }
 
@@ -243,10 +225,7 @@ impl fmt::Debug for Secret {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum CredentialsConfig {
     /// HTTP Basic (Gong access key + secret, ExecVision user + password).
-    Basic {
-        username: SecretSource,
-        password: SecretSource,
-    },
+    Basic { username: SecretSource, password: SecretSource },
     /// A bearer token (Gong OAuth, Salesloft API key).
     Bearer { token: SecretSource },
 }
@@ -317,14 +296,9 @@ impl Settings {
             }
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
-        let settings: Settings = figment.extract().map_err(|e| {
-            ConfigError::Invalid(
-                e.into_iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -336,38 +310,23 @@ impl Settings {
         }
         for (i, c) in self.connections.iter().enumerate() {
             let key = |k: &str| format!("connections[{i}].{k}");
-            if c.id.is_empty()
-                || !c
-                    .id
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
-            {
-                return Err(value_err(
-                    &key("id"),
-                    "must be non-empty letters, digits, '-' or '_'",
-                ));
+            if c.id.is_empty() || !c.id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+                return Err(value_err(&key("id"), "must be non-empty letters, digits, '-' or '_'"));
             }
             if !seen.insert(c.id.as_str()) {
-                return Err(value_err(
-                    &key("id"),
-                    &format!("duplicate connection id '{}'", c.id),
-                ));
+                return Err(value_err(&key("id"), &format!("duplicate connection id '{}'", c.id)));
             }
             if !matches!(c.base_url.scheme(), "http" | "https") || c.base_url.cannot_be_a_base() {
                 return Err(value_err(&key("base_url"), "must be an http(s) URL"));
             }
             if let Some(tz) = &c.time_zone {
-                tz.parse::<chrono_tz::Tz>().map_err(|_| {
-                    value_err(&key("time_zone"), &format!("unknown time zone '{tz}'"))
-                })?;
+                tz.parse::<chrono_tz::Tz>()
+                    .map_err(|_| value_err(&key("time_zone"), &format!("unknown time zone '{tz}'")))?;
             }
-            if let Some(rate) = c.traffic.rate_per_sec {
-                if !(rate > 0.0 && rate.is_finite()) {
-                    return Err(value_err(
-                        &key("traffic.rate_per_sec"),
-                        "must be a positive number",
-                    ));
-                }
+            if let Some(rate) = c.traffic.rate_per_sec
+                && !(rate > 0.0 && rate.is_finite())
+            {
+                return Err(value_err(&key("traffic.rate_per_sec"), "must be a positive number"));
             }
         }
         Ok(())
@@ -375,10 +334,7 @@ impl Settings {
 }
 
 fn value_err(key: &str, reason: &str) -> ConfigError {
-    ConfigError::Value {
-        key: key.to_owned(),
-        reason: reason.to_owned(),
-    }
+    ConfigError::Value { key: key.to_owned(), reason: reason.to_owned() }
 }
 
 impl SecretSource {
@@ -387,19 +343,11 @@ impl SecretSource {
         match self {
             Self::Env(name) => match std::env::var(name) {
                 Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
-                _ => Err(value_err(
-                    key,
-                    &format!("environment variable {name} is not set"),
-                )),
+                _ => Err(value_err(key, &format!("environment variable {name} is not set"))),
             },
             Self::File(path) => std::fs::read_to_string(path)
                 .map(|v| Secret::new(v.trim_end_matches(['\r', '\n'])))
-                .map_err(|e| {
-                    value_err(
-                        key,
-                        &format!("cannot read secret file {}: {e}", path.display()),
-                    )
-                }),
+                .map_err(|e| value_err(key, &format!("cannot read secret file {}: {e}", path.display()))),
         }
     }
 }
@@ -412,9 +360,7 @@ impl CredentialsConfig {
                 username: username.resolve(&format!("{key}.basic.username"))?,
                 password: password.resolve(&format!("{key}.basic.password"))?,
             },
-            Self::Bearer { token } => Credentials::Bearer {
-                token: token.resolve(&format!("{key}.bearer.token"))?,
-            },
+            Self::Bearer { token } => Credentials::Bearer { token: token.resolve(&format!("{key}.bearer.token"))? },
         })
     }
 }

@@ -102,15 +102,11 @@ impl From<AppError> for async_graphql::Error {
                 if let Some(status) = e.status() {
                     ext.set(
                         "http",
-                        async_graphql::Value::from_json(serde_json::json!({"status": status}))
-                            .unwrap_or_default(),
+                        async_graphql::Value::from_json(serde_json::json!({"status": status})).unwrap_or_default(),
                     );
                 }
                 if let Some(after) = e.retry_after() {
-                    ext.set(
-                        "retryAfterMs",
-                        u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
-                    );
+                    ext.set("retryAfterMs", u64::try_from(after.as_millis()).unwrap_or(u64::MAX));
                 }
             }
         })

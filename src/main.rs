@@ -75,9 +75,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     let addr = app.local_addr();
     if sandbox {
-        tracing::warn!(
-            "Sandbox mode: simulated providers, synthetic data, no client authentication."
-        );
+        tracing::warn!("Sandbox mode: simulated providers, synthetic data, no client authentication.");
     }
     tracing::info!(%addr, "convograph listening; GraphiQL at http://{addr}/graphql");
     match app.run_until_stopped(shutdown_signal()).await {

@@ -16,9 +16,7 @@ use crate::{
         transport::{TrafficPolicy, Transport},
     },
     sandbox::{Sandbox, SandboxSettings},
-    schema::{
-        AppSchema, AppState, ConnectionNode, RateLimitInfo, build_schema, connection::CursorCodec,
-    },
+    schema::{AppSchema, AppState, ConnectionNode, RateLimitInfo, build_schema, connection::CursorCodec},
 };
 
 /// Connection id of the sandbox's Gong demo connection.
@@ -42,10 +40,7 @@ pub enum StartupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("sandbox: {0}")]
     Sandbox(String),
     #[error("connection '{id}': {reason}")]
@@ -63,12 +58,8 @@ pub struct Application {
 impl Application {
     /// Builds everything from settings and binds the listen address.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let mut connections = settings
-            .connections
-            .iter()
-            .enumerate()
-            .map(|(i, c)| resolve(i, c))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut connections =
+            settings.connections.iter().enumerate().map(|(i, c)| resolve(i, c)).collect::<Result<Vec<_>, _>>()?;
         let sandbox = match &settings.sandbox {
             Some(cfg) => {
                 let sim = SandboxSettings {
@@ -77,9 +68,7 @@ impl Application {
                     calls: cfg.calls,
                     ..SandboxSettings::default()
                 };
-                let sandbox = Sandbox::start(sim)
-                    .await
-                    .map_err(|e| StartupError::Sandbox(e.to_string()))?;
+                let sandbox = Sandbox::start(sim).await.map_err(|e| StartupError::Sandbox(e.to_string()))?;
                 connections.extend(sandbox_connections(&sandbox));
                 Some(sandbox)
             }
@@ -93,18 +82,12 @@ impl Application {
             nodes.push(ConnectionNode {
                 id: c.id.clone().into(),
                 provider: c.provider,
-                rate_limit: RateLimitInfo {
-                    requests_per_second: rate,
-                },
+                rate_limit: RateLimitInfo { requests_per_second: rate },
             });
             registry.insert(provider);
         }
         let cursor_key = match &settings.server.cursor_secret {
-            Some(src) => src
-                .resolve("server.cursor_secret")?
-                .expose()
-                .as_bytes()
-                .to_vec(),
+            Some(src) => src.resolve("server.cursor_secret")?.expose().as_bytes().to_vec(),
             None => {
                 if settings.sandbox.is_none() {
                     tracing::warn!(
@@ -128,22 +111,13 @@ impl Application {
             graphiql: Arc::new(settings.server.graphiql.clone()),
         });
         let addr = settings.server.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr, source })?;
-        Ok(Self {
-            listener,
-            router,
-            schema,
-            sandbox,
-        })
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
+        Ok(Self { listener, router, schema, sandbox })
     }
 
     /// The bound address (the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// The schema (for in-process execution in tests and benchmarks).
@@ -157,19 +131,9 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let Self {
-            listener,
-            router,
-            sandbox,
-            ..
-        } = self;
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let Self { listener, router, sandbox, .. } = self;
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         if let Some(s) = sandbox {
             s.shutdown().await;
         }
@@ -182,9 +146,7 @@ fn resolve(i: usize, c: &ConnectionSettings) -> Result<ResolvedConnection, Confi
         id: c.id.clone(),
         provider: c.provider,
         base_url: c.base_url.clone(),
-        credentials: c
-            .credentials
-            .resolve(&format!("connections[{i}].credentials"))?,
+        credentials: c.credentials.resolve(&format!("connections[{i}].credentials"))?,
         time_zone: c.time_zone.clone(),
         workspace_id: c.workspace_id.clone(),
         traffic: c.traffic.clone(),
@@ -202,8 +164,8 @@ fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
             username: Secret::new(gong.access_key()),
             password: Secret::new(gong.access_key_secret()),
         },
-        time_zone: Some(sandbox.world().time_zone().to_owned()),
-        workspace_id: Some(sandbox.world().workspace_id().to_owned()),
+        time_zone: Some(sandbox.world().time_zone.name().to_owned()),
+        workspace_id: Some(crate::sandbox::gong::ids::WORKSPACE_ID.to_owned()),
         traffic: TrafficSettings::default(),
     }]
 }
@@ -213,40 +175,22 @@ fn build_provider(
     settings: &Settings,
     cache: &Cache,
 ) -> Result<(Arc<dyn Provider>, f64), StartupError> {
-    let fail = |reason: String| StartupError::Connection {
-        id: c.id.clone(),
-        reason,
-    };
-    let traffic = c
-        .traffic
-        .or(settings.traffic.for_provider(c.provider))
-        .or(&settings.traffic.all);
+    let fail = |reason: String| StartupError::Connection { id: c.id.clone(), reason };
+    let traffic = c.traffic.or(settings.traffic.for_provider(c.provider)).or(&settings.traffic.all);
     let id: Arc<str> = Arc::from(c.id.as_str());
     match c.provider {
         ProviderKind::Gong => {
-            let policy =
-                TrafficPolicy::resolve(&traffic, crate::providers::gong::DEFAULT_RATE_PER_SEC);
-            let transport = Transport::new(
-                c.provider,
-                id.clone(),
-                c.base_url.clone(),
-                &c.credentials,
-                policy,
-            )
-            .map_err(|e| fail(e.to_string()))?;
+            let policy = TrafficPolicy::resolve(&traffic, crate::providers::gong::DEFAULT_RATE_PER_SEC);
+            let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
+                .map_err(|e| fail(e.to_string()))?;
             let tz = match &c.time_zone {
-                Some(tz) => tz
-                    .parse()
-                    .map_err(|_| fail(format!("unknown time zone '{tz}'")))?,
+                Some(tz) => tz.parse().map_err(|_| fail(format!("unknown time zone '{tz}'")))?,
                 None => chrono_tz::UTC,
             };
-            let provider =
-                GongProvider::new(transport, cache.clone(), id, tz, c.workspace_id.clone());
+            let provider = GongProvider::new(transport, cache.clone(), id, tz, c.workspace_id.clone());
             Ok((Arc::new(provider), policy.rate_per_sec))
         }
-        other => Err(fail(format!(
-            "the {other} provider is not available in this build yet"
-        ))),
+        other => Err(fail(format!("the {other} provider is not available in this build yet"))),
     }
 }
 

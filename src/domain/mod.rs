@@ -21,11 +21,7 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// An empty last page.
     pub fn empty() -> Self {
-        Self {
-            items: Vec::new(),
-            next: None,
-            total: Some(0),
-        }
+        Self { items: Vec::new(), next: None, total: Some(0) }
     }
 }
 
@@ -59,10 +55,7 @@ impl User {
 
     /// Whether `email` is this user's address or one of its aliases (case-insensitive).
     pub fn has_email(&self, email: &str) -> bool {
-        self.email
-            .iter()
-            .chain(&self.email_aliases)
-            .any(|e| e.eq_ignore_ascii_case(email))
+        self.email.iter().chain(&self.email_aliases).any(|e| e.eq_ignore_ascii_case(email))
     }
 }
 

@@ -29,10 +29,7 @@ enum MediaType {
 }
 
 fn negotiate(headers: &HeaderMap) -> MediaType {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     // Prefer the GraphQL media type whenever it is listed with a non-zero quality.
     let wants = |media: &str| {
         accept.split(',').any(|part| {
@@ -40,18 +37,12 @@ fn negotiate(headers: &HeaderMap) -> MediaType {
             let ty = it.next().unwrap_or("").trim();
             let q_zero = it.any(|p| {
                 let p = p.trim();
-                p.strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
+                p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q == 0.0)
             });
             ty.eq_ignore_ascii_case(media) && !q_zero
         })
     };
-    if wants(GRAPHQL_RESPONSE_JSON) {
-        MediaType::GraphqlResponseJson
-    } else {
-        MediaType::Json
-    }
+    if wants(GRAPHQL_RESPONSE_JSON) { MediaType::GraphqlResponseJson } else { MediaType::Json }
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -88,21 +79,12 @@ pub(super) async fn get_handler(
     let request = match async_graphql::http::parse_query_string(&raw) {
         Ok(r) => r,
         Err(e) => {
-            return request_error(
-                media,
-                StatusCode::BAD_REQUEST,
-                &format!("invalid GraphQL request: {e}"),
-            );
+            return request_error(media, StatusCode::BAD_REQUEST, &format!("invalid GraphQL request: {e}"));
         }
     };
     if is_mutation(&request) {
-        let mut resp = request_error(
-            media,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "mutations are only accepted over POST",
-        );
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        let mut resp = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "mutations are only accepted over POST");
+        resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
     execute(&state, media, BatchRequest::Single(request)).await
@@ -138,18 +120,14 @@ async fn execute(state: &HttpState, media: MediaType, req: BatchRequest) -> Resp
     } else {
         StatusCode::OK
     };
-    let body = serde_json::to_vec(&resp)
-        .unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal\"}]}".to_vec());
+    let body = serde_json::to_vec(&resp).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal\"}]}".to_vec());
     let mut out = (status, body).into_response();
-    out.headers_mut()
-        .insert(header::CONTENT_TYPE, content_type(media));
+    out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
     out
 }
 
 fn is_request_error(r: &async_graphql::Response) -> bool {
-    r.data == async_graphql::Value::Null
-        && !r.errors.is_empty()
-        && r.errors.iter().all(|e| e.path.is_empty())
+    r.data == async_graphql::Value::Null && !r.errors.is_empty() && r.errors.iter().all(|e| e.path.is_empty())
 }
 
 fn content_type(media: MediaType) -> HeaderValue {
@@ -162,8 +140,7 @@ fn content_type(media: MediaType) -> HeaderValue {
 fn request_error(media: MediaType, status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "errors": [ { "message": message, "extensions": { "code": "BAD_REQUEST" } } ] });
     let mut out = (status, body.to_string()).into_response();
-    out.headers_mut()
-        .insert(header::CONTENT_TYPE, content_type(media));
+    out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
     out
 }
 
@@ -182,22 +159,12 @@ mod tests {
         assert_eq!(negotiate(&HeaderMap::new()), MediaType::Json);
         assert_eq!(negotiate(&accept("application/json")), MediaType::Json);
         assert_eq!(negotiate(&accept("*/*")), MediaType::Json);
+        assert_eq!(negotiate(&accept("application/graphql-response+json")), MediaType::GraphqlResponseJson);
         assert_eq!(
-            negotiate(&accept("application/graphql-response+json")),
+            negotiate(&accept("application/json;q=0.9, application/graphql-response+json")),
             MediaType::GraphqlResponseJson
         );
-        assert_eq!(
-            negotiate(&accept(
-                "application/json;q=0.9, application/graphql-response+json"
-            )),
-            MediaType::GraphqlResponseJson
-        );
-        assert_eq!(
-            negotiate(&accept(
-                "application/graphql-response+json;q=0, application/json"
-            )),
-            MediaType::Json
-        );
+        assert_eq!(negotiate(&accept("application/graphql-response+json;q=0, application/json")), MediaType::Json);
     }
 
     #[test]
@@ -211,14 +178,8 @@ mod tests {
         };
         assert!(is_mutation(&req("mutation { x }", None)));
         assert!(!is_mutation(&req("{ x }", None)));
-        assert!(is_mutation(&req(
-            "query A { x } mutation B { y }",
-            Some("B")
-        )));
-        assert!(!is_mutation(&req(
-            "query A { x } mutation B { y }",
-            Some("A")
-        )));
+        assert!(is_mutation(&req("query A { x } mutation B { y }", Some("B"))));
+        assert!(!is_mutation(&req("query A { x } mutation B { y }", Some("A"))));
         assert!(!is_mutation(&req("not graphql", None)));
     }
 }

@@ -23,18 +23,10 @@ pub struct HttpState {
 /// The whole HTTP surface.
 pub fn router(state: HttpState) -> Router {
     let mut router = Router::new()
-        .route(
-            "/graphql",
-            get(graphql::get_handler).post(graphql::post_handler),
-        )
+        .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
-    if let Some(dir) = state
-        .graphiql
-        .assets_dir
-        .clone()
-        .filter(|_| state.graphiql.enabled)
-    {
+    if let Some(dir) = state.graphiql.assets_dir.clone().filter(|_| state.graphiql.enabled) {
         router = router.nest_service(graphiql::LOCAL_ASSETS_PATH, ServeDir::new(dir));
     }
     router.layer(TraceLayer::new_for_http()).with_state(state)
@@ -47,10 +39,7 @@ async fn healthz() -> impl IntoResponse {
 
 /// Configuration loaded and every connection answering with valid credentials.
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
-    let checks = state
-        .registry
-        .iter()
-        .map(|p| async move { (p.connection_id().clone(), p.check().await) });
+    let checks = state.registry.iter().map(|p| async move { (p.connection_id().clone(), p.check().await) });
     let results = futures::future::join_all(checks).await;
     let ready = results.iter().all(|(_, r)| r.is_ok());
     let connections: serde_json::Map<String, serde_json::Value> = results
@@ -63,15 +52,6 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
             (id.to_string(), v)
         })
         .collect();
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(
-            json!({ "status": if ready { "ready" } else { "not ready" }, "connections": connections }),
-        ),
-    )
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({ "status": if ready { "ready" } else { "not ready" }, "connections": connections })))
 }

@@ -42,8 +42,7 @@ impl Loaders {
         Self {
             users: DataLoader::new(UserLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
             calls: DataLoader::new(CallLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
-            transcripts: DataLoader::new(TranscriptLoader(registry.clone()), tokio::spawn)
-                .delay(BATCH_DELAY),
+            transcripts: DataLoader::new(TranscriptLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
         }
     }
 }
@@ -62,10 +61,7 @@ where
 {
     let mut by_conn: HashMap<Arc<str>, Vec<String>> = HashMap::new();
     for k in keys {
-        by_conn
-            .entry(k.connection.clone())
-            .or_default()
-            .push(k.remote_id.clone());
+        by_conn.entry(k.connection.clone()).or_default().push(k.remote_id.clone());
     }
     let calls = by_conn.into_iter().filter_map(|(conn, ids)| {
         let provider = registry.get(&conn)?.clone();
@@ -77,22 +73,13 @@ where
         match result {
             Ok(items) => {
                 for item in items {
-                    let key = RemoteKey {
-                        connection: conn.clone(),
-                        remote_id: id_of(&item).to_owned(),
-                    };
+                    let key = RemoteKey { connection: conn.clone(), remote_id: id_of(&item).to_owned() };
                     out.insert(key, Ok(Arc::new(item)));
                 }
             }
             Err(e) => {
                 for id in ids {
-                    out.insert(
-                        RemoteKey {
-                            connection: conn.clone(),
-                            remote_id: id,
-                        },
-                        Err(e.clone()),
-                    );
+                    out.insert(RemoteKey { connection: conn.clone(), remote_id: id }, Err(e.clone()));
                 }
             }
         }
@@ -107,17 +94,9 @@ impl Loader<RemoteKey> for UserLoader {
     type Value = Loaded<User>;
     type Error = std::convert::Infallible;
 
-    async fn load(
-        &self,
-        keys: &[RemoteKey],
-    ) -> Result<HashMap<RemoteKey, Self::Value>, Self::Error> {
-        Ok(load_grouped(
-            &self.0,
-            keys,
-            |p, ids| async move { p.users_by_ids(&ids).await },
-            |u: &User| &u.remote_id,
-        )
-        .await)
+    async fn load(&self, keys: &[RemoteKey]) -> Result<HashMap<RemoteKey, Self::Value>, Self::Error> {
+        Ok(load_grouped(&self.0, keys, |p, ids| async move { p.users_by_ids(&ids).await }, |u: &User| &u.remote_id)
+            .await)
     }
 }
 
@@ -128,17 +107,9 @@ impl Loader<RemoteKey> for CallLoader {
     type Value = Loaded<Call>;
     type Error = std::convert::Infallible;
 
-    async fn load(
-        &self,
-        keys: &[RemoteKey],
-    ) -> Result<HashMap<RemoteKey, Self::Value>, Self::Error> {
-        Ok(load_grouped(
-            &self.0,
-            keys,
-            |p, ids| async move { p.calls_by_ids(&ids).await },
-            |c: &Call| &c.remote_id,
-        )
-        .await)
+    async fn load(&self, keys: &[RemoteKey]) -> Result<HashMap<RemoteKey, Self::Value>, Self::Error> {
+        Ok(load_grouped(&self.0, keys, |p, ids| async move { p.calls_by_ids(&ids).await }, |c: &Call| &c.remote_id)
+            .await)
     }
 }
 
@@ -149,10 +120,7 @@ impl Loader<RemoteKey> for TranscriptLoader {
     type Value = Loaded<Transcript>;
     type Error = std::convert::Infallible;
 
-    async fn load(
-        &self,
-        keys: &[RemoteKey],
-    ) -> Result<HashMap<RemoteKey, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[RemoteKey]) -> Result<HashMap<RemoteKey, Self::Value>, Self::Error> {
         Ok(load_grouped(
             &self.0,
             keys,

@@ -47,11 +47,7 @@ pub enum ProviderErrorKind {
 impl ProviderError {
     /// Builds an error for a connection.
     pub fn new(provider: ProviderKind, connection: &Arc<str>, kind: ProviderErrorKind) -> Self {
-        Self {
-            provider,
-            connection: connection.clone(),
-            kind,
-        }
+        Self { provider, connection: connection.clone(), kind }
     }
 
     /// The `extensions.code` for this error.
@@ -59,9 +55,9 @@ impl ProviderError {
         match &self.kind {
             ProviderErrorKind::RateLimited { .. } => ErrorCode::RateLimited,
             ProviderErrorKind::Unavailable(_) => ErrorCode::ProviderUnavailable,
-            ProviderErrorKind::Unauthorized(_)
-            | ProviderErrorKind::Status { .. }
-            | ProviderErrorKind::Decode(_) => ErrorCode::ProviderError,
+            ProviderErrorKind::Unauthorized(_) | ProviderErrorKind::Status { .. } | ProviderErrorKind::Decode(_) => {
+                ErrorCode::ProviderError
+            }
             ProviderErrorKind::Unsupported(_) => ErrorCode::ProviderUnsupported,
             ProviderErrorKind::BadInput(_) => ErrorCode::BadUserInput,
         }

@@ -16,24 +16,11 @@ use serde::{Deserialize, Serialize};
 pub use error::{ProviderError, ProviderErrorKind};
 
 use crate::domain::{
-    Activity, AggregationPeriod, Call, Coaching, Interaction, Page, Score, Scorecard, Transcript,
-    User,
+    Activity, AggregationPeriod, Call, Coaching, Interaction, Page, Score, Scorecard, Transcript, User,
 };
 
 /// The providers convograph speaks to.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    async_graphql::Enum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// Gong (REST API v2).
@@ -150,11 +137,7 @@ pub trait Provider: Send + Sync + fmt::Debug {
         Err(self.unsupported("users"))
     }
     /// One page of the calls list.
-    async fn list_calls(
-        &self,
-        _query: &CallQuery,
-        _page: Option<String>,
-    ) -> Result<Page<Call>, ProviderError> {
+    async fn list_calls(&self, _query: &CallQuery, _page: Option<String>) -> Result<Page<Call>, ProviderError> {
         Err(self.unsupported("calls"))
     }
     /// Calls by provider id, in any order; unknown ids are absent.
@@ -174,11 +157,7 @@ pub trait Provider: Send + Sync + fmt::Debug {
         Err(self.unsupported("interactions"))
     }
     /// One page of answered scorecards.
-    async fn list_scores(
-        &self,
-        _query: &ScoreQuery,
-        _page: Option<String>,
-    ) -> Result<Page<Score>, ProviderError> {
+    async fn list_scores(&self, _query: &ScoreQuery, _page: Option<String>) -> Result<Page<Score>, ProviderError> {
         Err(self.unsupported("scores"))
     }
     /// Scorecard templates.
@@ -200,8 +179,7 @@ pub struct Registry {
 impl Registry {
     /// Adds a connection.
     pub fn insert(&mut self, provider: Arc<dyn Provider>) {
-        self.connections
-            .insert(provider.connection_id().clone(), provider);
+        self.connections.insert(provider.connection_id().clone(), provider);
     }
     /// The connection with this id.
     pub fn get(&self, id: &str) -> Option<&Arc<dyn Provider>> {

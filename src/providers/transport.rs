@@ -63,23 +63,11 @@ pub struct UpstreamRequest {
 impl UpstreamRequest {
     /// A GET.
     pub fn get(path: impl Into<String>) -> Self {
-        Self {
-            method: Method::GET,
-            path: path.into(),
-            query: Vec::new(),
-            json: None,
-            idempotent: true,
-        }
+        Self { method: Method::GET, path: path.into(), query: Vec::new(), json: None, idempotent: true }
     }
     /// A POST with a JSON body that only reads (idempotent).
     pub fn post_query(path: impl Into<String>, body: serde_json::Value) -> Self {
-        Self {
-            method: Method::POST,
-            path: path.into(),
-            query: Vec::new(),
-            json: Some(body),
-            idempotent: true,
-        }
+        Self { method: Method::POST, path: path.into(), query: Vec::new(), json: Some(body), idempotent: true }
     }
     /// Adds a query parameter.
     pub fn param(mut self, key: &str, value: impl Into<String>) -> Self {
@@ -118,19 +106,13 @@ impl Transport {
         credentials: &Credentials,
         policy: TrafficPolicy,
     ) -> Result<Self, ProviderError> {
-        let err =
-            |m: String| ProviderError::new(provider, &connection, ProviderErrorKind::BadInput(m));
+        let err = |m: String| ProviderError::new(provider, &connection, ProviderErrorKind::BadInput(m));
         let mut auth = match credentials {
             Credentials::Basic { username, password } => {
                 let raw = format!("{}:{}", username.expose(), password.expose());
-                HeaderValue::try_from(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(raw)
-                ))
+                HeaderValue::try_from(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))
             }
-            Credentials::Bearer { token } => {
-                HeaderValue::try_from(format!("Bearer {}", token.expose()))
-            }
+            Credentials::Bearer { token } => HeaderValue::try_from(format!("Bearer {}", token.expose())),
         }
         .map_err(|_| err("credentials contain characters not allowed in a header".into()))?;
         auth.set_sensitive(true);
@@ -179,23 +161,15 @@ impl Transport {
                 Ok(resp) if resp.status == 429 => {
                     let after = resp.retry_after.unwrap_or(Duration::from_secs(1));
                     self.pause(after);
-                    if !req.idempotent
-                        || attempt >= self.policy.max_retries
-                        || Instant::now() + after > deadline
-                    {
-                        return Err(
-                            self.error(ProviderErrorKind::RateLimited { retry_after: after })
-                        );
+                    if !req.idempotent || attempt >= self.policy.max_retries || Instant::now() + after > deadline {
+                        return Err(self.error(ProviderErrorKind::RateLimited { retry_after: after }));
                     }
                     tracing::info!(connection = %self.connection, retry_after_ms = after.as_millis() as u64, "Provider rate limit hit; waiting.");
                     None
                 }
                 Ok(resp) if resp.status >= 500 => {
                     if !req.idempotent || attempt >= self.policy.max_retries {
-                        return Err(self.error(ProviderErrorKind::Unavailable(format!(
-                            "HTTP {}",
-                            resp.status
-                        ))));
+                        return Err(self.error(ProviderErrorKind::Unavailable(format!("HTTP {}", resp.status))));
                     }
                     Some(backoff(attempt))
                 }
@@ -203,10 +177,7 @@ impl Transport {
                     return Err(self.error(ProviderErrorKind::Unauthorized(resp.status)));
                 }
                 Ok(resp) => {
-                    return Ok(UpstreamResponse {
-                        status: resp.status,
-                        body: resp.body,
-                    });
+                    return Ok(UpstreamResponse { status: resp.status, body: resp.body });
                 }
                 Err(e) => {
                     if !req.idempotent || attempt >= self.policy.max_retries {
@@ -217,9 +188,7 @@ impl Transport {
             };
             if let Some(delay) = retry_in {
                 if Instant::now() + delay > deadline {
-                    return Err(
-                        self.error(ProviderErrorKind::Unavailable("retries exhausted".into()))
-                    );
+                    return Err(self.error(ProviderErrorKind::Unavailable("retries exhausted".into())));
                 }
                 tokio::time::sleep(delay).await;
             }
@@ -232,17 +201,13 @@ impl Transport {
         let paused = *self.paused_until.lock().expect("pause lock");
         if let Some(until) = paused {
             if until > deadline {
-                return Err(self.error(ProviderErrorKind::RateLimited {
-                    retry_after: until - Instant::now(),
-                }));
+                return Err(self.error(ProviderErrorKind::RateLimited { retry_after: until - Instant::now() }));
             }
             tokio::time::sleep_until(until).await;
         }
         match tokio::time::timeout_at(deadline, self.limiter.until_ready()).await {
             Ok(()) => Ok(()),
-            Err(_) => Err(self.error(ProviderErrorKind::RateLimited {
-                retry_after: self.policy.max_queue_wait,
-            })),
+            Err(_) => Err(self.error(ProviderErrorKind::RateLimited { retry_after: self.policy.max_queue_wait })),
         }
     }
 
@@ -258,10 +223,8 @@ impl Transport {
         let mut url = self.base_url.clone();
         let base_path = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{base_path}{}", req.path));
-        let mut builder = self
-            .client
-            .request(req.method.clone(), url)
-            .header(reqwest::header::AUTHORIZATION, self.auth.clone());
+        let mut builder =
+            self.client.request(req.method.clone(), url).header(reqwest::header::AUTHORIZATION, self.auth.clone());
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
         }
@@ -280,18 +243,13 @@ impl Transport {
             .map(Duration::from_secs_f64);
         let body = resp.bytes().await.map_err(|e| describe(&e))?;
         tracing::debug!(connection = %self.connection, method = %req.method, path = %req.path, status, elapsed_ms = started.elapsed().as_millis() as u64, "Upstream request.");
-        Ok(RawResponse {
-            status,
-            body,
-            retry_after,
-        })
+        Ok(RawResponse { status, body, retry_after })
     }
 
     /// Decodes a JSON body into a wire model; errors name the JSON path.
     pub fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, ProviderError> {
         let de = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(de)
-            .map_err(|e| self.error(ProviderErrorKind::Decode(e.to_string())))
+        serde_path_to_error::deserialize(de).map_err(|e| self.error(ProviderErrorKind::Decode(e.to_string())))
     }
 
     /// An error for an unexpected status.
@@ -329,7 +287,5 @@ fn backoff(attempt: u32) -> Duration {
 /// A GCRA quota of `rate` requests per second with a burst of one.
 fn quota(rate: f64) -> Quota {
     let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    Quota::with_period(period)
-        .expect("non-zero period")
-        .allow_burst(NonZeroU32::MIN)
+    Quota::with_period(period).expect("non-zero period").allow_burst(NonZeroU32::MIN)
 }

@@ -31,9 +31,7 @@ impl SimCounters {
     /// `/v2/calls/{id}`; unmatched paths count under `<unmatched>`).
     pub fn requests(&self, method: &str, route: &str) -> u64 {
         let map = self.inner.per_route.lock().expect("counter lock");
-        map.get(&(method.to_ascii_uppercase(), route.to_string()))
-            .copied()
-            .unwrap_or(0)
+        map.get(&(method.to_ascii_uppercase(), route.to_string())).copied().unwrap_or(0)
     }
 
     /// All requests received (every status included).
@@ -54,16 +52,12 @@ impl SimCounters {
     pub(crate) fn record(&self, method: &str, route: &str) {
         self.inner.total.fetch_add(1, Ordering::SeqCst);
         let mut map = self.inner.per_route.lock().expect("counter lock");
-        *map.entry((method.to_string(), route.to_string()))
-            .or_insert(0) += 1;
+        *map.entry((method.to_string(), route.to_string())).or_insert(0) += 1;
     }
 
     /// Consumes one pending injected 429, if any.
     pub(crate) fn take_injected_429(&self) -> bool {
-        self.inner
-            .inject_429
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+        self.inner.inject_429.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
     }
 
     pub(crate) fn count_429(&self) {
@@ -81,10 +75,7 @@ pub(crate) struct TokenBuckets {
 
 impl TokenBuckets {
     pub(crate) fn new(rate: u32) -> Self {
-        TokenBuckets {
-            rate,
-            buckets: Mutex::new(HashMap::new()),
-        }
+        TokenBuckets { rate, buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Takes a token for `key`; false when the bucket is empty.
@@ -117,18 +108,8 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    pub(crate) fn new(
-        addr: SocketAddr,
-        access_key: String,
-        access_key_secret: String,
-        counters: SimCounters,
-    ) -> Self {
-        SimHandle {
-            base_url: format!("http://{addr}"),
-            access_key,
-            access_key_secret,
-            counters,
-        }
+    pub(crate) fn new(addr: SocketAddr, access_key: String, access_key_secret: String, counters: SimCounters) -> Self {
+        SimHandle { base_url: format!("http://{addr}"), access_key, access_key_secret, counters }
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).

@@ -88,17 +88,9 @@ impl Sandbox {
         let world = Arc::new(World::generate(&settings));
         let (router, counters) = gong::router(world.clone(), settings.gong.clone());
         let (addr, server) = common::serve(router).await?;
-        let gong = SimHandle::new(
-            addr,
-            settings.gong.access_key.clone(),
-            settings.gong.access_key_secret.clone(),
-            counters,
-        );
-        Ok(Sandbox {
-            gong,
-            world,
-            servers: vec![server],
-        })
+        let gong =
+            SimHandle::new(addr, settings.gong.access_key.clone(), settings.gong.access_key_secret.clone(), counters);
+        Ok(Sandbox { gong, world, servers: vec![server] })
     }
 
     /// The generated data.

@@ -74,14 +74,8 @@ mod tests {
     fn streams_are_stable_and_distinct() {
         let a: Vec<u64> = (0..4).map(|_| Rng::derive(7, 1, 2).next_u64()).collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(
-            Rng::derive(7, 1, 2).next_u64(),
-            Rng::derive(7, 1, 3).next_u64()
-        );
-        assert_ne!(
-            Rng::derive(7, 1, 2).next_u64(),
-            Rng::derive(8, 1, 2).next_u64()
-        );
+        assert_ne!(Rng::derive(7, 1, 2).next_u64(), Rng::derive(7, 1, 3).next_u64());
+        assert_ne!(Rng::derive(7, 1, 2).next_u64(), Rng::derive(8, 1, 2).next_u64());
         let mut r = Rng::derive(1, 1, 1);
         for _ in 0..1000 {
             let v = r.range(5, 9);

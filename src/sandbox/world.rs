@@ -376,19 +376,12 @@ impl Call {
 
     /// True when person `p` attended (host or other).
     pub fn attended_by(&self, person: usize) -> bool {
-        self.participants
-            .iter()
-            .any(|p| p.attended && p.who == Speaker::Person(person))
+        self.participants.iter().any(|p| p.attended && p.who == Speaker::Person(person))
     }
 
     /// The topic being discussed at `secs` from the start.
     pub fn topic_at(&self, secs: u32) -> &str {
-        self.topics
-            .iter()
-            .rev()
-            .find(|t| t.start_secs <= secs)
-            .or(self.topics.first())
-            .map_or("", |t| t.name.as_str())
+        self.topics.iter().rev().find(|t| t.start_secs <= secs).or(self.topics.first()).map_or("", |t| t.name.as_str())
     }
 }
 
@@ -523,10 +516,7 @@ pub struct ActivityCounters {
 impl ActivityCounters {
     /// The counter called `name` (one of [`ACTIVITY_COUNTERS`]).
     pub fn get(&self, name: &str) -> Option<u32> {
-        ACTIVITY_COUNTERS
-            .iter()
-            .position(|n| *n == name)
-            .map(|i| self.counts[i])
+        ACTIVITY_COUNTERS.iter().position(|n| *n == name).map(|i| self.counts[i])
     }
 
     /// True when every counter is zero.
@@ -601,10 +591,10 @@ pub struct World {
 }
 
 const FIRST_NAMES: [&str; 40] = [
-    "Alice", "Bruno", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jamal",
-    "Keiko", "Liam", "Maya", "Nikolai", "Olivia", "Pedro", "Quinn", "Rosa", "Samir", "Tara",
-    "Umar", "Vera", "Wes", "Ximena", "Yusuf", "Zoe", "Aaron", "Bianca", "Carlos", "Dana", "Emil",
-    "Fatima", "Gavin", "Hana", "Ivan", "Julia", "Kofi", "Lena", "Marco", "Nadia",
+    "Alice", "Bruno", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jamal", "Keiko", "Liam", "Maya",
+    "Nikolai", "Olivia", "Pedro", "Quinn", "Rosa", "Samir", "Tara", "Umar", "Vera", "Wes", "Ximena", "Yusuf", "Zoe",
+    "Aaron", "Bianca", "Carlos", "Dana", "Emil", "Fatima", "Gavin", "Hana", "Ivan", "Julia", "Kofi", "Lena", "Marco",
+    "Nadia",
 ];
 const LAST_NAMES: [&str; 40] = [
     "Anderson",
@@ -648,14 +638,8 @@ const LAST_NAMES: [&str; 40] = [
     "Moreau",
     "Novak",
 ];
-const TEAMS: [&str; 6] = [
-    "Enterprise East",
-    "Enterprise West",
-    "Mid-Market",
-    "Commercial",
-    "Strategic Accounts",
-    "EMEA",
-];
+const TEAMS: [&str; 6] =
+    ["Enterprise East", "Enterprise West", "Mid-Market", "Commercial", "Strategic Accounts", "EMEA"];
 const COMPANY_NAMES: [&str; 30] = [
     "Globex",
     "Initech",
@@ -698,15 +682,7 @@ const CONTACT_TITLES: [&str; 8] = [
     "Operations Lead",
     "Finance Director",
 ];
-const PURPOSES: [&str; 7] = [
-    "Discovery",
-    "Demo",
-    "Follow-up",
-    "Pricing Review",
-    "Negotiation",
-    "Onboarding",
-    "QBR",
-];
+const PURPOSES: [&str; 7] = ["Discovery", "Demo", "Follow-up", "Pricing Review", "Negotiation", "Onboarding", "QBR"];
 const TOPIC_NAMES: [&str; 10] = [
     "Small Talk",
     "Pain Points",
@@ -721,10 +697,7 @@ const TOPIC_NAMES: [&str; 10] = [
 ];
 
 fn slug(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_lowercase()
+    s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
 }
 
 fn crm_id(prefix: &str, seed: u64, stream: u64, index: usize) -> String {
@@ -752,9 +725,7 @@ impl World {
         let mut world = World {
             seed,
             window_start: settings.window_start,
-            window_end: settings
-                .window_end
-                .max(settings.window_start + Duration::hours(1)),
+            window_end: settings.window_end.max(settings.window_start + Duration::hours(1)),
             time_zone: tz,
             workspace: Workspace {
                 name: "Acme Sales".into(),
@@ -779,29 +750,18 @@ impl World {
 
     /// Managers (executive included) in index order.
     pub fn managers(&self) -> Vec<usize> {
-        self.people
-            .iter()
-            .filter(|p| p.is_manager())
-            .map(|p| p.index)
-            .collect()
+        self.people.iter().filter(|p| p.is_manager()).map(|p| p.index).collect()
     }
 
     /// People whose manager is `manager`.
     pub fn direct_reports(&self, manager: usize) -> Vec<usize> {
-        self.people
-            .iter()
-            .filter(|p| p.manager == Some(manager))
-            .map(|p| p.index)
-            .collect()
+        self.people.iter().filter(|p| p.manager == Some(manager)).map(|p| p.index).collect()
     }
 
     /// The person with this primary email or alias (case-insensitive).
     pub fn person_by_email(&self, email: &str) -> Option<&Person> {
         self.people.iter().find(|p| {
-            p.email.eq_ignore_ascii_case(email)
-                || p.email_aliases
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(email))
+            p.email.eq_ignore_ascii_case(email) || p.email_aliases.iter().any(|a| a.eq_ignore_ascii_case(email))
         })
     }
 
@@ -837,11 +797,7 @@ impl World {
         if offset < 0 {
             return ActivityCounters::default();
         }
-        self.activity
-            .get(person)
-            .and_then(|days| days.get(offset as usize))
-            .copied()
-            .unwrap_or_default()
+        self.activity.get(person).and_then(|days| days.get(offset as usize)).copied().unwrap_or_default()
     }
 
     /// Sum of `person`'s counters over days `[from, to)` (company tz).
@@ -862,28 +818,15 @@ impl World {
 
     /// Interaction stats of `person` over days `[from, to)` (company tz), from the calls
     /// they hosted; None when they hosted none.
-    pub fn interaction_stats(
-        &self,
-        person: usize,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Option<PersonInteractionStats> {
-        let calls: Vec<&Call> = self
-            .calls_on_days(from, to)
-            .into_iter()
-            .map(|i| &self.calls[i])
-            .filter(|c| c.host == person)
-            .collect();
+    pub fn interaction_stats(&self, person: usize, from: NaiveDate, to: NaiveDate) -> Option<PersonInteractionStats> {
+        let calls: Vec<&Call> =
+            self.calls_on_days(from, to).into_iter().map(|i| &self.calls[i]).filter(|c| c.host == person).collect();
         if calls.is_empty() {
             return None;
         }
         let n = calls.len() as f64;
         let avg = |f: &dyn Fn(&Call) -> f64| round2(calls.iter().map(|c| f(c)).sum::<f64>() / n);
-        let hours: f64 = calls
-            .iter()
-            .map(|c| f64::from(c.duration_secs))
-            .sum::<f64>()
-            / 3600.0;
+        let hours: f64 = calls.iter().map(|c| f64::from(c.duration_secs)).sum::<f64>() / 3600.0;
         let questions: f64 = calls.iter().map(|c| f64::from(c.questions_company)).sum();
         Some(PersonInteractionStats {
             calls: calls.len(),
@@ -898,24 +841,15 @@ impl World {
     /// Coaching metrics of `manager`'s direct reports, from calls the reports hosted
     /// that started in `[from, to)`. Every direct report is listed (with every metric
     /// key, possibly empty).
-    pub fn coaching(
-        &self,
-        manager: usize,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Vec<CoachingReport> {
+    pub fn coaching(&self, manager: usize, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<CoachingReport> {
         let calls = self.calls_started_between(from, to);
         self.direct_reports(manager)
             .into_iter()
             .map(|report| {
                 let mut metrics: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
-                for key in [
-                    "callsListenedTo",
-                    "callsAttended",
-                    "callsScorecarded",
-                    "callsCommented",
-                    "callsWithFeedback",
-                ] {
+                for key in
+                    ["callsListenedTo", "callsAttended", "callsScorecarded", "callsCommented", "callsWithFeedback"]
+                {
                     metrics.insert(key, Vec::new());
                 }
                 for &ci in &calls {
@@ -924,15 +858,11 @@ impl World {
                         continue;
                     }
                     let attended = call.attended_by(manager);
-                    let scored = self
-                        .answered_scorecards
-                        .iter()
-                        .any(|a| a.call == ci && a.reviewer == manager);
+                    let scored = self.answered_scorecards.iter().any(|a| a.call == ci && a.reviewer == manager);
                     let commented = call.comments.iter().any(|c| c.author == manager);
                     let listened = attended
                         || scored
-                        || Rng::derive(self.seed, S_COACHING, (ci as u64) << 16 | manager as u64)
-                            .chance(0.3);
+                        || Rng::derive(self.seed, S_COACHING, (ci as u64) << 16 | manager as u64).chance(0.3);
                     let push = |m: &mut BTreeMap<&'static str, Vec<usize>>, k, yes: bool| {
                         if yes {
                             m.get_mut(k).expect("key inserted").push(ci);
@@ -969,26 +899,10 @@ fn gen_people(seed: u64, n: usize, window_start: DateTime<Utc>) -> Vec<Person> {
             let first = FIRST_NAMES[firsts[i % firsts.len()]];
             let last = LAST_NAMES[lasts[(i + i / lasts.len()) % lasts.len()]];
             let (role, manager, title, department, team) = if i == 0 {
-                (
-                    Role::Executive,
-                    None,
-                    "VP of Sales".to_string(),
-                    "Sales",
-                    "Sales Leadership".to_string(),
-                )
+                (Role::Executive, None, "VP of Sales".to_string(), "Sales", "Sales Leadership".to_string())
             } else if i <= managers {
-                let title = if i % 2 == 0 {
-                    "Regional Sales Director"
-                } else {
-                    "Sales Manager"
-                };
-                (
-                    Role::Manager,
-                    Some(0),
-                    title.into(),
-                    "Sales",
-                    TEAMS[(i - 1) % TEAMS.len()].to_string(),
-                )
+                let title = if i % 2 == 0 { "Regional Sales Director" } else { "Sales Manager" };
+                (Role::Manager, Some(0), title.into(), "Sales", TEAMS[(i - 1) % TEAMS.len()].to_string())
             } else {
                 let mgr = 1 + (i - managers - 1) % managers;
                 let (title, dept) = match r.below(10) {
@@ -998,21 +912,13 @@ fn gen_people(seed: u64, n: usize, window_start: DateTime<Utc>) -> Vec<Person> {
                     8 => ("Solutions Engineer", "Solutions Engineering"),
                     _ => ("Customer Success Manager", "Customer Success"),
                 };
-                (
-                    Role::Rep,
-                    Some(mgr),
-                    title.into(),
-                    dept,
-                    TEAMS[(mgr - 1) % TEAMS.len()].to_string(),
-                )
+                (Role::Rep, Some(mgr), title.into(), dept, TEAMS[(mgr - 1) % TEAMS.len()].to_string())
             };
             // Two late hires created inside the window (for created-date filters).
             let created = if n >= 6 && i >= n - 2 {
                 window_start + Duration::days(10 + 30 * (n - i) as i64) + Duration::hours(15)
             } else {
-                created_base
-                    + Duration::days(r.range(0, 1000) as i64)
-                    + Duration::minutes(r.range(0, 480) as i64)
+                created_base + Duration::days(r.range(0, 1000) as i64) + Duration::minutes(r.range(0, 480) as i64)
             };
             let active = !(role == Role::Rep && i % 13 == 12);
             let language = match r.below(20) {
@@ -1021,17 +927,9 @@ fn gen_people(seed: u64, n: usize, window_start: DateTime<Utc>) -> Vec<Person> {
                 2 => "de-DE",
                 _ => "en-US",
             };
-            let email = format!(
-                "{}.{}@acme-demo.com",
-                first.to_lowercase(),
-                last.to_lowercase()
-            );
+            let email = format!("{}.{}@acme-demo.com", first.to_lowercase(), last.to_lowercase());
             let email_aliases = if i % 3 == 1 {
-                vec![format!(
-                    "{}.{}@acme.io",
-                    first[..1].to_lowercase(),
-                    last.to_lowercase()
-                )]
+                vec![format!("{}.{}@acme.io", first[..1].to_lowercase(), last.to_lowercase())]
             } else {
                 vec![]
             };
@@ -1051,12 +949,7 @@ fn gen_people(seed: u64, n: usize, window_start: DateTime<Utc>) -> Vec<Person> {
                 created,
                 active,
                 language: language.into(),
-                accounts: Providers {
-                    gong: true,
-                    execvision: i % 4 != 3,
-                    salesloft: i % 5 != 4,
-                    hubster: i % 3 == 0,
-                },
+                accounts: Providers { gong: true, execvision: i % 4 != 3, salesloft: i % 5 != 4, hubster: i % 3 == 0 },
             }
         })
         .collect()
@@ -1080,12 +973,7 @@ fn gen_companies(seed: u64) -> (Vec<Company>, Vec<Contact>) {
                 company: ci,
                 first_name: first.into(),
                 last_name: last.into(),
-                email: format!(
-                    "{}.{}@{}",
-                    first.to_lowercase(),
-                    last.to_lowercase(),
-                    domain
-                ),
+                email: format!("{}.{}@{}", first.to_lowercase(), last.to_lowercase(), domain),
                 title: CONTACT_TITLES[(ci + k * 3) % CONTACT_TITLES.len()].into(),
                 phone: format!("+1 415-555-{:04}", 2000 + index),
                 crm_contact_id: crm_id("003", seed, 3, index),
@@ -1146,9 +1034,7 @@ fn gen_call_times(world: &World, n: usize, seed: u64) -> Vec<(DateTime<Utc>, Dat
                 }
                 let day = *r.pick(&days);
                 let slot = r.below(38) as u32; // 08:00 .. 17:15
-                let local = day.and_time(
-                    NaiveTime::from_hms_opt(8 + slot / 4, (slot % 4) * 15, 0).expect("time"),
-                );
+                let local = day.and_time(NaiveTime::from_hms_opt(8 + slot / 4, (slot % 4) * 15, 0).expect("time"));
                 let Some(sched) = tz.from_local_datetime(&local).earliest() else {
                     continue;
                 };
@@ -1210,46 +1096,22 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
             };
             let dialer = system == CallSystem::Dialer;
             let (media, direction) = if dialer {
-                (
-                    Media::Audio,
-                    if r.chance(0.7) {
-                        Direction::Outbound
-                    } else {
-                        Direction::Inbound
-                    },
-                )
+                (Media::Audio, if r.chance(0.7) { Direction::Outbound } else { Direction::Inbound })
             } else {
                 (Media::Video, Direction::Conference)
             };
-            let duration_secs = if dialer {
-                r.range(300, 1200) as u32
-            } else {
-                r.range(1200, 3601) as u32
-            };
-            let company = if internal_only {
-                None
-            } else {
-                Some((host * 3 + r.index(4)) % world.companies.len())
-            };
+            let duration_secs = if dialer { r.range(300, 1200) as u32 } else { r.range(1200, 3601) as u32 };
+            let company = if internal_only { None } else { Some((host * 3 + r.index(4)) % world.companies.len()) };
             let purpose = if internal_only {
                 "Internal Sync".to_string()
             } else if dialer {
-                if r.chance(0.6) {
-                    "Prospecting"
-                } else {
-                    "Follow-up"
-                }
-                .to_string()
+                if r.chance(0.6) { "Prospecting" } else { "Follow-up" }.to_string()
             } else {
                 r.pick(&PURPOSES).to_string()
             };
             // Participants.
-            let mut participants = vec![Participant {
-                who: Speaker::Person(host),
-                invited: true,
-                attended: true,
-                talk_time_secs: 0.0,
-            }];
+            let mut participants =
+                vec![Participant { who: Speaker::Person(host), invited: true, attended: true, talk_time_secs: 0.0 }];
             let others: Vec<usize> = people
                 .iter()
                 .filter(|p| p.active && p.index != host && p.created <= scheduled)
@@ -1283,11 +1145,7 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
             }
             if let Some(ci) = company {
                 let contacts = &world.companies[ci].contacts;
-                let n_ext = if dialer {
-                    1
-                } else {
-                    1 + r.index(contacts.len().min(4))
-                };
+                let n_ext = if dialer { 1 } else { 1 + r.index(contacts.len().min(4)) };
                 let start = r.index(contacts.len());
                 for k in 0..n_ext {
                     let c = contacts[(start + k) % contacts.len()];
@@ -1303,28 +1161,17 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
             }
             // Talk time.
             let talking = 0.85 + 0.1 * r.unit();
-            let company_share = if internal_only {
-                1.0
-            } else {
-                r.float(0.35, 0.72)
-            };
+            let company_share = if internal_only { 1.0 } else { r.float(0.35, 0.72) };
             let internal: Vec<usize> = (0..participants.len())
-                .filter(|&k| {
-                    participants[k].attended && matches!(participants[k].who, Speaker::Person(_))
-                })
+                .filter(|&k| participants[k].attended && matches!(participants[k].who, Speaker::Person(_)))
                 .collect();
             let external: Vec<usize> = (0..participants.len())
-                .filter(|&k| {
-                    participants[k].attended && matches!(participants[k].who, Speaker::Contact(_))
-                })
+                .filter(|&k| participants[k].attended && matches!(participants[k].who, Speaker::Contact(_)))
                 .collect();
             let total = f64::from(duration_secs) * talking;
             for (group, share) in [(&internal, company_share), (&external, 1.0 - company_share)] {
-                let weights: Vec<f64> = group
-                    .iter()
-                    .enumerate()
-                    .map(|(k, _)| if k == 0 { 3.0 } else { 0.5 + r.unit() })
-                    .collect();
+                let weights: Vec<f64> =
+                    group.iter().enumerate().map(|(k, _)| if k == 0 { 3.0 } else { 0.5 + r.unit() }).collect();
                 let wsum: f64 = weights.iter().sum();
                 for (k, &pi) in group.iter().enumerate() {
                     participants[pi].talk_time_secs = round2(total * share * weights[k] / wsum);
@@ -1365,11 +1212,7 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
                 } else {
                     (f64::from(duration_secs) * weights[i] / wsum) as u32
                 };
-                topics.push(TopicSpan {
-                    name: (*name).into(),
-                    start_secs: at,
-                    duration_secs: d,
-                });
+                topics.push(TopicSpan { name: (*name).into(), start_secs: at, duration_secs: d });
                 at += d;
             }
             let speakers: Vec<usize> = internal.iter().chain(external.iter()).copied().collect();
@@ -1389,19 +1232,11 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
                         })
                         .collect();
                     occurrences.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs));
-                    TrackerHit {
-                        tracker: t,
-                        occurrences,
-                    }
+                    TrackerHit { tracker: t, occurrences }
                 })
                 .collect();
             trackers.sort_by_key(|t| t.tracker);
-            let topic_list = topics
-                .iter()
-                .skip(1)
-                .map(|t| t.name.to_lowercase())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let topic_list = topics.iter().skip(1).map(|t| t.name.to_lowercase()).collect::<Vec<_>>().join(", ");
             let who = company_name.unwrap_or_else(|| "The team".into());
             let brief = format!(
                 "{who} met with {} for a {} call. They covered {topic_list}. {}",
@@ -1429,11 +1264,7 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
                 },
                 Highlight {
                     title: "Key Topics".into(),
-                    items: topics
-                        .iter()
-                        .skip(1)
-                        .map(|t| (t.name.clone(), f64::from(t.start_secs)))
-                        .collect(),
+                    items: topics.iter().skip(1).map(|t| (t.name.clone(), f64::from(t.start_secs))).collect(),
                 },
             ];
             let last_start = f64::from(topics.last().map_or(0, |t| t.start_secs));
@@ -1455,37 +1286,17 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
                 })
                 .collect();
             let outcomes = [
-                CallOutcome {
-                    id: "MEETING_BOOKED",
-                    category: "Answered",
-                    name: "Meeting booked",
-                },
-                CallOutcome {
-                    id: "FOLLOW_UP_REQUIRED",
-                    category: "Answered",
-                    name: "Follow-up required",
-                },
-                CallOutcome {
-                    id: "NOT_INTERESTED",
-                    category: "Answered",
-                    name: "Not interested",
-                },
-                CallOutcome {
-                    id: "DEMO_SCHEDULED",
-                    category: "Answered",
-                    name: "Demo scheduled",
-                },
+                CallOutcome { id: "MEETING_BOOKED", category: "Answered", name: "Meeting booked" },
+                CallOutcome { id: "FOLLOW_UP_REQUIRED", category: "Answered", name: "Follow-up required" },
+                CallOutcome { id: "NOT_INTERESTED", category: "Answered", name: "Not interested" },
+                CallOutcome { id: "DEMO_SCHEDULED", category: "Answered", name: "Demo scheduled" },
             ];
             let outcome = outcomes[r.index(outcomes.len())].clone();
             let minutes = f64::from(duration_secs) / 60.0;
             let stats = CallStats {
                 talk_ratio: (company_share * 100.0).round() as u32,
                 longest_monologue: r.range(30, 181) as u32,
-                longest_customer_story: if internal_only {
-                    0
-                } else {
-                    r.range(15, 151) as u32
-                },
+                longest_customer_story: if internal_only { 0 } else { r.range(15, 151) as u32 },
                 interactivity: round2(r.float(2.0, 11.0)),
                 patience: round2(r.float(0.4, 2.5)),
             };
@@ -1569,10 +1380,7 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
                 video,
                 comments,
                 is_private: r.chance(0.03),
-                recorded_by: Providers {
-                    gong: true,
-                    ..Providers::default()
-                },
+                recorded_by: Providers { gong: true, ..Providers::default() },
             }
         })
         .collect()
@@ -1603,11 +1411,7 @@ fn gen_scorecards(world: &World) -> Vec<Scorecard> {
         ),
         (
             "Cold Call Scorecard",
-            &[
-                "Strong opener?",
-                "Did the rep earn the right to continue?",
-                "Was a meeting requested?",
-            ],
+            &["Strong opener?", "Did the rep earn the right to continue?", "Was a meeting requested?"],
             "Overall call rating",
         ),
     ];
@@ -1616,9 +1420,7 @@ fn gen_scorecards(world: &World) -> Vec<Scorecard> {
         .iter()
         .enumerate()
         .map(|(index, (name, qs, overall))| {
-            let created = Utc
-                .with_ymd_and_hms(2024, 3, 4 + index as u32, 15, 0, 0)
-                .unwrap();
+            let created = Utc.with_ymd_and_hms(2024, 3, 4 + index as u32, 15, 0, 0).unwrap();
             let mut questions: Vec<ScorecardQuestion> = qs
                 .iter()
                 .enumerate()
@@ -1679,23 +1481,14 @@ fn gen_answered(world: &World) -> Vec<AnsweredScorecard> {
             .iter()
             .map(|q| {
                 if !q.is_overall && r.chance(0.05) {
-                    return ScorecardAnswer {
-                        question: q.ordinal,
-                        score: None,
-                        text: None,
-                    };
+                    return ScorecardAnswer { question: q.ordinal, score: None, text: None };
                 }
                 let s = (skill + r.float(-1.0, 1.0)).round().clamp(1.0, 5.0) as u32;
                 ScorecardAnswer {
                     question: q.ordinal,
                     score: Some(s),
                     text: q.is_overall.then(|| {
-                        if s >= 4 {
-                            "Strong call, keep it up."
-                        } else {
-                            "Work on discovery questions."
-                        }
-                        .into()
+                        if s >= 4 { "Strong call, keep it up." } else { "Work on discovery questions." }.into()
                     }),
                 }
             })
@@ -1773,11 +1566,7 @@ fn gen_activity(world: &World) -> Vec<Vec<ActivityCounters>> {
             }
             let mut r = Rng::derive(world.seed, S_ACTIVITY, (p.index as u64) << 20 | d as u64);
             for &k in &SYNTHETIC_COUNTERS {
-                let boost = if p.is_manager() && matches!(k, 1 | 5 | 13) {
-                    0.5
-                } else {
-                    0.0
-                };
+                let boost = if p.is_manager() && matches!(k, 1 | 5 | 13) { 0.5 } else { 0.0 };
                 if r.chance(0.25 + boost) {
                     counters.counts[k] += 1 + r.below(3) as u32;
                 }
@@ -1795,11 +1584,7 @@ const SENTENCES: [(&str, &[&str], &[&str]); 10] = [
             "How was your weekend?",
             "Great to see everyone from {company} here.",
         ],
-        &[
-            "Happy to be here, {hfirst}.",
-            "It was good, thanks for asking.",
-            "Sorry, I was running a few minutes late.",
-        ],
+        &["Happy to be here, {hfirst}.", "It was good, thanks for asking.", "Sorry, I was running a few minutes late."],
     ),
     (
         "Pain Points",
@@ -1938,26 +1723,17 @@ const GENERIC: [[&str; 4]; 2] = [
 
 fn gen_transcript(world: &World, call_idx: usize) -> Transcript {
     let Some(call) = world.calls.get(call_idx) else {
-        return Transcript {
-            call: call_idx,
-            monologues: vec![],
-        };
+        return Transcript { call: call_idx, monologues: vec![] };
     };
     let mut r = Rng::derive(world.seed, S_TRANSCRIPT, call_idx as u64);
-    let attendees: Vec<usize> = (0..call.participants.len())
-        .filter(|&k| call.participants[k].attended)
-        .collect();
+    let attendees: Vec<usize> = (0..call.participants.len()).filter(|&k| call.participants[k].attended).collect();
     let dur_ms = u64::from(call.duration_secs) * 1000;
     let n = (20 + call.duration_secs / 60 + r.below(21) as u32).min(80) as u64;
     let slot = dur_ms / n;
-    let company = call
-        .company
-        .map_or_else(|| "Acme".to_string(), |c| world.companies[c].name.clone());
+    let company = call.company.map_or_else(|| "Acme".to_string(), |c| world.companies[c].name.clone());
     let host = &world.people[call.host];
-    let customer_first = call.external_contacts().first().map_or_else(
-        || "team".to_string(),
-        |&c| world.contacts[c].first_name.clone(),
-    );
+    let customer_first =
+        call.external_contacts().first().map_or_else(|| "team".to_string(), |&c| world.contacts[c].first_name.clone());
     let competitor = ["Globex", "Initech", "Hooli"][r.index(3)];
     let seats = 10 * (2 + r.below(30));
     let fill = |t: &str| {
@@ -1967,10 +1743,7 @@ fn gen_transcript(world: &World, call_idx: usize) -> Transcript {
             .replace("{competitor}", competitor)
             .replace("{n}", &seats.to_string())
     };
-    let weights: Vec<f64> = attendees
-        .iter()
-        .map(|&k| call.participants[k].talk_time_secs.max(1.0))
-        .collect();
+    let weights: Vec<f64> = attendees.iter().map(|&k| call.participants[k].talk_time_secs.max(1.0)).collect();
     let mut monologues: Vec<Monologue> = Vec::new();
     let mut i = 0u64;
     let mut prev: Option<usize> = None;
@@ -1992,10 +1765,7 @@ fn gen_transcript(world: &World, call_idx: usize) -> Transcript {
             }
         }
         if Some(speaker) == prev && attendees.len() > 1 {
-            speaker = *attendees
-                .iter()
-                .find(|&&a| Some(a) != prev)
-                .unwrap_or(&speaker);
+            speaker = *attendees.iter().find(|&&a| Some(a) != prev).unwrap_or(&speaker);
         }
         prev = Some(speaker);
         let len = (1 + r.below(4)).min(n - i);
@@ -2022,17 +1792,10 @@ fn gen_transcript(world: &World, call_idx: usize) -> Transcript {
                 }
             })
             .collect();
-        monologues.push(Monologue {
-            participant: speaker,
-            topic,
-            sentences,
-        });
+        monologues.push(Monologue { participant: speaker, topic, sentences });
         i += len;
     }
-    Transcript {
-        call: call_idx,
-        monologues,
-    }
+    Transcript { call: call_idx, monologues }
 }
 
 #[cfg(test)]
@@ -2040,12 +1803,7 @@ mod tests {
     use super::*;
 
     fn small(seed: u64) -> SandboxSettings {
-        SandboxSettings {
-            seed,
-            people: 8,
-            calls: 260,
-            ..SandboxSettings::default()
-        }
+        SandboxSettings { seed, people: 8, calls: 260, ..SandboxSettings::default() }
     }
 
     #[test]
@@ -2063,11 +1821,7 @@ mod tests {
     fn default_world_is_consistent() {
         let t = std::time::Instant::now();
         let w = World::generate(&SandboxSettings::default());
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(2),
-            "{:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "{:?}", t.elapsed());
         assert_eq!(w.people.len(), 40);
         assert_eq!(w.calls.len(), 2000);
         assert!(w.calls.windows(2).all(|p| p[0].started <= p[1].started));
@@ -2086,32 +1840,17 @@ mod tests {
         assert!(w.people.iter().all(|p| p.email == p.email.to_lowercase()));
         let share = w.answered_scorecards.len() as f64 / w.calls.len() as f64;
         assert!((0.1..0.3).contains(&share), "{share}");
-        assert!(
-            w.answered_scorecards
-                .iter()
-                .all(|a| w.people[a.reviewer].is_manager())
-        );
+        assert!(w.answered_scorecards.iter().all(|a| w.people[a.reviewer].is_manager()));
         // Activity agrees with calls.
         let from = w.local_date(w.window_start);
         let to = w.local_date(w.window_end) + Duration::days(10);
-        let hosted: u32 = (0..40)
-            .map(|p| w.activity_sum(p, from, to).counts[A_HOST])
-            .sum();
+        let hosted: u32 = (0..40).map(|p| w.activity_sum(p, from, to).counts[A_HOST]).sum();
         assert_eq!(hosted as usize, w.calls.len());
-        let filled: u32 = (0..40)
-            .map(|p| w.activity_sum(p, from, to).counts[A_SCORECARDS_FILLED])
-            .sum();
+        let filled: u32 = (0..40).map(|p| w.activity_sum(p, from, to).counts[A_SCORECARDS_FILLED]).sum();
         assert_eq!(filled as usize, w.answered_scorecards.len());
         assert_eq!(w.activity_sum(0, from, to).get("callsAsHost"), Some(0));
-        let alias = w
-            .people
-            .iter()
-            .find(|p| !p.email_aliases.is_empty())
-            .unwrap();
-        assert_eq!(
-            w.person_by_email(&alias.email_aliases[0].to_uppercase()),
-            Some(alias)
-        );
+        let alias = w.people.iter().find(|p| !p.email_aliases.is_empty()).unwrap();
+        assert_eq!(w.person_by_email(&alias.email_aliases[0].to_uppercase()), Some(alias));
     }
 
     #[test]
@@ -2147,10 +1886,6 @@ mod tests {
         let mgr = w.managers()[1];
         let reports = w.coaching(mgr, w.window_start, w.window_end);
         assert_eq!(reports.len(), w.direct_reports(mgr).len());
-        assert!(
-            reports
-                .iter()
-                .any(|r| !r.metrics["callsListenedTo"].is_empty())
-        );
+        assert!(reports.iter().any(|r| !r.metrics["callsListenedTo"].is_empty()));
     }
 }

@@ -33,29 +33,20 @@ pub struct CallFilter {
 
 impl CallFilter {
     fn to_query(&self, connection: &str) -> AppResult<CallQuery> {
-        if let (Some(a), Some(b)) = (self.started_from, self.started_before) {
-            if a >= b {
-                return Err(AppError::bad_input(
-                    "`startedFrom` must be before `startedBefore`",
-                ));
-            }
+        if let (Some(a), Some(b)) = (self.started_from, self.started_before)
+            && a >= b
+        {
+            return Err(AppError::bad_input("`startedFrom` must be before `startedBefore`"));
         }
         let mut hosts = Vec::new();
         for h in self.host_ids.iter().flatten() {
             let g = id::decode_kind(h, Kind::User)?;
             if &*g.connection != connection {
-                return Err(AppError::bad_input(format!(
-                    "user '{}' is not of connection '{connection}'",
-                    h.as_str()
-                )));
+                return Err(AppError::bad_input(format!("user '{}' is not of connection '{connection}'", h.as_str())));
             }
             hosts.push(g.remote_id);
         }
-        Ok(CallQuery {
-            from: self.started_from,
-            to: self.started_before,
-            host_remote_ids: hosts,
-        })
+        Ok(CallQuery { from: self.started_from, to: self.started_before, host_remote_ids: hosts })
     }
 }
 
@@ -95,29 +86,13 @@ pub struct CallNode {
 
 impl CallNode {
     pub(crate) fn new(connection: Arc<str>, provider: ProviderKind, call: Arc<Call>) -> Self {
-        Self {
-            connection,
-            provider,
-            call,
-        }
+        Self { connection, provider, call }
     }
 
     /// Loads a call of a connection through the request's DataLoader.
-    pub(crate) async fn load(
-        ctx: &Context<'_>,
-        connection: &Arc<str>,
-        remote_id: &str,
-    ) -> Result<Option<Self>> {
-        let key = RemoteKey {
-            connection: connection.clone(),
-            remote_id: remote_id.to_owned(),
-        };
-        match loaders(ctx)?
-            .calls
-            .load_one(key)
-            .await
-            .unwrap_or_else(|e| match e {})
-        {
+    pub(crate) async fn load(ctx: &Context<'_>, connection: &Arc<str>, remote_id: &str) -> Result<Option<Self>> {
+        let key = RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() };
+        match loaders(ctx)?.calls.load_one(key).await.unwrap_or_else(|e| match e {}) {
             None => Ok(None),
             Some(Ok(call)) => {
                 let provider = super::provider(ctx, connection)?.kind();
@@ -219,10 +194,7 @@ impl CallNode {
             .participants
             .iter()
             .flatten()
-            .map(|p| Participant {
-                connection: self.connection.clone(),
-                p: p.clone(),
-            })
+            .map(|p| Participant { connection: self.connection.clone(), p: p.clone() })
             .collect()
     }
 
@@ -232,10 +204,7 @@ impl CallNode {
             .topics
             .iter()
             .flatten()
-            .map(|t| CallTopic {
-                name: t.name.clone(),
-                duration: t.duration_secs,
-            })
+            .map(|t| CallTopic { name: t.name.clone(), duration: t.duration_secs })
             .collect()
     }
 
@@ -253,10 +222,7 @@ impl CallNode {
                 occurrences: t
                     .occurrences
                     .iter()
-                    .map(|o| TrackerOccurrence {
-                        start_time: o.start_secs,
-                        speaker_id: o.speaker_id.clone(),
-                    })
+                    .map(|o| TrackerOccurrence { start_time: o.start_secs, speaker_id: o.speaker_id.clone() })
                     .collect(),
             })
             .collect()
@@ -275,16 +241,8 @@ impl CallNode {
     /// The transcript, when the call has one. Batched: a page of calls costs one
     /// transcript request per connection (Gong `POST /v2/calls/transcript`).
     async fn transcript(&self, ctx: &Context<'_>) -> Result<Option<TranscriptNode>> {
-        let key = RemoteKey {
-            connection: self.connection.clone(),
-            remote_id: self.call.remote_id.clone(),
-        };
-        match loaders(ctx)?
-            .transcripts
-            .load_one(key)
-            .await
-            .unwrap_or_else(|e| match e {})
-        {
+        let key = RemoteKey { connection: self.connection.clone(), remote_id: self.call.remote_id.clone() };
+        match loaders(ctx)?.transcripts.load_one(key).await.unwrap_or_else(|e| match e {}) {
             None => Ok(None),
             Some(Ok(t)) => Ok(Some(TranscriptNode {
                 connection: self.connection.clone(),
@@ -427,14 +385,7 @@ impl From<&domain::CallStats> for CallStats {
             patience: s.patience_secs,
             company_questions: s.company_questions.map(clamp_i32),
             non_company_questions: s.non_company_questions.map(clamp_i32),
-            additional: s
-                .other
-                .iter()
-                .map(|(name, value)| Metric {
-                    name: name.clone(),
-                    value: *value,
-                })
-                .collect(),
+            additional: s.other.iter().map(|(name, value)| Metric { name: name.clone(), value: *value }).collect(),
         }
     }
 }
@@ -463,11 +414,7 @@ impl TranscriptNode {
         if let Some(c) = &self.call {
             return Ok(Some(c.clone()));
         }
-        Ok(
-            CallNode::load(ctx, &self.connection, &self.transcript.call_remote_id)
-                .await?
-                .map(|c| c.call),
-        )
+        Ok(CallNode::load(ctx, &self.connection, &self.transcript.call_remote_id).await?.map(|c| c.call))
     }
 }
 
@@ -475,42 +422,24 @@ impl TranscriptNode {
 impl TranscriptNode {
     /// Globally unique, stable id.
     pub(crate) async fn id(&self) -> ID {
-        id::encode(
-            Kind::Transcript,
-            &self.connection,
-            &self.transcript.call_remote_id,
-        )
+        id::encode(Kind::Transcript, &self.connection, &self.transcript.call_remote_id)
     }
 
     /// The call this transcript belongs to.
     async fn call(&self, ctx: &Context<'_>) -> Result<Option<CallNode>> {
-        Ok(self
-            .call_record(ctx)
-            .await?
-            .map(|c| CallNode::new(self.connection.clone(), self.provider, c)))
+        Ok(self.call_record(ctx).await?.map(|c| CallNode::new(self.connection.clone(), self.provider, c)))
     }
 
     /// The people who speak in the transcript.
     async fn speakers(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
         let call = self.call_record(ctx).await?;
-        let speaking: std::collections::HashSet<&str> = self
-            .transcript
-            .segments
-            .iter()
-            .filter_map(|s| s.speaker_id.as_deref())
-            .collect();
+        let speaking: std::collections::HashSet<&str> =
+            self.transcript.segments.iter().filter_map(|s| s.speaker_id.as_deref()).collect();
         Ok(call
             .iter()
             .flat_map(|c| c.participants.iter().flatten())
-            .filter(|p| {
-                p.speaker_id
-                    .as_deref()
-                    .is_some_and(|s| speaking.contains(s))
-            })
-            .map(|p| Participant {
-                connection: self.connection.clone(),
-                p: p.clone(),
-            })
+            .filter(|p| p.speaker_id.as_deref().is_some_and(|s| speaking.contains(s)))
+            .map(|p| Participant { connection: self.connection.clone(), p: p.clone() })
             .collect())
     }
 
@@ -524,33 +453,20 @@ impl TranscriptNode {
         before: Option<String>,
     ) -> Result<List<TranscriptSegment>> {
         let st = state(ctx);
-        let list = ListId::new(
-            &self.connection,
-            "segments",
-            &self.transcript.call_remote_id,
-        );
+        let list = ListId::new(&self.connection, "segments", &self.transcript.call_remote_id);
         let all = self.transcript.segments.clone();
         let total = all.len() as u64;
-        let page = Page {
-            items: all,
-            next: None,
-            total: Some(total),
-        };
+        let page = Page { items: all, next: None, total: Some(total) };
         Ok(paginate(
             &st.cursors,
             st.max_page_size,
             &list,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs { first, after, last, before },
             |_| {
                 let page = page.clone();
                 async move { Ok(page) }
             },
-            |s| TranscriptSegment(s),
+            TranscriptSegment,
         )
         .await?)
     }

@@ -89,42 +89,33 @@ impl CursorCodec {
     }
 
     fn decode(&self, cursor: &str, list: &ListId) -> AppResult<Position> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(cursor)
-            .map_err(|_| AppError::BadCursor("not a cursor of this server"))?;
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| AppError::BadCursor("not a cursor of this server"))?;
         if bytes.len() <= MAC_LEN {
             return Err(AppError::BadCursor("not a cursor of this server"));
         }
         let (body, mac) = bytes.split_at(bytes.len() - MAC_LEN);
-        let mut verifier =
-            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut verifier = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         verifier.update(body);
-        verifier.verify_truncated_left(mac).map_err(|_| {
-            AppError::BadCursor("the cursor was altered or was issued by another server")
-        })?;
-        let pos: Position = serde_json::from_slice(body)
-            .map_err(|_| AppError::BadCursor("not a cursor of this server"))?;
+        verifier
+            .verify_truncated_left(mac)
+            .map_err(|_| AppError::BadCursor("the cursor was altered or was issued by another server"))?;
+        let pos: Position =
+            serde_json::from_slice(body).map_err(|_| AppError::BadCursor("not a cursor of this server"))?;
         if pos.c != list.connection || pos.l != list.fingerprint {
-            return Err(AppError::BadCursor(
-                "the cursor belongs to another list; repeat the same arguments",
-            ));
+            return Err(AppError::BadCursor("the cursor belongs to another list; repeat the same arguments"));
         }
         Ok(pos)
     }
 
     fn remember(&self, list: &ListId, page: u32, token: Option<String>) {
-        self.tokens.insert(
-            (list.connection.clone(), list.fingerprint.clone(), page),
-            token,
-        );
+        self.tokens.insert((list.connection.clone(), list.fingerprint.clone(), page), token);
     }
 
     fn token_of(&self, list: &ListId, page: u32) -> Option<Option<String>> {
         if page == 0 {
             return Some(None);
         }
-        self.tokens
-            .get(&(list.connection.clone(), list.fingerprint.clone(), page))
+        self.tokens.get(&(list.connection.clone(), list.fingerprint.clone(), page))
     }
 }
 
@@ -144,10 +135,7 @@ impl ListId {
         hasher.update([0]);
         hasher.update(&json);
         let digest = hasher.finalize();
-        Self {
-            connection: connection.clone(),
-            fingerprint: URL_SAFE_NO_PAD.encode(&digest[..12]),
-        }
+        Self { connection: connection.clone(), fingerprint: URL_SAFE_NO_PAD.encode(&digest[..12]) }
     }
 }
 
@@ -191,12 +179,10 @@ where
     let limit = |n: Option<i32>, name: &str| -> AppResult<Option<usize>> {
         match n {
             None => Ok(None),
-            Some(n) if n < 0 => Err(AppError::bad_input(format!(
-                "`{name}` must not be negative"
-            ))),
-            Some(n) if n as usize > max_page_size => Err(AppError::bad_input(format!(
-                "`{name}` may be at most {max_page_size}"
-            ))),
+            Some(n) if n < 0 => Err(AppError::bad_input(format!("`{name}` must not be negative"))),
+            Some(n) if n as usize > max_page_size => {
+                Err(AppError::bad_input(format!("`{name}` may be at most {max_page_size}")))
+            }
             Some(n) => Ok(Some(n as usize)),
         }
     };
@@ -208,16 +194,8 @@ where
     if args.after.is_some() && args.before.is_some() {
         return Err(AppError::bad_input("give `after` or `before`, not both"));
     }
-    let after = args
-        .after
-        .as_deref()
-        .map(|c| codec.decode(c, list))
-        .transpose()?;
-    let before = args
-        .before
-        .as_deref()
-        .map(|c| codec.decode(c, list))
-        .transpose()?;
+    let after = args.after.as_deref().map(|c| codec.decode(c, list)).transpose()?;
+    let before = args.before.as_deref().map(|c| codec.decode(c, list)).transpose()?;
 
     let backward = last.is_some() || before.is_some();
     let mut edges: Vec<(Position, R)> = Vec::new();
@@ -312,24 +290,13 @@ where
         edges = collected;
     }
 
-    let mut conn =
-        Connection::with_additional_fields(has_prev, has_next, ListInfo { total_count: total });
-    conn.edges.extend(
-        edges
-            .into_iter()
-            .map(|(p, r)| Edge::new(codec.encode(&p), map(r))),
-    );
+    let mut conn = Connection::with_additional_fields(has_prev, has_next, ListInfo { total_count: total });
+    conn.edges.extend(edges.into_iter().map(|(p, r)| Edge::new(codec.encode(&p), map(r))));
     Ok(conn)
 }
 
 fn pos(list: &ListId, page: u32, token: &Option<String>, idx: usize) -> Position {
-    Position {
-        c: list.connection.clone(),
-        l: list.fingerprint.clone(),
-        p: page,
-        t: token.clone(),
-        i: idx as u32,
-    }
+    Position { c: list.connection.clone(), l: list.fingerprint.clone(), p: page, t: token.clone(), i: idx as u32 }
 }
 
 /// Walks from the first page to find the token of `target` (evicted from the map).
@@ -341,9 +308,7 @@ where
     let mut token = None;
     for n in 0..target {
         let page = load(n, token).await?;
-        token = Some(page.next.ok_or(AppError::BadCursor(
-            "the list changed since the cursor was issued",
-        ))?);
+        token = Some(page.next.ok_or(AppError::BadCursor("the list changed since the cursor was issued"))?);
     }
     let _ = list;
     Ok(token)
@@ -354,11 +319,7 @@ mod tests {
     use super::*;
 
     fn list() -> ListId {
-        ListId::new(
-            &Arc::from("gong-demo"),
-            "calls",
-            &serde_json::json!({"a": 1}),
-        )
+        ListId::new(&Arc::from("gong-demo"), "calls", &serde_json::json!({"a": 1}))
     }
 
     #[test]
@@ -371,16 +332,11 @@ mod tests {
     #[test]
     fn edited_cursor_is_rejected() {
         let codec = CursorCodec::new(b"k");
-        let mut bytes = URL_SAFE_NO_PAD
-            .decode(codec.encode(&pos(&list(), 0, &None, 1)))
-            .unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(codec.encode(&pos(&list(), 0, &None, 1))).unwrap();
         let i = bytes.iter().position(|b| *b == b'1').unwrap();
         bytes[i] = b'9';
         let forged = URL_SAFE_NO_PAD.encode(bytes);
-        assert!(matches!(
-            codec.decode(&forged, &list()),
-            Err(AppError::BadCursor(_))
-        ));
+        assert!(matches!(codec.decode(&forged, &list()), Err(AppError::BadCursor(_))));
     }
 
     #[test]
@@ -389,16 +345,9 @@ mod tests {
         let b = CursorCodec::new(b"k2");
         let c = a.encode(&pos(&list(), 0, &None, 0));
         assert!(matches!(b.decode(&c, &list()), Err(AppError::BadCursor(_))));
-        let other = ListId::new(
-            &Arc::from("gong-demo"),
-            "calls",
-            &serde_json::json!({"a": 2}),
-        );
+        let other = ListId::new(&Arc::from("gong-demo"), "calls", &serde_json::json!({"a": 2}));
         assert!(matches!(a.decode(&c, &other), Err(AppError::BadCursor(_))));
-        assert!(matches!(
-            a.decode("!!", &list()),
-            Err(AppError::BadCursor(_))
-        ));
+        assert!(matches!(a.decode("!!", &list()), Err(AppError::BadCursor(_))));
         assert!(matches!(a.decode("", &list()), Err(AppError::BadCursor(_))));
     }
 }

@@ -66,31 +66,21 @@ pub fn decode(id: &str) -> AppResult<GlobalId> {
     let bytes = URL_SAFE_NO_PAD.decode(id).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let mut parts = text.splitn(3, ':');
-    let (Some(kind), Some(connection), Some(remote_id)) =
-        (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(kind), Some(connection), Some(remote_id)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
     let kind = Kind::parse(kind).ok_or_else(bad)?;
     if connection.is_empty() || remote_id.is_empty() {
         return Err(bad());
     }
-    Ok(GlobalId {
-        kind,
-        connection: Arc::from(connection),
-        remote_id: remote_id.to_owned(),
-    })
+    Ok(GlobalId { kind, connection: Arc::from(connection), remote_id: remote_id.to_owned() })
 }
 
 /// Decodes a global id that must be of `kind`.
 pub fn decode_kind(id: &str, kind: Kind) -> AppResult<GlobalId> {
     let g = decode(id)?;
     if g.kind != kind {
-        return Err(AppError::bad_input(format!(
-            "'{id}' is a {} id, not a {} id",
-            g.kind.as_str(),
-            kind.as_str()
-        )));
+        return Err(AppError::bad_input(format!("'{id}' is a {} id, not a {} id", g.kind.as_str(), kind.as_str())));
     }
     Ok(g)
 }
@@ -103,10 +93,7 @@ mod tests {
     fn ids_round_trip_and_keep_colons_in_remote_ids() {
         let id = encode(Kind::Call, "gong-demo", "77:82");
         let g = decode(&id).unwrap();
-        assert_eq!(
-            (g.kind, &*g.connection, g.remote_id.as_str()),
-            (Kind::Call, "gong-demo", "77:82")
-        );
+        assert_eq!((g.kind, &*g.connection, g.remote_id.as_str()), (Kind::Call, "gong-demo", "77:82"));
         assert_eq!(encode(Kind::Call, "gong-demo", "77:82"), id, "stable");
     }
 

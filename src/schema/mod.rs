@@ -11,9 +11,7 @@ pub mod users;
 
 use std::sync::Arc;
 
-use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, ID, Interface, Schema, SimpleObject,
-};
+use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, Interface, Schema, SimpleObject};
 
 pub use calls::{CallNode, TranscriptNode};
 pub use query::QueryRoot;
@@ -41,20 +39,13 @@ pub struct AppState {
 
 /// Builds the schema over `state`.
 pub fn build_schema(state: AppState) -> AppSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .enable_federation()
-        .data(state)
-        .finish()
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).enable_federation().data(state).finish()
 }
 
 /// The SDL convograph publishes (`convograph sdl`, `schema.graphql`).
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .enable_federation()
-        .finish();
-    let options = async_graphql::SDLExportOptions::new()
-        .federation()
-        .compose_directive();
+    let schema = Schema::build(QueryRoot, EmptyMutation, EmptySubscription).enable_federation().finish();
+    let options = async_graphql::SDLExportOptions::new().federation().compose_directive();
     schema.sdl_with_options(options)
 }
 
@@ -63,17 +54,12 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 }
 
 pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a Loaders> {
-    ctx.data::<Arc<Loaders>>()
-        .map(|l| l.as_ref())
-        .map_err(|_| AppError::bad_input("internal: request loaders missing"))
+    ctx.data::<Arc<Loaders>>().map(|l| l.as_ref()).map_err(|_| AppError::bad_input("internal: request loaders missing"))
 }
 
 /// The provider of connection `id`, or `NOT_FOUND`.
 pub(crate) fn provider<'a>(ctx: &Context<'a>, id: &str) -> AppResult<&'a Arc<dyn Provider>> {
-    state(ctx)
-        .registry
-        .get(id)
-        .ok_or_else(|| AppError::NotFound(format!("connection '{id}'")))
+    state(ctx).registry.get(id).ok_or_else(|| AppError::NotFound(format!("connection '{id}'")))
 }
 
 /// The connection a list reads: the named one, or the only one able to.
@@ -90,15 +76,10 @@ pub(crate) fn pick_connection<'a>(
         }
         return Ok(p);
     }
-    let mut able_ones = state(ctx)
-        .registry
-        .iter()
-        .filter(|p| able(&p.capabilities()));
+    let mut able_ones = state(ctx).registry.iter().filter(|p| able(&p.capabilities()));
     match (able_ones.next(), able_ones.next()) {
         (Some(p), None) => Ok(p),
-        (None, _) => Err(AppError::bad_input(format!(
-            "no configured connection provides {what}"
-        ))),
+        (None, _) => Err(AppError::bad_input(format!("no configured connection provides {what}"))),
         (Some(_), Some(_)) => Err(AppError::bad_input(format!(
             "several connections provide {what}: pass `connectionId` (see the `connections` query)"
         ))),
@@ -125,20 +106,12 @@ pub struct RateLimitInfo {
 }
 
 pub(crate) fn connection_node(ctx: &Context<'_>, id: &str) -> Option<ConnectionNode> {
-    state(ctx)
-        .connections
-        .iter()
-        .find(|c| c.id.as_str() == id)
-        .cloned()
+    state(ctx).connections.iter().find(|c| c.id.as_str() == id).cloned()
 }
 
 /// An object with a global id.
 #[derive(Interface)]
-#[graphql(field(
-    name = "id",
-    ty = "ID",
-    desc = "Globally unique, stable id; resolve it with `node(id:)`."
-))]
+#[graphql(field(name = "id", ty = "ID", desc = "Globally unique, stable id; resolve it with `node(id:)`."))]
 pub enum Node {
     /// A provider user.
     User(UserNode),

@@ -6,15 +6,12 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::{
-    ActivityNode, CallNode, ConnectionNode, InteractionNode, Node, ScoreNode, ScorecardNode,
-    TranscriptNode, UserNode,
+    ActivityNode, CallNode, ConnectionNode, InteractionNode, Node, ScoreNode, ScorecardNode, TranscriptNode, UserNode,
     calls::{CallFilter, calls_list},
     connection::{List, ListId, PageArgs, paginate},
     id::{self, Kind},
     loaders, pick_connection, provider, state,
-    stats::{
-        Coaching, ScoreFilter, activity_list, interactions_list, scorecards_list, scores_list,
-    },
+    stats::{Coaching, ScoreFilter, activity_list, interactions_list, scorecards_list, scores_list},
 };
 use crate::{
     domain::{AggregationPeriod, User},
@@ -34,10 +31,7 @@ fn user_remote_ids(ids: Option<Vec<ID>>, connection: &str) -> AppResult<Vec<Stri
         .map(|i| {
             let g = id::decode_kind(i, Kind::User)?;
             if &*g.connection != connection {
-                return Err(AppError::bad_input(format!(
-                    "user '{}' is not of connection '{connection}'",
-                    i.as_str()
-                )));
+                return Err(AppError::bad_input(format!("user '{}' is not of connection '{connection}'", i.as_str())));
             }
             Ok(g.remote_id)
         })
@@ -65,18 +59,10 @@ async fn user_by_email(ctx: &Context<'_>, email: &str) -> Result<Option<UserNode
         return Err(AppError::bad_input(format!("'{email}' is not an email address")).into());
     }
     let mut failure = None;
-    for p in state(ctx)
-        .registry
-        .iter()
-        .filter(|p| p.capabilities().users)
-    {
+    for p in state(ctx).registry.iter().filter(|p| p.capabilities().users) {
         match find_by_email(p, email).await {
             Ok(Some(u)) => {
-                return Ok(Some(UserNode::new(
-                    p.connection_id().clone(),
-                    p.kind(),
-                    Arc::new(u),
-                )));
+                return Ok(Some(UserNode::new(p.connection_id().clone(), p.kind(), Arc::new(u))));
             }
             Ok(None) => {}
             Err(e) => failure = Some(e),
@@ -127,12 +113,7 @@ impl QueryRoot {
             &st.cursors,
             st.max_page_size,
             &list,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
+            PageArgs { first, after, last, before },
             |token| {
                 let p = provider.clone();
                 async move { p.list_users(token).await }
@@ -143,12 +124,7 @@ impl QueryRoot {
     }
 
     /// One user, by `id` or by `email` (address or alias, case-insensitive).
-    async fn user(
-        &self,
-        ctx: &Context<'_>,
-        id: Option<ID>,
-        email: Option<String>,
-    ) -> Result<Option<UserNode>> {
+    async fn user(&self, ctx: &Context<'_>, id: Option<ID>, email: Option<String>) -> Result<Option<UserNode>> {
         match (id, email) {
             (Some(id), None) => user_by_id(ctx, &id).await,
             (None, Some(email)) => user_by_email(ctx, &email).await,
@@ -168,18 +144,7 @@ impl QueryRoot {
         before: Option<String>,
     ) -> Result<List<CallNode>> {
         let provider = pick_connection(ctx, connection_id.as_ref(), "calls", |c| c.calls)?;
-        Ok(calls_list(
-            ctx,
-            provider,
-            filter.unwrap_or_default(),
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await?)
+        Ok(calls_list(ctx, provider, filter.unwrap_or_default(), PageArgs { first, after, last, before }).await?)
     }
 
     /// One call by id.
@@ -189,7 +154,6 @@ impl QueryRoot {
 
     /// Platform activity per user over `[startTime, endTime)`, by `aggregationPeriod`.
     /// Gong counts by day in the company time zone.
-    #[allow(clippy::too_many_arguments)]
     async fn activity(
         &self,
         ctx: &Context<'_>,
@@ -205,26 +169,11 @@ impl QueryRoot {
     ) -> Result<List<ActivityNode>> {
         let provider = pick_connection(ctx, connection_id.as_ref(), "activity", |c| c.activity)?;
         let users = user_remote_ids(user_ids, provider.connection_id())?;
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
-        Ok(activity_list(
-            ctx,
-            provider,
-            start_time,
-            end_time,
-            users,
-            aggregation_period,
-            args,
-        )
-        .await?)
+        let args = PageArgs { first, after, last, before };
+        Ok(activity_list(ctx, provider, start_time, end_time, users, aggregation_period, args).await?)
     }
 
     /// Conversation behaviour per user over `[startTime, endTime)`.
-    #[allow(clippy::too_many_arguments)]
     async fn interactions(
         &self,
         ctx: &Context<'_>,
@@ -237,24 +186,10 @@ impl QueryRoot {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<List<InteractionNode>> {
-        let provider = pick_connection(ctx, connection_id.as_ref(), "interactions", |c| {
-            c.interactions
-        })?;
+        let provider = pick_connection(ctx, connection_id.as_ref(), "interactions", |c| c.interactions)?;
         let users = user_remote_ids(user_ids, provider.connection_id())?;
-        Ok(interactions_list(
-            ctx,
-            provider,
-            start_time,
-            end_time,
-            users,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await?)
+        Ok(interactions_list(ctx, provider, start_time, end_time, users, PageArgs { first, after, last, before })
+            .await?)
     }
 
     /// Scored reviews of calls.
@@ -269,18 +204,7 @@ impl QueryRoot {
         before: Option<String>,
     ) -> Result<List<ScoreNode>> {
         let provider = pick_connection(ctx, connection_id.as_ref(), "scores", |c| c.scores)?;
-        Ok(scores_list(
-            ctx,
-            provider,
-            filter.unwrap_or_default(),
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await?)
+        Ok(scores_list(ctx, provider, filter.unwrap_or_default(), PageArgs { first, after, last, before }).await?)
     }
 
     /// Scorecard templates.
@@ -293,19 +217,8 @@ impl QueryRoot {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<List<ScorecardNode>> {
-        let provider =
-            pick_connection(ctx, connection_id.as_ref(), "scorecards", |c| c.scorecards)?;
-        Ok(scorecards_list(
-            ctx,
-            provider,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await?)
+        let provider = pick_connection(ctx, connection_id.as_ref(), "scorecards", |c| c.scorecards)?;
+        Ok(scorecards_list(ctx, provider, PageArgs { first, after, last, before }).await?)
     }
 
     /// Coaching metrics of a manager's direct reports over `[startTime, endTime)` (Gong).
@@ -321,16 +234,9 @@ impl QueryRoot {
         if start_time >= end_time {
             return Err(AppError::bad_input("`startTime` must be before `endTime`").into());
         }
-        let query = CoachingQuery {
-            manager_remote_id: g.remote_id,
-            from: start_time,
-            to: end_time,
-        };
+        let query = CoachingQuery { manager_remote_id: g.remote_id, from: start_time, to: end_time };
         let list = provider.coaching(&query).await.map_err(AppError::from)?;
-        Ok(list
-            .into_iter()
-            .map(|c| Coaching::from_domain(&g.connection, c))
-            .collect())
+        Ok(list.into_iter().map(|c| Coaching::from_domain(&g.connection, c)).collect())
     }
 
     /// Any object by its global id.
@@ -339,23 +245,11 @@ impl QueryRoot {
         let p = provider(ctx, &g.connection)?;
         let conn = g.connection.clone();
         Ok(match g.kind {
-            Kind::User => UserNode::load(ctx, &conn, &g.remote_id)
-                .await?
-                .map(Node::User),
-            Kind::Call => CallNode::load(ctx, &conn, &g.remote_id)
-                .await?
-                .map(Node::Call),
+            Kind::User => UserNode::load(ctx, &conn, &g.remote_id).await?.map(Node::User),
+            Kind::Call => CallNode::load(ctx, &conn, &g.remote_id).await?.map(Node::Call),
             Kind::Transcript => {
-                let key = RemoteKey {
-                    connection: conn.clone(),
-                    remote_id: g.remote_id.clone(),
-                };
-                match loaders(ctx)?
-                    .transcripts
-                    .load_one(key)
-                    .await
-                    .unwrap_or_else(|e| match e {})
-                {
+                let key = RemoteKey { connection: conn.clone(), remote_id: g.remote_id.clone() };
+                match loaders(ctx)?.transcripts.load_one(key).await.unwrap_or_else(|e| match e {}) {
                     Some(Ok(t)) => Some(Node::Transcript(TranscriptNode {
                         connection: conn,
                         provider: p.kind(),
@@ -371,19 +265,10 @@ impl QueryRoot {
                 cards
                     .into_iter()
                     .find(|c| c.remote_id == g.remote_id)
-                    .map(|s| {
-                        Node::Scorecard(ScorecardNode {
-                            connection: conn,
-                            provider: p.kind(),
-                            s: Arc::new(s),
-                        })
-                    })
+                    .map(|s| Node::Scorecard(ScorecardNode { connection: conn, provider: p.kind(), s: Arc::new(s) }))
             }
             Kind::Activity | Kind::Interaction | Kind::Score => {
-                return Err(AppError::Provider(
-                    p.unsupported("looking up this record by id; list it instead"),
-                )
-                .into());
+                return Err(AppError::Provider(p.unsupported("looking up this record by id; list it instead")).into());
             }
         })
     }
@@ -396,11 +281,7 @@ impl QueryRoot {
 
     /// Federation: a `User` by `email`.
     #[graphql(entity)]
-    async fn find_user_by_email(
-        &self,
-        ctx: &Context<'_>,
-        email: String,
-    ) -> Result<Option<UserNode>> {
+    async fn find_user_by_email(&self, ctx: &Context<'_>, email: String) -> Result<Option<UserNode>> {
         user_by_email(ctx, &email).await
     }
 

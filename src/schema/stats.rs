@@ -37,11 +37,7 @@ async fn whole_list<R: Clone, T: async_graphql::OutputType>(
 ) -> AppResult<List<T>> {
     let st = state(ctx);
     let total = items.len() as u64;
-    let page = Page {
-        items,
-        next: None,
-        total: Some(total),
-    };
+    let page = Page { items, next: None, total: Some(total) };
     paginate(
         &st.cursors,
         st.max_page_size,
@@ -66,22 +62,13 @@ pub(crate) async fn activity_list(
     args: PageArgs,
 ) -> AppResult<List<ActivityNode>> {
     check_range(start, end)?;
-    let query = StatsQuery {
-        from: start,
-        to: end,
-        user_remote_ids: users,
-        period,
-    };
+    let query = StatsQuery { from: start, to: end, user_remote_ids: users, period };
     let list = ListId::new(provider.connection_id(), "activity", &query);
     // Validate cursors before spending an upstream request.
     let items = provider.activity(&query).await?;
     let (conn, kind) = (provider.connection_id().clone(), provider.kind());
-    whole_list(ctx, list, args, items, |a| ActivityNode {
-        connection: conn.clone(),
-        provider: kind,
-        a: Arc::new(a),
-    })
-    .await
+    whole_list(ctx, list, args, items, |a| ActivityNode { connection: conn.clone(), provider: kind, a: Arc::new(a) })
+        .await
 }
 
 pub(crate) async fn interactions_list(
@@ -93,21 +80,12 @@ pub(crate) async fn interactions_list(
     args: PageArgs,
 ) -> AppResult<List<InteractionNode>> {
     check_range(start, end)?;
-    let query = StatsQuery {
-        from: start,
-        to: end,
-        user_remote_ids: users,
-        period: AggregationPeriod::Total,
-    };
+    let query = StatsQuery { from: start, to: end, user_remote_ids: users, period: AggregationPeriod::Total };
     let list = ListId::new(provider.connection_id(), "interactions", &query);
     let items = provider.interactions(&query).await?;
     let (conn, kind) = (provider.connection_id().clone(), provider.kind());
-    whole_list(ctx, list, args, items, |i| InteractionNode {
-        connection: conn.clone(),
-        provider: kind,
-        i: Arc::new(i),
-    })
-    .await
+    whole_list(ctx, list, args, items, |i| InteractionNode { connection: conn.clone(), provider: kind, i: Arc::new(i) })
+        .await
 }
 
 /// Narrows a scores list.
@@ -140,10 +118,7 @@ pub(crate) async fn scores_list(
             .map(|i| {
                 let g = id::decode_kind(i, kind)?;
                 if g.connection != conn {
-                    return Err(AppError::bad_input(format!(
-                        "'{}' is not of connection '{conn}'",
-                        i.as_str()
-                    )));
+                    return Err(AppError::bad_input(format!("'{}' is not of connection '{conn}'", i.as_str())));
                 }
                 Ok(g.remote_id)
             })
@@ -169,11 +144,7 @@ pub(crate) async fn scores_list(
             let (p, q) = (provider.clone(), query.clone());
             async move { p.list_scores(&q, token).await }
         },
-        |s: Score| ScoreNode {
-            connection: conn.clone(),
-            provider: kind,
-            s: Arc::new(s),
-        },
+        |s: Score| ScoreNode { connection: conn.clone(), provider: kind, s: Arc::new(s) },
     )
     .await
 }
@@ -186,21 +157,14 @@ pub(crate) async fn scorecards_list(
     let list = ListId::new(provider.connection_id(), "scorecards", &());
     let items = provider.scorecards().await?;
     let (conn, kind) = (provider.connection_id().clone(), provider.kind());
-    whole_list(ctx, list, args, items, |s| ScorecardNode {
-        connection: conn.clone(),
-        provider: kind,
-        s: Arc::new(s),
-    })
-    .await
+    whole_list(ctx, list, args, items, |s| ScorecardNode { connection: conn.clone(), provider: kind, s: Arc::new(s) })
+        .await
 }
 
 /// Start of `date` in the company time zone, as UTC.
 fn day_start(date: NaiveDate, tz: Option<&str>) -> Option<DateTime<Utc>> {
     let tz: chrono_tz::Tz = tz.and_then(|t| t.parse().ok()).unwrap_or(chrono_tz::UTC);
-    date.and_hms_opt(0, 0, 0)?
-        .and_local_timezone(tz)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
+    date.and_hms_opt(0, 0, 0)?.and_local_timezone(tz).earliest().map(|t| t.with_timezone(&Utc))
 }
 
 /// A user's platform activity over one period.
@@ -219,10 +183,7 @@ impl ActivityNode {
         id::encode(
             Kind::Activity,
             &self.connection,
-            &format!(
-                "{}|{:?}|{}|{}",
-                a.user.remote_id, a.period, a.from_date, a.to_date
-            ),
+            &format!("{}|{:?}|{}|{}", a.user.remote_id, a.period, a.from_date, a.to_date),
         )
     }
     /// The user the record belongs to.
@@ -349,11 +310,7 @@ impl InteractionNode {
     /// Stable id of this record (connection, user and dates).
     pub(crate) async fn id(&self) -> ID {
         let i = &self.i;
-        id::encode(
-            Kind::Interaction,
-            &self.connection,
-            &format!("{}|{}|{}", i.user.remote_id, i.from_date, i.to_date),
-        )
+        id::encode(Kind::Interaction, &self.connection, &format!("{}|{}|{}", i.user.remote_id, i.from_date, i.to_date))
     }
     /// The user the record belongs to.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
@@ -408,14 +365,7 @@ impl InteractionNode {
     }
     /// Metrics the provider reports under other names (forward-compatible).
     async fn additional_metrics(&self) -> Vec<Metric> {
-        self.i
-            .additional
-            .iter()
-            .map(|(name, value)| Metric {
-                name: name.clone(),
-                value: *value,
-            })
-            .collect()
+        self.i.additional.iter().map(|(name, value)| Metric { name: name.clone(), value: *value }).collect()
     }
     /// The provider's own record, unchanged.
     async fn remote_data(&self) -> Json<serde_json::Value> {
@@ -522,11 +472,7 @@ impl ScoreNode {
     }
     /// The overall question's score, as given.
     async fn overall_score(&self) -> Option<f64> {
-        self.s
-            .answers
-            .iter()
-            .find(|a| a.is_overall)
-            .and_then(|a| a.score)
+        self.s.answers.iter().find(|a| a.is_overall).and_then(|a| a.score)
     }
     /// The overall score as a percentage of the question's range (needs the template).
     async fn percentage(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
@@ -534,11 +480,8 @@ impl ScoreNode {
             return Ok(None);
         };
         let template = self.template(ctx).await?;
-        let question = template.as_ref().and_then(|t| {
-            t.questions
-                .iter()
-                .find(|q| q.remote_id == answer.question_remote_id)
-        });
+        let question =
+            template.as_ref().and_then(|t| t.questions.iter().find(|q| q.remote_id == answer.question_remote_id));
         Ok(percent(answer.score, question))
     }
     /// Every answer.
@@ -549,11 +492,8 @@ impl ScoreNode {
             .answers
             .iter()
             .map(|a| {
-                let q = template.as_ref().and_then(|t| {
-                    t.questions
-                        .iter()
-                        .find(|q| q.remote_id == a.question_remote_id)
-                });
+                let q =
+                    template.as_ref().and_then(|t| t.questions.iter().find(|q| q.remote_id == a.question_remote_id));
                 ScoreAnswer {
                     question_id: a.question_remote_id.clone(),
                     question: q.map(|q| q.text.clone()),
@@ -751,11 +691,7 @@ impl Coaching {
                 .into_iter()
                 .map(|r| CoachingReport {
                     report: person(r.report),
-                    metrics: r
-                        .metrics
-                        .into_iter()
-                        .map(|(name, values)| CoachingMetric { name, values })
-                        .collect(),
+                    metrics: r.metrics.into_iter().map(|(name, values)| CoachingMetric { name, values }).collect(),
                 })
                 .collect(),
             remote_data: Json((*c.raw).clone()),

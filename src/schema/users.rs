@@ -51,28 +51,13 @@ impl ProviderIdentity {
 
 impl UserNode {
     pub(crate) fn new(connection: Arc<str>, provider: ProviderKind, user: Arc<User>) -> Self {
-        Self {
-            connection,
-            provider,
-            user,
-        }
+        Self { connection, provider, user }
     }
 
     /// Loads a user of a connection through the request's DataLoader.
-    pub(crate) async fn load(
-        ctx: &Context<'_>,
-        connection: &Arc<str>,
-        remote_id: &str,
-    ) -> Result<Option<Self>> {
-        let key = RemoteKey {
-            connection: connection.clone(),
-            remote_id: remote_id.to_owned(),
-        };
-        let loaded = loaders(ctx)?
-            .users
-            .load_one(key)
-            .await
-            .unwrap_or_else(|e| match e {});
+    pub(crate) async fn load(ctx: &Context<'_>, connection: &Arc<str>, remote_id: &str) -> Result<Option<Self>> {
+        let key = RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() };
+        let loaded = loaders(ctx)?.users.load_one(key).await.unwrap_or_else(|e| match e {});
         match loaded {
             None => Ok(None),
             Some(Ok(user)) => {
@@ -182,9 +167,7 @@ impl UserNode {
     async fn calls(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Narrow the list; `hostIds` is set to this user.")] filter: Option<
-            CallFilter,
-        >,
+        #[graphql(desc = "Narrow the list; `hostIds` is set to this user.")] filter: Option<CallFilter>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -192,23 +175,8 @@ impl UserNode {
     ) -> Result<List<super::CallNode>> {
         let provider = super::provider(ctx, &self.connection)?;
         let mut filter = filter.unwrap_or_default();
-        filter.host_ids = Some(vec![id::encode(
-            Kind::User,
-            &self.connection,
-            &self.user.remote_id,
-        )]);
-        Ok(calls_list(
-            ctx,
-            provider,
-            filter,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await?)
+        filter.host_ids = Some(vec![id::encode(Kind::User, &self.connection, &self.user.remote_id)]);
+        Ok(calls_list(ctx, provider, filter, PageArgs { first, after, last, before }).await?)
     }
 
     /// This user's platform activity over `[startTime, endTime)`.
@@ -225,22 +193,8 @@ impl UserNode {
     ) -> Result<List<ActivityNode>> {
         let provider = super::provider(ctx, &self.connection)?;
         let users = vec![self.user.remote_id.clone()];
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
-        Ok(activity_list(
-            ctx,
-            provider,
-            start_time,
-            end_time,
-            users,
-            aggregation_period,
-            args,
-        )
-        .await?)
+        let args = PageArgs { first, after, last, before };
+        Ok(activity_list(ctx, provider, start_time, end_time, users, aggregation_period, args).await?)
     }
 
     /// This user's conversation behaviour over `[startTime, endTime)`.
@@ -256,12 +210,7 @@ impl UserNode {
     ) -> Result<List<InteractionNode>> {
         let provider = super::provider(ctx, &self.connection)?;
         let users = vec![self.user.remote_id.clone()];
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
+        let args = PageArgs { first, after, last, before };
         Ok(interactions_list(ctx, provider, start_time, end_time, users, args).await?)
     }
 

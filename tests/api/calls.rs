@@ -14,7 +14,12 @@ query Page($first: Int, $after: String, $last: Int, $before: String) {
 }"#;
 
 fn remote_ids(data: &Value) -> Vec<String> {
-    data["calls"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["remoteId"].as_str().unwrap().to_owned()).collect()
+    data["calls"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["remoteId"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -181,7 +186,8 @@ async fn the_time_filter_is_applied_by_gong() {
     let data = app.data(q, json!({ "f": { "startedFrom": from, "startedBefore": before } })).await;
     let (from, before): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
         (from.parse().unwrap(), before.parse().unwrap());
-    let expected = app.world.calls.iter().filter(|c| c.recorded_by.gong && c.started >= from && c.started < before).count();
+    let expected =
+        app.world.calls.iter().filter(|c| c.recorded_by.gong && c.started >= from && c.started < before).count();
     assert!(expected > 0);
     assert_eq!(data["calls"]["totalCount"], expected as u64);
     for e in data["calls"]["edges"].as_array().unwrap() {

@@ -34,8 +34,10 @@ impl Drop for TestApp {
 
 /// Settings of the test sandbox; `tweak` may change them before start.
 pub fn test_settings() -> Settings {
-    let mut settings = Settings::default();
-    settings.sandbox = Some(SandboxConfig { seed: 7, people: TEST_PEOPLE, calls: TEST_CALLS });
+    let mut settings = Settings {
+        sandbox: Some(SandboxConfig { seed: 7, people: TEST_PEOPLE, calls: TEST_CALLS }),
+        ..Settings::default()
+    };
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
     settings
 }

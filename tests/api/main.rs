@@ -1,10 +1,12 @@
 //! Black-box tests: the whole server on port 0 over the in-process sandbox.
+#![allow(unreachable_pub)]
 mod calls;
 mod config;
 mod errors;
 mod federation;
 mod helpers;
 mod http;
+mod readme;
 mod schema;
 mod stats;
 mod users;

@@ -67,7 +67,9 @@ async fn weekly_activity_gives_monday_aligned_periods_clipped_to_the_range() {
         let end = chrono::NaiveDate::parse_from_str(n["endDate"].as_str().unwrap(), "%Y-%m-%d").unwrap();
         assert!(start >= chrono::NaiveDate::from_ymd_opt(2026, 3, 4).unwrap());
         assert!(end <= chrono::NaiveDate::from_ymd_opt(2026, 3, 19).unwrap());
-        assert!(start == chrono::NaiveDate::from_ymd_opt(2026, 3, 4).unwrap() || start.weekday() == chrono::Weekday::Mon);
+        assert!(
+            start == chrono::NaiveDate::from_ymd_opt(2026, 3, 4).unwrap() || start.weekday() == chrono::Weekday::Mon
+        );
     }
 }
 
@@ -109,7 +111,12 @@ async fn interactions_for_one_user_filter_at_gong() {
 #[tokio::test]
 async fn an_empty_range_is_bad_user_input_without_an_upstream_call() {
     let app = spawn_app().await;
-    let body = app.query(r#"{ activity(startTime: "2026-03-02T00:00:00Z", endTime: "2026-03-01T00:00:00Z") { totalCount } }"#, json!({})).await;
+    let body = app
+        .query(
+            r#"{ activity(startTime: "2026-03-02T00:00:00Z", endTime: "2026-03-01T00:00:00Z") { totalCount } }"#,
+            json!({}),
+        )
+        .await;
     assert_eq!(codes(&body), vec!["BAD_USER_INPUT"]);
     assert_eq!(app.gong.total_requests(), 0);
 }
@@ -141,10 +148,17 @@ async fn scores_resolve_their_scorecard_call_and_people() {
 #[tokio::test]
 async fn scorecards_list_their_questions_and_resolve_by_node_id() {
     let app = spawn_app().await;
-    let data = app.data("{ scorecards { totalCount edges { node { id name enabled questions { id text isOverall } } } } }", json!({})).await;
+    let data = app
+        .data(
+            "{ scorecards { totalCount edges { node { id name enabled questions { id text isOverall } } } } }",
+            json!({}),
+        )
+        .await;
     let first = &data["scorecards"]["edges"][0]["node"];
     assert!(first["questions"].as_array().unwrap().iter().any(|q| q["isOverall"] == true));
-    let got = app.data(r#"query($id: ID!) { node(id: $id) { ... on Scorecard { name } } }"#, json!({ "id": first["id"] })).await;
+    let got = app
+        .data(r#"query($id: ID!) { node(id: $id) { ... on Scorecard { name } } }"#, json!({ "id": first["id"] }))
+        .await;
     assert_eq!(got["node"]["name"], first["name"]);
 }
 
@@ -152,7 +166,8 @@ async fn scorecards_list_their_questions_and_resolve_by_node_id() {
 async fn coaching_lists_a_managers_direct_reports() {
     let app = spawn_app().await;
     let users = app.data("{ users(first: 100) { edges { node { id email manager { id email } } } } }", json!({})).await;
-    let with_manager = users["users"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["manager"].is_object()).unwrap();
+    let with_manager =
+        users["users"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["manager"].is_object()).unwrap();
     let manager = &with_manager["node"]["manager"];
     let q = r#"query($m: ID!) { coaching(managerId: $m, startTime: "2026-01-05T00:00:00Z", endTime: "2026-07-01T00:00:00Z") {
         manager { email user { id } } directReports { report { email } metrics { name values } } } }"#;
@@ -160,6 +175,7 @@ async fn coaching_lists_a_managers_direct_reports() {
     let c = &data["coaching"][0];
     assert_eq!(c["manager"]["email"], manager["email"]);
     assert_eq!(c["manager"]["user"]["id"], manager["id"]);
-    let reports: Vec<&str> = c["directReports"].as_array().unwrap().iter().map(|r| r["report"]["email"].as_str().unwrap()).collect();
+    let reports: Vec<&str> =
+        c["directReports"].as_array().unwrap().iter().map(|r| r["report"]["email"].as_str().unwrap()).collect();
     assert!(reports.contains(&with_manager["node"]["email"].as_str().unwrap()));
 }

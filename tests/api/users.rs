@@ -20,7 +20,8 @@ async fn users_lists_everyone_once() {
 #[tokio::test]
 async fn user_by_email_is_case_insensitive_and_honours_aliases() {
     let app = spawn_app().await;
-    let person = app.world.people.iter().find(|p| p.accounts.gong && !p.email_aliases.is_empty()).expect("someone has an alias");
+    let person =
+        app.world.people.iter().find(|p| p.accounts.gong && !p.email_aliases.is_empty()).expect("someone has an alias");
     let q = r#"query($e: String!) { user(email: $e) { email name } }"#;
     for email in [person.email.to_uppercase(), person.email_aliases[0].clone()] {
         let data = app.data(q, json!({ "e": email })).await;

@@ -5,10 +5,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::model::{
-    AggregateResponse, AnsweredScorecardsResponse, ByPeriodResponse, CallsExtensiveResponse,
-    CallsFilter, CoachingResponse, InteractionResponse, Records, ScorecardsResponse, ScoresRequest,
-    StatsFilter, StatsRequest, TranscriptResponse, UsersExtensiveRequest, UsersFilter,
-    UsersResponse,
+    AggregateResponse, AnsweredScorecardsResponse, ByPeriodResponse, CallsExtensiveResponse, CallsFilter,
+    CoachingResponse, InteractionResponse, Records, ScorecardsResponse, ScoresRequest, StatsFilter, StatsRequest,
+    TranscriptResponse, UsersExtensiveRequest, UsersFilter, UsersResponse,
 };
 use crate::providers::{
     ProviderError,
@@ -44,10 +43,7 @@ paged!(
 
 impl GongClient {
     /// Sends `req`; `Ok(None)` for Gong's 404 "nothing found".
-    async fn fetch<T: serde::de::DeserializeOwned>(
-        &self,
-        req: &UpstreamRequest,
-    ) -> Result<Option<T>, ProviderError> {
+    async fn fetch<T: serde::de::DeserializeOwned>(&self, req: &UpstreamRequest) -> Result<Option<T>, ProviderError> {
         let resp = self.transport.send(req).await?;
         match resp.status {
             200..=299 => self.transport.decode(&resp.body).map(Some),
@@ -79,10 +75,7 @@ impl GongClient {
         let mut pages = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let Some(page) = self
-                .post_page::<B, T>(path, body, cursor.as_deref())
-                .await?
-            else {
+            let Some(page) = self.post_page::<B, T>(path, body, cursor.as_deref()).await? else {
                 break;
             };
             cursor = page.records().cursor.clone();
@@ -94,10 +87,7 @@ impl GongClient {
         Ok(pages)
     }
 
-    pub(crate) async fn users_page(
-        &self,
-        cursor: Option<&str>,
-    ) -> Result<Option<UsersResponse>, ProviderError> {
+    pub(crate) async fn users_page(&self, cursor: Option<&str>) -> Result<Option<UsersResponse>, ProviderError> {
         let mut req = UpstreamRequest::get("/v2/users");
         if let Some(c) = cursor {
             req = req.param("cursor", c);
@@ -105,22 +95,11 @@ impl GongClient {
         self.fetch(&req).await
     }
 
-    pub(crate) async fn users_by_ids(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<UsersResponse>, ProviderError> {
+    pub(crate) async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<UsersResponse>, ProviderError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(MAX_IDS_PER_REQUEST) {
-            let body = UsersExtensiveRequest {
-                cursor: None,
-                filter: UsersFilter {
-                    user_ids: chunk.to_vec(),
-                },
-            };
-            out.extend(
-                self.post_all::<_, UsersResponse>("/v2/users/extensive", &body)
-                    .await?,
-            );
+            let body = UsersExtensiveRequest { cursor: None, filter: UsersFilter { user_ids: chunk.to_vec() } };
+            out.extend(self.post_all::<_, UsersResponse>("/v2/users/extensive", &body).await?);
         }
         Ok(out)
     }
@@ -130,42 +109,23 @@ impl GongClient {
         filter: &CallsFilter,
         cursor: Option<&str>,
     ) -> Result<Option<CallsExtensiveResponse>, ProviderError> {
-        self.post_page("/v2/calls/extensive", &calls_body(filter), cursor)
-            .await
+        self.post_page("/v2/calls/extensive", &calls_body(filter), cursor).await
     }
 
-    pub(crate) async fn calls_by_ids(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<CallsExtensiveResponse>, ProviderError> {
+    pub(crate) async fn calls_by_ids(&self, ids: &[String]) -> Result<Vec<CallsExtensiveResponse>, ProviderError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(MAX_IDS_PER_REQUEST) {
-            let filter = CallsFilter {
-                call_ids: Some(chunk.to_vec()),
-                ..CallsFilter::default()
-            };
-            out.extend(
-                self.post_all::<_, CallsExtensiveResponse>(
-                    "/v2/calls/extensive",
-                    &calls_body(&filter),
-                )
-                .await?,
-            );
+            let filter = CallsFilter { call_ids: Some(chunk.to_vec()), ..CallsFilter::default() };
+            out.extend(self.post_all::<_, CallsExtensiveResponse>("/v2/calls/extensive", &calls_body(&filter)).await?);
         }
         Ok(out)
     }
 
-    pub(crate) async fn transcripts(
-        &self,
-        call_ids: &[String],
-    ) -> Result<Vec<TranscriptResponse>, ProviderError> {
+    pub(crate) async fn transcripts(&self, call_ids: &[String]) -> Result<Vec<TranscriptResponse>, ProviderError> {
         let mut out = Vec::new();
         for chunk in call_ids.chunks(MAX_IDS_PER_REQUEST) {
             let body = json!({ "filter": { "callIds": chunk } });
-            out.extend(
-                self.post_all::<_, TranscriptResponse>("/v2/calls/transcript", &body)
-                    .await?,
-            );
+            out.extend(self.post_all::<_, TranscriptResponse>("/v2/calls/transcript", &body).await?);
         }
         Ok(out)
     }
@@ -174,11 +134,7 @@ impl GongClient {
         &self,
         filter: &StatsFilter,
     ) -> Result<Vec<AggregateResponse>, ProviderError> {
-        let body = StatsRequest {
-            cursor: None,
-            aggregation_period: None,
-            filter: filter.clone(),
-        };
+        let body = StatsRequest { cursor: None, aggregation_period: None, filter: filter.clone() };
         self.post_all("/v2/stats/activity/aggregate", &body).await
     }
 
@@ -187,24 +143,12 @@ impl GongClient {
         filter: &StatsFilter,
         period: &'static str,
     ) -> Result<Vec<ByPeriodResponse>, ProviderError> {
-        let body = StatsRequest {
-            cursor: None,
-            aggregation_period: Some(period),
-            filter: filter.clone(),
-        };
-        self.post_all("/v2/stats/activity/aggregate-by-period", &body)
-            .await
+        let body = StatsRequest { cursor: None, aggregation_period: Some(period), filter: filter.clone() };
+        self.post_all("/v2/stats/activity/aggregate-by-period", &body).await
     }
 
-    pub(crate) async fn interaction(
-        &self,
-        filter: &StatsFilter,
-    ) -> Result<Vec<InteractionResponse>, ProviderError> {
-        let body = StatsRequest {
-            cursor: None,
-            aggregation_period: None,
-            filter: filter.clone(),
-        };
+    pub(crate) async fn interaction(&self, filter: &StatsFilter) -> Result<Vec<InteractionResponse>, ProviderError> {
+        let body = StatsRequest { cursor: None, aggregation_period: None, filter: filter.clone() };
         self.post_all("/v2/stats/interaction", &body).await
     }
 
@@ -213,13 +157,11 @@ impl GongClient {
         body: &ScoresRequest,
         cursor: Option<&str>,
     ) -> Result<Option<AnsweredScorecardsResponse>, ProviderError> {
-        self.post_page("/v2/stats/activity/scorecards", body, cursor)
-            .await
+        self.post_page("/v2/stats/activity/scorecards", body, cursor).await
     }
 
     pub(crate) async fn scorecards(&self) -> Result<Option<ScorecardsResponse>, ProviderError> {
-        self.fetch(&UpstreamRequest::get("/v2/settings/scorecards"))
-            .await
+        self.fetch(&UpstreamRequest::get("/v2/settings/scorecards")).await
     }
 
     pub(crate) async fn coaching(

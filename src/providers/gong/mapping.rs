@@ -6,20 +6,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::model::{
-    ActivityCounters, AnsweredScorecard, CallData, CallTranscript, CoachingUser, GongScorecard,
-    GongUser, ManagerCoaching, NamedValue, PersonInteraction, WithRaw,
+    ActivityCounters, AnsweredScorecard, CallData, CallTranscript, CoachingUser, GongScorecard, GongUser,
+    ManagerCoaching, NamedValue, PersonInteraction, WithRaw,
 };
 use crate::domain::{
-    Activity, ActivityMetrics, Affiliation, AggregationPeriod, Call, CallDirection, CallStats,
-    CallTopic, Coaching, CoachingPerson, CoachingReport, Interaction, InteractionMetrics, Medium,
-    Participant, Score, ScoreAnswer, Scorecard, ScorecardQuestion, Segment, StatsUser, Tracker,
-    TrackerOccurrence, Transcript, User,
+    Activity, ActivityMetrics, Affiliation, AggregationPeriod, Call, CallDirection, CallStats, CallTopic, Coaching,
+    CoachingPerson, CoachingReport, Interaction, InteractionMetrics, Medium, Participant, Score, ScoreAnswer,
+    Scorecard, ScorecardQuestion, Segment, StatsUser, Tracker, TrackerOccurrence, Transcript, User,
 };
 
 /// Parses an ISO-8601 timestamp with offset; `None` when absent or malformed.
 pub(crate) fn timestamp(s: Option<&str>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&Utc))
+    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
 }
 
 pub(crate) fn user(u: WithRaw<GongUser>) -> User {
@@ -72,10 +70,7 @@ pub(crate) fn call(c: WithRaw<CallData>) -> Call {
     let interaction = data.interaction;
     let talk_time = |speaker: &Option<String>| -> Option<f64> {
         let speakers = interaction.as_ref()?.speakers.as_ref()?;
-        speakers
-            .iter()
-            .find(|s| s.id.is_some() && s.id == *speaker)
-            .and_then(|s| s.talk_time)
+        speakers.iter().find(|s| s.id.is_some() && s.id == *speaker).and_then(|s| s.talk_time)
     };
     let participants = data.parties.map(|parties| {
         parties
@@ -96,14 +91,9 @@ pub(crate) fn call(c: WithRaw<CallData>) -> Call {
     });
     let (topics, trackers, summary) = match data.content {
         Some(content) => (
-            content.topics.map(|ts| {
-                ts.into_iter()
-                    .map(|t| CallTopic {
-                        name: t.name,
-                        duration_secs: t.duration,
-                    })
-                    .collect()
-            }),
+            content
+                .topics
+                .map(|ts| ts.into_iter().map(|t| CallTopic { name: t.name, duration_secs: t.duration }).collect()),
             content.trackers.map(|ts| {
                 ts.into_iter()
                     .map(|t| Tracker {
@@ -126,12 +116,9 @@ pub(crate) fn call(c: WithRaw<CallData>) -> Call {
         ),
         None => (None, None, None),
     };
-    let stats = interaction.as_ref().map(|i| {
-        call_stats(
-            i.interaction_stats.as_deref().unwrap_or_default(),
-            i.questions.as_ref(),
-        )
-    });
+    let stats = interaction
+        .as_ref()
+        .map(|i| call_stats(i.interaction_stats.as_deref().unwrap_or_default(), i.questions.as_ref()));
     Call {
         remote_id: meta.id,
         title: meta.title,
@@ -192,11 +179,7 @@ pub(crate) fn transcript(t: WithRaw<CallTranscript>) -> Transcript {
         })
         .collect();
     segments.sort_by_key(|s| (s.start_ms, s.end_ms));
-    Transcript {
-        call_remote_id: data.call_id,
-        segments,
-        raw,
-    }
+    Transcript { call_remote_id: data.call_id, segments, raw }
 }
 
 pub(crate) fn activity_metrics(c: &ActivityCounters) -> ActivityMetrics {
@@ -232,10 +215,7 @@ pub(crate) fn aggregate_activity(
     time_zone: Option<&str>,
 ) -> Activity {
     Activity {
-        user: StatsUser {
-            remote_id: u.data.user_id.clone(),
-            email: u.data.user_email_address.clone(),
-        },
+        user: StatsUser { remote_id: u.data.user_id.clone(), email: u.data.user_email_address.clone() },
         period: AggregationPeriod::Total,
         from_date: range.from,
         to_date: range.to,
@@ -260,10 +240,7 @@ pub(crate) fn period_activity(
         .enumerate()
         .filter_map(|(i, p)| {
             Some(Activity {
-                user: StatsUser {
-                    remote_id: u.data.user_id.clone(),
-                    email: u.data.user_email_address.clone(),
-                },
+                user: StatsUser { remote_id: u.data.user_id.clone(), email: u.data.user_email_address.clone() },
                 period,
                 from_date: date(&p.from_date)?,
                 to_date: date(&p.to_date)?,
@@ -280,11 +257,7 @@ pub(crate) fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
 }
 
-pub(crate) fn interaction(
-    p: WithRaw<PersonInteraction>,
-    range: Range,
-    time_zone: Option<&str>,
-) -> Interaction {
+pub(crate) fn interaction(p: WithRaw<PersonInteraction>, range: Range, time_zone: Option<&str>) -> Interaction {
     let mut metrics = InteractionMetrics::default();
     let mut additional = Vec::new();
     for s in &p.data.person_interaction_stats {
@@ -299,10 +272,7 @@ pub(crate) fn interaction(
         }
     }
     Interaction {
-        user: StatsUser {
-            remote_id: p.data.user_id.clone(),
-            email: p.data.user_email_address.clone(),
-        },
+        user: StatsUser { remote_id: p.data.user_id.clone(), email: p.data.user_email_address.clone() },
         period: AggregationPeriod::Total,
         from_date: range.from,
         to_date: range.to,
@@ -367,11 +337,7 @@ pub(crate) fn scorecard(s: WithRaw<GongScorecard>) -> Scorecard {
                 kind: q.question_type,
                 min: q.min_range,
                 max: q.max_range,
-                options: q
-                    .answer_options
-                    .into_iter()
-                    .filter_map(|o| o.text)
-                    .collect(),
+                options: q.answer_options.into_iter().filter_map(|o| o.text).collect(),
             })
             .collect(),
         raw,
@@ -431,32 +397,17 @@ mod tests {
     #[test]
     fn users_map_identity_aliases_and_manager() {
         let resp: UsersResponse = fixture("users.json");
-        assert_eq!(
-            resp.records.cursor.as_deref(),
-            Some("eyJhbGciOiJIUzI1NiJ9.page2")
-        );
+        assert_eq!(resp.records.cursor.as_deref(), Some("eyJhbGciOiJIUzI1NiJ9.page2"));
         let users: Vec<User> = resp.users.into_iter().map(user).collect();
         let u = &users[0];
         assert_eq!(u.remote_id, "234599484848423");
         assert_eq!(u.name().as_deref(), Some("Ada Lovelace"));
         assert!(u.has_email("ADA@acme-demo.com"));
-        assert!(
-            u.has_email("a.lovelace@acme.io"),
-            "aliases count as the user's email"
-        );
+        assert!(u.has_email("a.lovelace@acme.io"), "aliases count as the user's email");
         assert_eq!(u.manager_remote_id.as_deref(), Some("563515258458745"));
-        assert_eq!(
-            u.created_at.unwrap().to_rfc3339(),
-            "2018-02-18T08:00:00+00:00"
-        );
-        assert_eq!(
-            u.raw["settings"]["webConferencesRecorded"], true,
-            "raw record kept whole"
-        );
-        assert_eq!(
-            users[1].manager_remote_id, None,
-            "empty managerId means none"
-        );
+        assert_eq!(u.created_at.unwrap().to_rfc3339(), "2018-02-18T08:00:00+00:00");
+        assert_eq!(u.raw["settings"]["webConferencesRecorded"], true, "raw record kept whole");
+        assert_eq!(users[1].manager_remote_id, None, "empty managerId means none");
     }
 
     #[test]
@@ -469,25 +420,14 @@ mod tests {
         assert_eq!(c.scope, Affiliation::External);
         assert_eq!(c.medium, Some(Medium::Video));
         assert_eq!(c.duration_secs, Some(460.0));
-        assert_eq!(
-            c.started_at.unwrap().to_rfc3339(),
-            "2018-02-18T09:30:00+00:00",
-            "offset normalised to UTC"
-        );
+        assert_eq!(c.started_at.unwrap().to_rfc3339(), "2018-02-18T09:30:00+00:00", "offset normalised to UTC");
         let parties = c.participants.as_ref().unwrap();
         assert_eq!(parties.len(), 2);
         assert_eq!(parties[0].affiliation, Affiliation::Internal);
-        assert_eq!(
-            parties[0].talk_time_secs,
-            Some(210.5),
-            "speaker talk time joined by speakerId"
-        );
+        assert_eq!(parties[0].talk_time_secs, Some(210.5), "speaker talk time joined by speakerId");
         assert_eq!(parties[1].roles, vec!["Invitee", "Attendee"]);
         let topics = c.topics.as_ref().unwrap();
-        assert_eq!(
-            (topics[0].name.as_str(), topics[0].duration_secs),
-            ("Pricing", Some(120.0))
-        );
+        assert_eq!((topics[0].name.as_str(), topics[0].duration_secs), ("Pricing", Some(120.0)));
         let trackers = c.trackers.as_ref().unwrap();
         assert_eq!(trackers[0].count, 2);
         assert_eq!(trackers[0].occurrences[1].start_secs, 95.5);
@@ -495,15 +435,8 @@ mod tests {
         assert_eq!(stats.talk_ratio, Some(56.0));
         assert_eq!(stats.patience_secs, Some(0.8));
         assert_eq!(stats.company_questions, Some(7));
-        assert_eq!(
-            stats.other,
-            vec![("Future Stat".to_owned(), 3.0)],
-            "unknown stat names kept"
-        );
-        assert_eq!(
-            c.summary.as_deref(),
-            Some("Discussed pricing and next steps.")
-        );
+        assert_eq!(stats.other, vec![("Future Stat".to_owned(), 3.0)], "unknown stat names kept");
+        assert_eq!(c.summary.as_deref(), Some("Discussed pricing and next steps."));
     }
 
     #[test]
@@ -523,24 +456,15 @@ mod tests {
         let starts: Vec<i64> = t.segments.iter().map(|s| s.start_ms).collect();
         assert_eq!(starts, vec![0, 2100, 4000, 460230]);
         assert_eq!(t.segments[3].topic.as_deref(), Some("Objections"));
-        assert_eq!(
-            t.segments[2].speaker_id.as_deref(),
-            Some("6432345678555530067")
-        );
+        assert_eq!(t.segments[2].speaker_id.as_deref(), Some("6432345678555530067"));
     }
 
     #[test]
     fn aggregate_activity_maps_all_fifteen_counters() {
         let resp: AggregateResponse = fixture("activity_aggregate.json");
-        let range = Range {
-            from: date("2026-03-02").unwrap(),
-            to: date("2026-03-09").unwrap(),
-        };
+        let range = Range { from: date("2026-03-02").unwrap(), to: date("2026-03-09").unwrap() };
         let a = aggregate_activity(
-            resp.users_aggregate_activity_stats
-                .into_iter()
-                .next()
-                .unwrap(),
+            resp.users_aggregate_activity_stats.into_iter().next().unwrap(),
             range,
             Some("America/New_York"),
         );
@@ -574,34 +498,22 @@ mod tests {
     #[test]
     fn activity_by_period_gives_one_record_per_period() {
         let resp: ByPeriodResponse = fixture("activity_by_period.json");
-        let list = period_activity(
-            resp.users_aggregate_activity.into_iter().next().unwrap(),
-            AggregationPeriod::Week,
-            None,
-        );
+        let list =
+            period_activity(resp.users_aggregate_activity.into_iter().next().unwrap(), AggregationPeriod::Week, None);
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].from_date.to_string(), "2026-03-04");
         assert_eq!(list[1].to_date.to_string(), "2026-03-12");
         assert_eq!(list[1].metrics.calls_hosted, 4);
-        assert_eq!(
-            list[1].raw["callsAsHost"], 4,
-            "raw is the period's own record"
-        );
+        assert_eq!(list[1].raw["callsAsHost"], 4, "raw is the period's own record");
     }
 
     #[test]
     fn interaction_splits_standard_and_additional_metrics() {
         let resp: InteractionResponse = fixture("interaction.json");
         assert_eq!(resp.time_zone.as_deref(), Some("America/New_York"));
-        let range = Range {
-            from: date("2026-03-01").unwrap(),
-            to: date("2026-04-01").unwrap(),
-        };
-        let i = interaction(
-            resp.people_interaction_stats.into_iter().next().unwrap(),
-            range,
-            resp.time_zone.as_deref(),
-        );
+        let range = Range { from: date("2026-03-01").unwrap(), to: date("2026-04-01").unwrap() };
+        let i =
+            interaction(resp.people_interaction_stats.into_iter().next().unwrap(), range, resp.time_zone.as_deref());
         assert_eq!(i.metrics.longest_monologue, Some(125.0));
         assert_eq!(i.metrics.question_rate, Some(11.5));
         assert_eq!(i.metrics.interactivity, Some(9.23));
@@ -612,11 +524,7 @@ mod tests {
     fn answered_scorecard_ids_are_int64_numbers() {
         let resp: AnsweredScorecardsResponse = fixture("answered_scorecards.json");
         let s = score(resp.answered_scorecards.into_iter().next().unwrap());
-        assert_eq!(
-            s.call_remote_id.as_deref(),
-            Some("7782342274025937895"),
-            "no float precision loss"
-        );
+        assert_eq!(s.call_remote_id.as_deref(), Some("7782342274025937895"), "no float precision loss");
         assert_eq!(s.reviewer_user_remote_id.as_deref(), Some("4"));
         assert_eq!(s.answers.len(), 2);
         assert!(s.answers[0].is_overall);
@@ -639,12 +547,6 @@ mod tests {
         let c = coaching(resp.coaching_data.into_iter().next().unwrap());
         assert_eq!(c.manager.email.as_deref(), Some("grace@acme-demo.com"));
         assert_eq!(c.reports.len(), 1);
-        assert_eq!(
-            c.reports[0].metrics,
-            vec![(
-                "callsListened".to_owned(),
-                vec!["12".to_owned(), "13".to_owned()]
-            )]
-        );
+        assert_eq!(c.reports[0].metrics, vec![("callsListened".to_owned(), vec!["12".to_owned(), "13".to_owned()])]);
     }
 }

@@ -23,15 +23,12 @@ use self::{
     model::{CallsFilter, ScoresFilter, ScoresRequest, StatsFilter},
 };
 use super::{
-    CallQuery, Capabilities, CoachingQuery, Provider, ProviderError, ProviderErrorKind,
-    ProviderKind, ScoreQuery, StatsQuery, transport::Transport,
+    CallQuery, Capabilities, CoachingQuery, Provider, ProviderError, ProviderErrorKind, ProviderKind, ScoreQuery,
+    StatsQuery, transport::Transport,
 };
 use crate::{
     cache::{Cache, CacheKey, ResourceKind},
-    domain::{
-        Activity, AggregationPeriod, Call, Coaching, Interaction, Page, Score, Scorecard,
-        Transcript, User,
-    },
+    domain::{Activity, AggregationPeriod, Call, Coaching, Interaction, Page, Score, Scorecard, Transcript, User},
 };
 
 /// Gong's documented default: 3 requests per second per company.
@@ -56,21 +53,11 @@ impl GongProvider {
         time_zone: Tz,
         workspace_id: Option<String>,
     ) -> Self {
-        Self {
-            connection,
-            client: GongClient { transport },
-            cache,
-            time_zone,
-            workspace_id,
-        }
+        Self { connection, client: GongClient { transport }, cache, time_zone, workspace_id }
     }
 
     fn key(&self, op: &'static str, fingerprint: String) -> CacheKey {
-        CacheKey {
-            connection: self.connection.clone(),
-            op,
-            fingerprint,
-        }
+        CacheKey { connection: self.connection.clone(), op, fingerprint }
     }
 
     /// The company-time-zone date range Gong's stats filter wants for `[from, to)`.
@@ -91,10 +78,7 @@ impl GongProvider {
                 self.time_zone
             ))));
         }
-        Ok(Range {
-            from: from_date,
-            to: to_date,
-        })
+        Ok(Range { from: from_date, to: to_date })
     }
 }
 
@@ -169,159 +153,113 @@ impl Provider for GongProvider {
             .cache
             .get_or_fetch(key, ResourceKind::Users, async {
                 let pages = self.client.users_by_ids(&ids).await?;
-                Ok(pages
-                    .into_iter()
-                    .flat_map(|p| p.users)
-                    .map(mapping::user)
-                    .collect::<Vec<_>>())
+                Ok(pages.into_iter().flat_map(|p| p.users).map(mapping::user).collect::<Vec<_>>())
             })
             .await?;
         Ok((*users).clone())
     }
 
-    async fn list_calls(
-        &self,
-        query: &CallQuery,
-        page: Option<String>,
-    ) -> Result<Page<Call>, ProviderError> {
+    async fn list_calls(&self, query: &CallQuery, page: Option<String>) -> Result<Page<Call>, ProviderError> {
         let filter = CallsFilter {
             from_date_time: query.from.map(iso),
             to_date_time: query.to.map(iso),
             workspace_id: self.workspace_id.clone(),
             call_ids: None,
-            primary_user_ids: (!query.host_remote_ids.is_empty())
-                .then(|| query.host_remote_ids.clone()),
+            primary_user_ids: (!query.host_remote_ids.is_empty()).then(|| query.host_remote_ids.clone()),
         };
-        let fingerprint = format!(
-            "{}|{}",
-            serde_json::to_string(&filter).unwrap_or_default(),
-            page.as_deref().unwrap_or("")
-        );
+        let fingerprint =
+            format!("{}|{}", serde_json::to_string(&filter).unwrap_or_default(), page.as_deref().unwrap_or(""));
         let page = self
             .cache
-            .get_or_fetch(
-                self.key("calls_page", fingerprint),
-                ResourceKind::Calls,
-                async {
-                    Ok(
-                        match self.client.calls_page(&filter, page.as_deref()).await? {
-                            Some(resp) => Page {
-                                next: resp.records.cursor.clone(),
-                                total: resp.records.total_records,
-                                items: resp.calls.into_iter().map(mapping::call).collect(),
-                            },
-                            None => Page::empty(),
-                        },
-                    )
-                },
-            )
+            .get_or_fetch(self.key("calls_page", fingerprint), ResourceKind::Calls, async {
+                Ok(match self.client.calls_page(&filter, page.as_deref()).await? {
+                    Some(resp) => Page {
+                        next: resp.records.cursor.clone(),
+                        total: resp.records.total_records,
+                        items: resp.calls.into_iter().map(mapping::call).collect(),
+                    },
+                    None => Page::empty(),
+                })
+            })
             .await?;
         Ok((*page).clone())
     }
 
     async fn calls_by_ids(&self, ids: &[String]) -> Result<Vec<Call>, ProviderError> {
         let pages = self.client.calls_by_ids(ids).await?;
-        Ok(pages
-            .into_iter()
-            .flat_map(|p| p.calls)
-            .map(mapping::call)
-            .collect())
+        Ok(pages.into_iter().flat_map(|p| p.calls).map(mapping::call).collect())
     }
 
     async fn transcripts(&self, call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
         let pages = self.client.transcripts(call_ids).await?;
-        Ok(pages
-            .into_iter()
-            .flat_map(|p| p.call_transcripts)
-            .map(mapping::transcript)
-            .collect())
+        Ok(pages.into_iter().flat_map(|p| p.call_transcripts).map(mapping::transcript).collect())
     }
 
     async fn activity(&self, query: &StatsQuery) -> Result<Vec<Activity>, ProviderError> {
         let range = self.stats_range(query.from, query.to)?;
         let filter = stats_filter(range, &query.user_remote_ids);
-        let fingerprint = format!(
-            "{:?}|{}",
-            query.period,
-            serde_json::to_string(&filter).unwrap_or_default()
-        );
+        let fingerprint = format!("{:?}|{}", query.period, serde_json::to_string(&filter).unwrap_or_default());
         let list = self
             .cache
-            .get_or_fetch(
-                self.key("activity", fingerprint),
-                ResourceKind::Stats,
-                async {
-                    Ok(match period_name(query.period) {
-                        None => {
-                            let pages = self.client.activity_aggregate(&filter).await?;
-                            pages
-                                .into_iter()
-                                .flat_map(|p| {
-                                    let tz = p.time_zone.clone();
-                                    p.users_aggregate_activity_stats.into_iter().map(move |u| {
-                                        mapping::aggregate_activity(u, range, tz.as_deref())
-                                    })
-                                })
-                                .collect::<Vec<_>>()
-                        }
-                        Some(name) => {
-                            let pages = self.client.activity_by_period(&filter, name).await?;
-                            pages
-                                .into_iter()
-                                .flat_map(|p| {
-                                    let tz = p.time_zone.clone();
-                                    p.users_aggregate_activity.into_iter().flat_map(move |u| {
-                                        mapping::period_activity(u, query.period, tz.as_deref())
-                                    })
-                                })
-                                .collect()
-                        }
-                    })
-                },
-            )
+            .get_or_fetch(self.key("activity", fingerprint), ResourceKind::Stats, async {
+                Ok(match period_name(query.period) {
+                    None => {
+                        let pages = self.client.activity_aggregate(&filter).await?;
+                        pages
+                            .into_iter()
+                            .flat_map(|p| {
+                                let tz = p.time_zone.clone();
+                                p.users_aggregate_activity_stats
+                                    .into_iter()
+                                    .map(move |u| mapping::aggregate_activity(u, range, tz.as_deref()))
+                            })
+                            .collect::<Vec<_>>()
+                    }
+                    Some(name) => {
+                        let pages = self.client.activity_by_period(&filter, name).await?;
+                        pages
+                            .into_iter()
+                            .flat_map(|p| {
+                                let tz = p.time_zone.clone();
+                                p.users_aggregate_activity
+                                    .into_iter()
+                                    .flat_map(move |u| mapping::period_activity(u, query.period, tz.as_deref()))
+                            })
+                            .collect()
+                    }
+                })
+            })
             .await?;
         Ok((*list).clone())
     }
 
     async fn interactions(&self, query: &StatsQuery) -> Result<Vec<Interaction>, ProviderError> {
         if query.period != AggregationPeriod::Total {
-            return Err(self.unsupported(
-                "interactions by day, week or month (Gong aggregates the whole range)",
-            ));
+            return Err(self.unsupported("interactions by day, week or month (Gong aggregates the whole range)"));
         }
         let range = self.stats_range(query.from, query.to)?;
         let filter = stats_filter(range, &query.user_remote_ids);
         let fingerprint = serde_json::to_string(&filter).unwrap_or_default();
         let list = self
             .cache
-            .get_or_fetch(
-                self.key("interactions", fingerprint),
-                ResourceKind::Stats,
-                async {
-                    let pages = self.client.interaction(&filter).await?;
-                    Ok(pages
-                        .into_iter()
-                        .flat_map(|p| {
-                            let tz = p.time_zone.clone();
-                            p.people_interaction_stats
-                                .into_iter()
-                                .map(move |u| mapping::interaction(u, range, tz.as_deref()))
-                        })
-                        .collect::<Vec<_>>())
-                },
-            )
+            .get_or_fetch(self.key("interactions", fingerprint), ResourceKind::Stats, async {
+                let pages = self.client.interaction(&filter).await?;
+                Ok(pages
+                    .into_iter()
+                    .flat_map(|p| {
+                        let tz = p.time_zone.clone();
+                        p.people_interaction_stats
+                            .into_iter()
+                            .map(move |u| mapping::interaction(u, range, tz.as_deref()))
+                    })
+                    .collect::<Vec<_>>())
+            })
             .await?;
         Ok((*list).clone())
     }
 
-    async fn list_scores(
-        &self,
-        query: &ScoreQuery,
-        page: Option<String>,
-    ) -> Result<Page<Score>, ProviderError> {
-        let local = |t: Option<DateTime<Utc>>| {
-            t.map(|t| day(t.with_timezone(&self.time_zone).date_naive()))
-        };
+    async fn list_scores(&self, query: &ScoreQuery, page: Option<String>) -> Result<Page<Score>, ProviderError> {
+        let local = |t: Option<DateTime<Utc>>| t.map(|t| day(t.with_timezone(&self.time_zone).date_naive()));
         let body = ScoresRequest {
             cursor: None,
             filter: ScoresFilter {
@@ -331,37 +269,23 @@ impl Provider for GongProvider {
                 review_to_date: local(query.review_to),
                 reviewed_user_ids: (!query.reviewed_user_remote_ids.is_empty())
                     .then(|| query.reviewed_user_remote_ids.clone()),
-                scorecard_ids: (!query.scorecard_remote_ids.is_empty())
-                    .then(|| query.scorecard_remote_ids.clone()),
+                scorecard_ids: (!query.scorecard_remote_ids.is_empty()).then(|| query.scorecard_remote_ids.clone()),
             },
         };
-        let fingerprint = format!(
-            "{}|{}",
-            serde_json::to_string(&body).unwrap_or_default(),
-            page.as_deref().unwrap_or("")
-        );
+        let fingerprint =
+            format!("{}|{}", serde_json::to_string(&body).unwrap_or_default(), page.as_deref().unwrap_or(""));
         let page = self
             .cache
-            .get_or_fetch(
-                self.key("scores_page", fingerprint),
-                ResourceKind::Stats,
-                async {
-                    Ok(
-                        match self.client.scores_page(&body, page.as_deref()).await? {
-                            Some(resp) => Page {
-                                next: resp.records.cursor.clone(),
-                                total: resp.records.total_records,
-                                items: resp
-                                    .answered_scorecards
-                                    .into_iter()
-                                    .map(mapping::score)
-                                    .collect(),
-                            },
-                            None => Page::empty(),
-                        },
-                    )
-                },
-            )
+            .get_or_fetch(self.key("scores_page", fingerprint), ResourceKind::Stats, async {
+                Ok(match self.client.scores_page(&body, page.as_deref()).await? {
+                    Some(resp) => Page {
+                        next: resp.records.cursor.clone(),
+                        total: resp.records.total_records,
+                        items: resp.answered_scorecards.into_iter().map(mapping::score).collect(),
+                    },
+                    None => Page::empty(),
+                })
+            })
             .await?;
         Ok((*page).clone())
     }
@@ -369,23 +293,14 @@ impl Provider for GongProvider {
     async fn scorecards(&self) -> Result<Vec<Scorecard>, ProviderError> {
         let list = self
             .cache
-            .get_or_fetch(
-                self.key("scorecards", String::new()),
-                ResourceKind::Stats,
-                async {
-                    Ok(self
-                        .client
-                        .scorecards()
-                        .await?
-                        .map(|r| {
-                            r.scorecards
-                                .into_iter()
-                                .map(mapping::scorecard)
-                                .collect::<Vec<_>>()
-                        })
-                        .unwrap_or_default())
-                },
-            )
+            .get_or_fetch(self.key("scorecards", String::new()), ResourceKind::Stats, async {
+                Ok(self
+                    .client
+                    .scorecards()
+                    .await?
+                    .map(|r| r.scorecards.into_iter().map(mapping::scorecard).collect::<Vec<_>>())
+                    .unwrap_or_default())
+            })
             .await?;
         Ok((*list).clone())
     }
@@ -400,23 +315,14 @@ impl Provider for GongProvider {
         let fingerprint = format!("{workspace}|{}|{from}|{to}", query.manager_remote_id);
         let list = self
             .cache
-            .get_or_fetch(
-                self.key("coaching", fingerprint),
-                ResourceKind::Stats,
-                async {
-                    Ok(self
-                        .client
-                        .coaching(workspace, &query.manager_remote_id, &from, &to)
-                        .await?
-                        .map(|r| {
-                            r.coaching_data
-                                .into_iter()
-                                .map(mapping::coaching)
-                                .collect::<Vec<_>>()
-                        })
-                        .unwrap_or_default())
-                },
-            )
+            .get_or_fetch(self.key("coaching", fingerprint), ResourceKind::Stats, async {
+                Ok(self
+                    .client
+                    .coaching(workspace, &query.manager_remote_id, &from, &to)
+                    .await?
+                    .map(|r| r.coaching_data.into_iter().map(mapping::coaching).collect::<Vec<_>>())
+                    .unwrap_or_default())
+            })
             .await?;
         Ok((*list).clone())
     }

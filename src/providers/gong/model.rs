@@ -18,10 +18,7 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for WithRaw<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Value::deserialize(d)?;
         let data = T::deserialize(&raw).map_err(serde::de::Error::custom)?;
-        Ok(Self {
-            data,
-            raw: Arc::new(raw),
-        })
+        Ok(Self { data, raw: Arc::new(raw) })
     }
 }
 
@@ -361,9 +358,7 @@ impl<'de> Deserialize<'de> for NumId {
         match Value::deserialize(d)? {
             Value::Number(n) => Ok(Self(n.to_string())),
             Value::String(s) => Ok(Self(s)),
-            other => Err(serde::de::Error::custom(format!(
-                "expected an id, got {other}"
-            ))),
+            other => Err(serde::de::Error::custom(format!("expected an id, got {other}"))),
         }
     }
 }

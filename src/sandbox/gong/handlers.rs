@@ -24,8 +24,8 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("Request body is missing"));
     }
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("Malformed JSON request: {e}")))?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Malformed JSON request: {e}")))?;
     if !v.is_object() {
         return Err(ApiError::bad_request("Request body must be a JSON object"));
     }
@@ -38,8 +38,7 @@ fn filter<T: DeserializeOwned>(body: &Value) -> Result<(T, Value), ApiError> {
     if !f.is_object() {
         return Err(ApiError::bad_request("filter: must not be null"));
     }
-    let typed = serde_json::from_value(f.clone())
-        .map_err(|e| ApiError::bad_request(format!("Invalid filter: {e}")))?;
+    let typed = serde_json::from_value(f.clone()).map_err(|e| ApiError::bad_request(format!("Invalid filter: {e}")))?;
     Ok((typed, f))
 }
 
@@ -54,13 +53,11 @@ fn cursor(body: &Value) -> Result<Option<&str>, ApiError> {
 fn parse_datetime(name: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     match v {
         None => Ok(None),
-        Some(s) => DateTime::parse_from_rfc3339(s.trim())
-            .map(|d| Some(d.with_timezone(&Utc)))
-            .map_err(|_| {
-                ApiError::bad_request(format!(
-                    "{name}: invalid date-time '{s}', expected ISO-8601 such as 2018-02-18T02:30:00-07:00"
-                ))
-            }),
+        Some(s) => DateTime::parse_from_rfc3339(s.trim()).map(|d| Some(d.with_timezone(&Utc))).map_err(|_| {
+            ApiError::bad_request(format!(
+                "{name}: invalid date-time '{s}', expected ISO-8601 such as 2018-02-18T02:30:00-07:00"
+            ))
+        }),
     }
 }
 
@@ -90,8 +87,7 @@ impl IdValue {
 }
 
 fn id_texts(v: &Option<Vec<IdValue>>) -> Option<Vec<String>> {
-    v.as_ref()
-        .map(|ids| ids.iter().map(IdValue::text).collect())
+    v.as_ref().map(|ids| ids.iter().map(IdValue::text).collect())
 }
 
 fn in_window(t: DateTime<Utc>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> bool {
@@ -112,17 +108,12 @@ fn ok(v: Value) -> ApiResult {
 
 // ---------------------------------------------------------------- users
 
-pub(super) async fn list_users(
-    State(st): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
+pub(super) async fn list_users(State(st): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let include_avatars = match q.get("includeAvatars").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
         Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "includeAvatars: invalid boolean '{other}'"
-            )));
+            return Err(ApiError::bad_request(format!("includeAvatars: invalid boolean '{other}'")));
         }
     };
     let world = &st.world;
@@ -130,10 +121,7 @@ pub(super) async fn list_users(
     if include_avatars {
         users.extend((0..render::AVATARS.len()).map(|a| render::avatar(world, a)));
     }
-    let fp = fingerprint(
-        "GET /v2/users",
-        &json!({ "includeAvatars": include_avatars }),
-    );
+    let fp = fingerprint("GET /v2/users", &json!({ "includeAvatars": include_avatars }));
     let (page, records) = paginate(users, q.get("cursor").map(String::as_str), &fp)?;
     ok(json!({ "requestId": request_id(), "records": records, "users": page }))
 }
@@ -143,9 +131,7 @@ pub(super) async fn get_user(State(st): State<AppState>, Path(id): Path<String>)
     let user = if let Some(i) = ids::person_index(&id).filter(|&i| i < world.people.len()) {
         Some(render::user(world, &world.people[i]))
     } else {
-        ids::avatar_index(&id)
-            .filter(|&a| a < render::AVATARS.len())
-            .map(|a| render::avatar(world, a))
+        ids::avatar_index(&id).filter(|&a| a < render::AVATARS.len()).map(|a| render::avatar(world, a))
     };
     match user {
         Some(u) => ok(json!({ "requestId": request_id(), "user": u })),
@@ -171,18 +157,12 @@ pub(super) async fn users_extensive(State(st): State<AppState>, body: Bytes) -> 
     let world = &st.world;
     let mut users: Vec<Value> = gong_people(world)
         .filter(|p| in_window(p.created, from, to))
-        .filter(|p| {
-            wanted
-                .as_ref()
-                .is_none_or(|w| w.contains(&ids::user_id(p.index)))
-        })
+        .filter(|p| wanted.as_ref().is_none_or(|w| w.contains(&ids::user_id(p.index))))
         .map(|p| render::user(world, p))
         .collect();
     if f.include_avatars == Some(true) {
         for a in 0..render::AVATARS.len() {
-            let in_ids = wanted
-                .as_ref()
-                .is_none_or(|w| w.contains(&ids::avatar_id(a)));
+            let in_ids = wanted.as_ref().is_none_or(|w| w.contains(&ids::avatar_id(a)));
             let created = world.window_start - Duration::days(400);
             if in_ids && in_window(created, from, to) {
                 users.push(render::avatar(world, a));
@@ -190,9 +170,7 @@ pub(super) async fn users_extensive(State(st): State<AppState>, body: Bytes) -> 
         }
     }
     if users.is_empty() {
-        return Err(ApiError::not_found(
-            "No users found corresponding to the provided filters",
-        ));
+        return Err(ApiError::not_found("No users found corresponding to the provided filters"));
     }
     let fp = fingerprint("POST /v2/users/extensive", &raw);
     let (page, records) = paginate(users, cursor(&body)?, &fp)?;
@@ -201,10 +179,7 @@ pub(super) async fn users_extensive(State(st): State<AppState>, body: Bytes) -> 
 
 // ---------------------------------------------------------------- calls
 
-pub(super) async fn list_calls(
-    State(st): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
+pub(super) async fn list_calls(State(st): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let from = parse_datetime("fromDateTime", q.get("fromDateTime").map(String::as_str))?;
     let to = parse_datetime("toDateTime", q.get("toDateTime").map(String::as_str))?;
     let world = &st.world;
@@ -214,11 +189,7 @@ pub(super) async fn list_calls(
             .calls
             .iter()
             .filter(|c| {
-                let t = if c.system.is_web_conference() {
-                    c.scheduled
-                } else {
-                    c.started
-                };
+                let t = if c.system.is_web_conference() { c.scheduled } else { c.started };
                 in_window(t, from, to)
             })
             .map(|c| render::call_basic(world, c))
@@ -268,16 +239,14 @@ fn select_calls<'w>(world: &'w World, f: &CallsFilter) -> Result<Vec<&'w Call>, 
     }
     let call_ids: Option<Vec<usize>> =
         id_texts(&f.call_ids).map(|v| v.iter().filter_map(|s| ids::call_index(s)).collect());
-    let hosts: Option<Vec<usize>> = id_texts(&f.primary_user_ids)
-        .map(|v| v.iter().filter_map(|s| ids::person_index(s)).collect());
+    let hosts: Option<Vec<usize>> =
+        id_texts(&f.primary_user_ids).map(|v| v.iter().filter_map(|s| ids::person_index(s)).collect());
     let mut calls: Vec<&Call> = match &call_ids {
         Some(list) => {
             let mut list = list.clone();
             list.sort_unstable();
             list.dedup();
-            list.into_iter()
-                .filter_map(|j| world.calls.get(j))
-                .collect()
+            list.into_iter().filter_map(|j| world.calls.get(j)).collect()
         }
         None => world.calls.iter().collect(),
     };
@@ -325,10 +294,7 @@ pub(super) async fn calls_extensive(State(st): State<AppState>, body: Bytes) -> 
     }
     let fp = fingerprint("POST /v2/calls/extensive", &raw);
     let (page, records) = paginate(calls, cursor(&body)?, &fp)?;
-    let rendered: Vec<Value> = page
-        .into_iter()
-        .map(|c| render::call_extensive(world, c, &sel, level))
-        .collect();
+    let rendered: Vec<Value> = page.into_iter().map(|c| render::call_extensive(world, c, &sel, level)).collect();
     ok(json!({ "requestId": request_id(), "records": records, "calls": rendered }))
 }
 
@@ -336,10 +302,7 @@ pub(super) async fn transcripts(State(st): State<AppState>, body: Bytes) -> ApiR
     let body = parse_body(&body)?;
     let (f, raw): (CallsFilter, Value) = filter(&body)?;
     // `primaryUserIds` is not part of this endpoint's filter (unknown fields are ignored).
-    let f = CallsFilter {
-        primary_user_ids: None,
-        ..f
-    };
+    let f = CallsFilter { primary_user_ids: None, ..f };
     let world = &st.world;
     let calls = select_calls(world, &f)?;
     if calls.is_empty() {
@@ -347,10 +310,7 @@ pub(super) async fn transcripts(State(st): State<AppState>, body: Bytes) -> ApiR
     }
     let fp = fingerprint("POST /v2/calls/transcript", &raw);
     let (page, records) = paginate(calls, cursor(&body)?, &fp)?;
-    let rendered: Vec<Value> = page
-        .into_iter()
-        .map(|c| render::transcript(world, c.index))
-        .collect();
+    let rendered: Vec<Value> = page.into_iter().map(|c| render::transcript(world, c.index)).collect();
     ok(json!({ "requestId": request_id(), "records": records, "callTranscripts": rendered }))
 }
 
@@ -374,52 +334,32 @@ struct StatsQuery {
 }
 
 fn today(st: &AppState) -> NaiveDate {
-    st.settings
-        .today
-        .unwrap_or_else(|| st.world.local_date(Utc::now()))
+    st.settings.today.unwrap_or_else(|| st.world.local_date(Utc::now()))
 }
 
 /// Validates the shared stats filter; returns the date range and the selected people.
 fn stats_query(st: &AppState, body: &Value) -> Result<StatsQuery, ApiError> {
     let (f, raw): (StatsFilter, Value) = filter(body)?;
-    let from_s = f
-        .from_date
-        .as_deref()
-        .ok_or_else(|| ApiError::bad_request("filter.fromDate: is required (YYYY-MM-DD)"))?;
-    let to_s = f
-        .to_date
-        .as_deref()
-        .ok_or_else(|| ApiError::bad_request("filter.toDate: is required (YYYY-MM-DD)"))?;
+    let from_s =
+        f.from_date.as_deref().ok_or_else(|| ApiError::bad_request("filter.fromDate: is required (YYYY-MM-DD)"))?;
+    let to_s = f.to_date.as_deref().ok_or_else(|| ApiError::bad_request("filter.toDate: is required (YYYY-MM-DD)"))?;
     let from = parse_date("filter.fromDate", from_s)?;
     let to = parse_date("filter.toDate", to_s)?;
     if to > today(st) {
-        return Err(ApiError::bad_request(format!(
-            "filter.toDate: {to} is later than the current day"
-        )));
+        return Err(ApiError::bad_request(format!("filter.toDate: {to} is later than the current day")));
     }
     if from >= to {
-        return Err(ApiError::bad_request(
-            "filter.fromDate must be earlier than filter.toDate",
-        ));
+        return Err(ApiError::bad_request("filter.fromDate must be earlier than filter.toDate"));
     }
     let cfrom = parse_datetime("createdFromDateTime", f.created_from_date_time.as_deref())?;
     let cto = parse_datetime("createdToDateTime", f.created_to_date_time.as_deref())?;
     let wanted = id_texts(&f.user_ids);
     let people = gong_people(&st.world)
         .filter(|p| in_window(p.created, cfrom, cto))
-        .filter(|p| {
-            wanted
-                .as_ref()
-                .is_none_or(|w| w.contains(&ids::user_id(p.index)))
-        })
+        .filter(|p| wanted.as_ref().is_none_or(|w| w.contains(&ids::user_id(p.index))))
         .map(|p| p.index)
         .collect();
-    Ok(StatsQuery {
-        from,
-        to,
-        people,
-        raw,
-    })
+    Ok(StatsQuery { from, to, people, raw })
 }
 
 pub(super) async fn activity_aggregate(State(st): State<AppState>, body: Bytes) -> ApiResult {
@@ -465,15 +405,9 @@ fn period_start(d: NaiveDate, period: &str) -> NaiveDate {
 fn next_period(start: NaiveDate, period: &str) -> NaiveDate {
     match period {
         "WEEK" => start + Duration::days(7),
-        "MONTH" => start
-            .checked_add_months(chrono::Months::new(1))
-            .expect("date"),
-        "QUARTER" => start
-            .checked_add_months(chrono::Months::new(3))
-            .expect("date"),
-        "YEAR" => start
-            .checked_add_months(chrono::Months::new(12))
-            .expect("date"),
+        "MONTH" => start.checked_add_months(chrono::Months::new(1)).expect("date"),
+        "QUARTER" => start.checked_add_months(chrono::Months::new(3)).expect("date"),
+        "YEAR" => start.checked_add_months(chrono::Months::new(12)).expect("date"),
         _ => start + Duration::days(1),
     }
 }
@@ -526,14 +460,9 @@ pub(super) async fn activity_by_period(State(st): State<AppState>, body: Bytes) 
         })
         .collect();
     if items.is_empty() {
-        return Err(ApiError::not_found(
-            "No activity found for the specified period",
-        ));
+        return Err(ApiError::not_found("No activity found for the specified period"));
     }
-    let fp = fingerprint(
-        &format!("POST /v2/stats/activity/aggregate-by-period {period}"),
-        &q.raw,
-    );
+    let fp = fingerprint(&format!("POST /v2/stats/activity/aggregate-by-period {period}"), &q.raw);
     let (page, records) = paginate(items, cursor(&body)?, &fp)?;
     ok(json!({
         "requestId": request_id(),
@@ -569,9 +498,7 @@ pub(super) async fn interaction_stats(State(st): State<AppState>, body: Bytes) -
         })
         .collect();
     if items.is_empty() {
-        return Err(ApiError::not_found(
-            "No stats found for the specified period",
-        ));
+        return Err(ApiError::not_found("No stats found for the specified period"));
     }
     let fp = fingerprint("POST /v2/stats/interaction", &q.raw);
     let (page, records) = paginate(items, cursor(&body)?, &fp)?;
@@ -592,11 +519,7 @@ pub(super) async fn scorecards(State(st): State<AppState>) -> ApiResult {
     if world.scorecards.is_empty() {
         return Err(ApiError::not_found("Scorecards not found"));
     }
-    let list: Vec<Value> = world
-        .scorecards
-        .iter()
-        .map(|s| render::scorecard(world, s))
-        .collect();
+    let list: Vec<Value> = world.scorecards.iter().map(|s| render::scorecard(world, s)).collect();
     ok(json!({ "requestId": request_id(), "scorecards": list }))
 }
 
@@ -626,15 +549,14 @@ pub(super) async fn answered_scorecards(State(st): State<AppState>, body: Bytes)
     let call_to = opt_date("filter.callToDate", &f.call_to_date)?;
     let review_from = opt_date("filter.reviewFromDate", &f.review_from_date)?;
     let review_to = opt_date("filter.reviewToDate", &f.review_to_date)?;
-    let reviewed: Option<Vec<usize>> = id_texts(&f.reviewed_user_ids)
-        .map(|v| v.iter().filter_map(|s| ids::person_index(s)).collect());
+    let reviewed: Option<Vec<usize>> =
+        id_texts(&f.reviewed_user_ids).map(|v| v.iter().filter_map(|s| ids::person_index(s)).collect());
     let mut scorecard_ids = None;
     if let Some(list) = id_texts(&f.scorecard_ids) {
         let mut v = Vec::new();
         for s in list {
-            let n: i64 = s.parse().map_err(|_| {
-                ApiError::bad_request(format!("filter.scorecardIds: invalid id '{s}'"))
-            })?;
+            let n: i64 =
+                s.parse().map_err(|_| ApiError::bad_request(format!("filter.scorecardIds: invalid id '{s}'")))?;
             v.extend(ids::scorecard_index(n));
         }
         scorecard_ids = Some(v);
@@ -643,20 +565,10 @@ pub(super) async fn answered_scorecards(State(st): State<AppState>, body: Bytes)
     let items: Vec<Value> = world
         .answered_scorecards
         .iter()
-        .filter(|a| {
-            in_days(
-                world.local_date(world.calls[a.call].started),
-                call_from,
-                call_to,
-            )
-        })
+        .filter(|a| in_days(world.local_date(world.calls[a.call].started), call_from, call_to))
         .filter(|a| in_days(world.local_date(a.review_time), review_from, review_to))
         .filter(|a| reviewed.as_ref().is_none_or(|r| r.contains(&a.reviewed)))
-        .filter(|a| {
-            scorecard_ids
-                .as_ref()
-                .is_none_or(|s| s.contains(&a.scorecard))
-        })
+        .filter(|a| scorecard_ids.as_ref().is_none_or(|s| s.contains(&a.scorecard)))
         .map(|a| render::answered_scorecard(world, a))
         .collect();
     if items.is_empty() {
@@ -669,37 +581,25 @@ pub(super) async fn answered_scorecards(State(st): State<AppState>, body: Bytes)
 
 // ---------------------------------------------------------------- coaching, workspaces
 
-pub(super) async fn coaching(
-    State(st): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
+pub(super) async fn coaching(State(st): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let required = |name: &str| {
         q.get(name)
             .map(|s| s.trim())
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("Required request parameter '{name}' is missing"))
-            })
+            .ok_or_else(|| ApiError::bad_request(format!("Required request parameter '{name}' is missing")))
     };
     let ws = required("workspace-id")?;
     let manager = required("manager-id")?;
     let from = parse_datetime("from", Some(required("from")?))?.expect("given");
     let to = parse_datetime("to", Some(required("to")?))?.expect("given");
-    let ws: i64 = ws
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("workspace-id: invalid int64 '{ws}'")))?;
-    let manager_num: i64 = manager
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("manager-id: invalid int64 '{manager}'")))?;
+    let ws: i64 = ws.parse().map_err(|_| ApiError::bad_request(format!("workspace-id: invalid int64 '{ws}'")))?;
+    let manager_num: i64 =
+        manager.parse().map_err(|_| ApiError::bad_request(format!("manager-id: invalid int64 '{manager}'")))?;
     let world = &st.world;
     if ws != ids::WORKSPACE_ID_NUM {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("Access denied to workspace {ws}"),
-        ));
+        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("Access denied to workspace {ws}")));
     }
-    let Some(m) = ids::person_index(&manager_num.to_string()).filter(|&m| m < world.people.len())
-    else {
+    let Some(m) = ids::person_index(&manager_num.to_string()).filter(|&m| m < world.people.len()) else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("Access denied: user {manager_num} is not a manager in this workspace"),
@@ -712,12 +612,7 @@ pub(super) async fn coaching(
             let metrics: serde_json::Map<String, Value> = r
                 .metrics
                 .iter()
-                .map(|(k, calls)| {
-                    (
-                        (*k).to_string(),
-                        json!(calls.iter().map(|&c| ids::call_id(c)).collect::<Vec<_>>()),
-                    )
-                })
+                .map(|(k, calls)| ((*k).to_string(), json!(calls.iter().map(|&c| ids::call_id(c)).collect::<Vec<_>>())))
                 .collect();
             json!({
                 "report": render::coaching_user(&world.people[r.report]),
@@ -747,8 +642,5 @@ pub(super) async fn unknown_route() -> ApiError {
 }
 
 pub(super) async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "HTTP method not supported by this endpoint",
-    )
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "HTTP method not supported by this endpoint")
 }

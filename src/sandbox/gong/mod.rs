@@ -95,19 +95,10 @@ pub fn router(world: Arc<World>, settings: GongSimSettings) -> (Router, SimCount
         .route("/v2/calls/{id}", get(handlers::get_call))
         .route("/v2/calls/extensive", post(handlers::calls_extensive))
         .route("/v2/calls/transcript", post(handlers::transcripts))
-        .route(
-            "/v2/stats/activity/aggregate",
-            post(handlers::activity_aggregate),
-        )
-        .route(
-            "/v2/stats/activity/aggregate-by-period",
-            post(handlers::activity_by_period),
-        )
+        .route("/v2/stats/activity/aggregate", post(handlers::activity_aggregate))
+        .route("/v2/stats/activity/aggregate-by-period", post(handlers::activity_by_period))
         .route("/v2/stats/interaction", post(handlers::interaction_stats))
-        .route(
-            "/v2/stats/activity/scorecards",
-            post(handlers::answered_scorecards),
-        )
+        .route("/v2/stats/activity/scorecards", post(handlers::answered_scorecards))
         .route("/v2/settings/scorecards", get(handlers::scorecards))
         .route("/v2/coaching", get(handlers::coaching))
         .route("/v2/workspaces", get(handlers::workspaces))
@@ -121,10 +112,8 @@ pub fn router(world: Arc<World>, settings: GongSimSettings) -> (Router, SimCount
 /// Counting, latency, injected faults, auth and rate limit, in that order.
 async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "<unmatched>".to_string(), |m| m.as_str().to_string());
+    let route =
+        req.extensions().get::<MatchedPath>().map_or_else(|| "<unmatched>".to_string(), |m| m.as_str().to_string());
     st.counters.record(method.as_str(), &route);
     if !st.settings.latency.is_zero() {
         tokio::time::sleep(st.settings.latency).await;
@@ -134,21 +123,11 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
         return ApiError::rate_limited().into_response();
     }
     if !authorized(&st.settings, req.headers()) {
-        let forbidden = method == Method::GET
-            && matches!(
-                route.as_str(),
-                "/v2/users" | "/v2/coaching" | "/v2/workspaces"
-            );
-        let status = if forbidden {
-            StatusCode::FORBIDDEN
-        } else {
-            StatusCode::UNAUTHORIZED
-        };
-        return ApiError::new(
-            status,
-            "Access denied: missing or invalid access key / access key secret",
-        )
-        .into_response();
+        let forbidden =
+            method == Method::GET && matches!(route.as_str(), "/v2/users" | "/v2/coaching" | "/v2/workspaces");
+        let status = if forbidden { StatusCode::FORBIDDEN } else { StatusCode::UNAUTHORIZED };
+        return ApiError::new(status, "Access denied: missing or invalid access key / access key secret")
+            .into_response();
     }
     if !st.buckets.try_take(&st.settings.access_key) {
         st.counters.count_429();
@@ -158,10 +137,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
 }
 
 fn authorized(settings: &GongSimSettings, headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let Some((scheme, token)) = value.trim().split_once(' ') else {
@@ -176,8 +152,7 @@ fn authorized(settings: &GongSimSettings, headers: &HeaderMap) -> bool {
     let Ok(text) = String::from_utf8(decoded) else {
         return false;
     };
-    text.split_once(':')
-        .is_some_and(|(k, s)| k == settings.access_key && s == settings.access_key_secret)
+    text.split_once(':').is_some_and(|(k, s)| k == settings.access_key && s == settings.access_key_secret)
 }
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(1);
@@ -186,9 +161,7 @@ static REQUEST_SEQ: AtomicU64 = AtomicU64::new(1);
 pub(crate) fn request_id() -> String {
     const ALPHA: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let n = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let mut a = mix(n ^ nanos.rotate_left(17));
     let mut b = mix(a ^ n);
     (0..19)
@@ -210,10 +183,7 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
+        ApiError { status, message: message.into() }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -225,10 +195,7 @@ impl ApiError {
     }
 
     fn rate_limited() -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "API request limit exceeded: too many requests, retry later",
-        )
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "API request limit exceeded: too many requests, retry later")
     }
 }
 
@@ -237,8 +204,7 @@ impl IntoResponse for ApiError {
         let body = json!({ "requestId": request_id(), "errors": [self.message] });
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp
     }
@@ -252,17 +218,12 @@ fn canonical(v: &Value) -> String {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            let parts: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
-                .collect();
+            let parts: Vec<String> =
+                keys.into_iter().map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k]))).collect();
             format!("{{{}}}", parts.join(","))
         }
         Value::Array(items) => {
-            format!(
-                "[{}]",
-                items.iter().map(canonical).collect::<Vec<_>>().join(",")
-            )
+            format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(","))
         }
         other => other.to_string(),
     }
@@ -285,9 +246,7 @@ fn encode_cursor(page: usize, total: usize, fp: &str) -> String {
 
 fn decode_cursor(cursor: &str, fp: &str) -> Result<usize, ApiError> {
     let invalid = || ApiError::bad_request("Invalid cursor value");
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .map_err(|_| invalid())?;
+    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| invalid())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if v["v"] != json!(1) {
         return Err(invalid());
@@ -297,19 +256,12 @@ fn decode_cursor(cursor: &str, fp: &str) -> Result<usize, ApiError> {
             "The cursor does not match the request: repeat the original request unchanged with the cursor",
         ));
     }
-    v["pageNumber"]
-        .as_u64()
-        .map(|p| p as usize)
-        .ok_or_else(invalid)
+    v["pageNumber"].as_u64().map(|p| p as usize).ok_or_else(invalid)
 }
 
 /// Cuts one page out of `items` (all matching records) for `cursor`, returning the
 /// page and Gong's `records` object.
-pub(crate) fn paginate<T>(
-    items: Vec<T>,
-    cursor: Option<&str>,
-    fp: &str,
-) -> Result<(Vec<T>, Value), ApiError> {
+pub(crate) fn paginate<T>(items: Vec<T>, cursor: Option<&str>, fp: &str) -> Result<(Vec<T>, Value), ApiError> {
     let total = items.len();
     let page = match cursor {
         Some(c) if !c.is_empty() => decode_cursor(c, fp)?,

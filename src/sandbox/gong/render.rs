@@ -11,8 +11,7 @@ use crate::sandbox::world::{
 
 /// ISO-8601 with the company time zone's offset, e.g. `2026-01-05T09:30:00-05:00`.
 pub(crate) fn iso(world: &World, t: DateTime<Utc>) -> String {
-    t.with_timezone(&world.time_zone)
-        .to_rfc3339_opts(SecondsFormat::Secs, false)
+    t.with_timezone(&world.time_zone).to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// Company-tz midnight of `day`, ISO-8601 with offset.
@@ -21,11 +20,7 @@ pub(crate) fn iso_day(world: &World, day: NaiveDate) -> String {
 }
 
 pub(crate) fn user(world: &World, p: &Person) -> Value {
-    let handle = format!(
-        "{}.{}",
-        p.first_name.to_lowercase(),
-        p.last_name.to_lowercase()
-    );
+    let handle = format!("{}.{}", p.first_name.to_lowercase(), p.last_name.to_lowercase());
     let mut v = json!({
         "id": ids::user_id(p.index),
         "emailAddress": p.email,
@@ -58,10 +53,8 @@ pub(crate) fn user(world: &World, p: &Person) -> Value {
 }
 
 /// Avatars: synthetic Gong staff users (only with `includeAvatars`).
-pub(crate) const AVATARS: [(&str, &str, &str); 2] = [
-    ("Gong", "Support", "Support Engineer"),
-    ("Gong", "CSM", "Customer Success Manager"),
-];
+pub(crate) const AVATARS: [(&str, &str, &str); 2] =
+    [("Gong", "Support", "Support Engineer"), ("Gong", "CSM", "Customer Success Manager")];
 
 pub(crate) fn avatar(world: &World, a: usize) -> Value {
     let (first, last, title) = AVATARS[a];
@@ -107,21 +100,11 @@ pub(crate) fn call_basic(world: &World, c: &Call) -> Value {
         "isPrivate": c.is_private,
     });
     if c.system.is_web_conference() {
-        v["meetingUrl"] = json!(format!(
-            "https://zoom.us/j/{}",
-            9_200_000_000u64 + c.index as u64
-        ));
-        v["calendarEventId"] = json!(format!(
-            "evt{:08x}@acme-demo.com",
-            c.index * 2_654_435 % 0xffff_ffff
-        ));
+        v["meetingUrl"] = json!(format!("https://zoom.us/j/{}", 9_200_000_000u64 + c.index as u64));
+        v["calendarEventId"] = json!(format!("evt{:08x}@acme-demo.com", c.index * 2_654_435 % 0xffff_ffff));
     } else {
         v["clientUniqueId"] = json!(format!("DIALER-{:010}", c.index * 7 + 1_000_000));
-        v["sdrDisposition"] = json!(if c.outcome.id == "NOT_INTERESTED" {
-            "Not interested"
-        } else {
-            "Connected"
-        });
+        v["sdrDisposition"] = json!(if c.outcome.id == "NOT_INTERESTED" { "Not interested" } else { "Connected" });
     }
     v
 }
@@ -209,8 +192,7 @@ fn call_context(world: &World, c: &Call, level: ContextLevel, timings: &[String]
             "Negotiation"
         };
         let mut account = json!({ "objectType": "Account", "objectId": company.crm_account_id });
-        let mut opp =
-            json!({ "objectType": "Opportunity", "objectId": company.crm_opportunity_id });
+        let mut opp = json!({ "objectType": "Opportunity", "objectId": company.crm_opportunity_id });
         if extended {
             account["fields"] = json!([
                 { "name": "Name", "value": company.name },
@@ -267,8 +249,7 @@ fn parties(world: &World, c: &Call, level: ContextLevel, timings: &[String]) -> 
                     v["affiliation"] = json!("External");
                     v["phoneNumber"] = json!(contact.phone);
                     if level != ContextLevel::None {
-                        let mut obj =
-                            json!({ "objectType": "Contact", "objectId": contact.crm_contact_id });
+                        let mut obj = json!({ "objectType": "Contact", "objectId": contact.crm_contact_id });
                         if level == ContextLevel::Extended {
                             obj["fields"] = json!([
                                 { "name": "Email", "value": contact.email },
@@ -302,11 +283,8 @@ fn content(world: &World, c: &Call, f: &ContentFlags) -> Option<Value> {
         );
     }
     if f.topics {
-        let topics: Vec<Value> = c
-            .topics
-            .iter()
-            .map(|t| json!({ "name": t.name, "duration": t.duration_secs }))
-            .collect();
+        let topics: Vec<Value> =
+            c.topics.iter().map(|t| json!({ "name": t.name, "duration": t.duration_secs })).collect();
         m.insert("topics".into(), Value::Array(topics));
     }
     if f.trackers {
@@ -331,18 +309,13 @@ fn content(world: &World, c: &Call, f: &ContentFlags) -> Option<Value> {
                         .iter()
                         .enumerate()
                         .filter_map(|(pi, phrase)| {
-                            let os: Vec<_> = hit
-                                .occurrences
-                                .iter()
-                                .filter(|o| o.phrase == Some(pi))
-                                .collect();
+                            let os: Vec<_> = hit.occurrences.iter().filter(|o| o.phrase == Some(pi)).collect();
                             if os.is_empty() {
                                 return None;
                             }
                             let mut pv = json!({ "count": os.len(), "phrase": phrase });
                             if f.tracker_occurrences {
-                                pv["occurrences"] =
-                                    json!(os.iter().map(|o| occ(o)).collect::<Vec<_>>());
+                                pv["occurrences"] = json!(os.iter().map(|o| occ(o)).collect::<Vec<_>>());
                             }
                             Some(pv)
                         })
@@ -425,8 +398,7 @@ fn interaction(c: &Call, f: &InteractionFlags) -> Option<Value> {
             .enumerate()
             .filter(|(_, p)| p.attended)
             .map(|(k, p)| {
-                let mut v =
-                    json!({ "id": ids::party_id(c.index, k), "talkTime": p.talk_time_secs });
+                let mut v = json!({ "id": ids::party_id(c.index, k), "talkTime": p.talk_time_secs });
                 if let Speaker::Person(i) = p.who {
                     v["userId"] = json!(ids::user_id(i));
                 }
@@ -449,11 +421,7 @@ fn interaction(c: &Call, f: &InteractionFlags) -> Option<Value> {
         );
     }
     if f.video {
-        let v: Vec<Value> = c
-            .video
-            .iter()
-            .map(|(name, d)| json!({ "name": name, "duration": d }))
-            .collect();
+        let v: Vec<Value> = c.video.iter().map(|(name, d)| json!({ "name": name, "duration": d })).collect();
         m.insert("video".into(), Value::Array(v));
     }
     if f.questions {
@@ -465,17 +433,9 @@ fn interaction(c: &Call, f: &InteractionFlags) -> Option<Value> {
     (!m.is_empty()).then_some(Value::Object(m))
 }
 
-pub(crate) fn call_extensive(
-    world: &World,
-    c: &Call,
-    sel: &ContentSelector,
-    level: ContextLevel,
-) -> Value {
-    let timings: Vec<String> = sel
-        .context_timing
-        .clone()
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| vec!["Now".into()]);
+pub(crate) fn call_extensive(world: &World, c: &Call, sel: &ContentSelector, level: ContextLevel) -> Value {
+    let timings: Vec<String> =
+        sel.context_timing.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| vec!["Now".into()]);
     let f = &sel.exposed_fields;
     let mut v = json!({ "metaData": call_basic(world, c) });
     if level != ContextLevel::None {
@@ -518,9 +478,7 @@ pub(crate) fn call_extensive(
             "audioUrl": format!("https://sandbox-media.gong.invalid/calls/{id}/audio.mp3?expires=28800"),
         });
         if c.media == crate::sandbox::world::Media::Video {
-            media["videoUrl"] = json!(format!(
-                "https://sandbox-media.gong.invalid/calls/{id}/video.mp4?expires=28800"
-            ));
+            media["videoUrl"] = json!(format!("https://sandbox-media.gong.invalid/calls/{id}/video.mp4?expires=28800"));
         }
         v["media"] = media;
     }
@@ -546,11 +504,7 @@ pub(crate) fn transcript(world: &World, call: usize) -> Value {
 }
 
 pub(crate) fn counters(a: &ActivityCounters) -> Map<String, Value> {
-    ACTIVITY_COUNTERS
-        .iter()
-        .zip(a.counts.iter())
-        .map(|(k, v)| ((*k).to_string(), json!(v)))
-        .collect()
+    ACTIVITY_COUNTERS.iter().zip(a.counts.iter()).map(|(k, v)| ((*k).to_string(), json!(v))).collect()
 }
 
 pub(crate) fn scorecard(world: &World, s: &Scorecard) -> Value {

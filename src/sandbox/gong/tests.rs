@@ -33,23 +33,12 @@ struct Resp {
 }
 
 async fn send(sb: &Sandbox, req: reqwest::RequestBuilder, auth: bool) -> Resp {
-    let req = if auth {
-        req.basic_auth(sb.gong.access_key(), Some(sb.gong.access_key_secret()))
-    } else {
-        req
-    };
+    let req = if auth { req.basic_auth(sb.gong.access_key(), Some(sb.gong.access_key_secret())) } else { req };
     let resp = req.send().await.expect("request");
     let status = resp.status();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
+    let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
     let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-    Resp {
-        status,
-        retry_after,
-        body,
-    }
+    Resp { status, retry_after, body }
 }
 
 async fn get(sb: &Sandbox, path: &str) -> Resp {
@@ -64,11 +53,7 @@ async fn post(sb: &Sandbox, path: &str, body: Value) -> Resp {
 
 fn assert_error(r: &Resp, status: StatusCode) {
     assert_eq!(r.status, status, "{}", r.body);
-    assert!(
-        r.body["requestId"].as_str().is_some_and(|s| !s.is_empty()),
-        "{}",
-        r.body
-    );
+    assert!(r.body["requestId"].as_str().is_some_and(|s| !s.is_empty()), "{}", r.body);
     let errors = r.body["errors"].as_array().expect("errors array");
     assert!(!errors.is_empty() && errors.iter().all(Value::is_string));
 }
@@ -89,10 +74,7 @@ async fn same_seed_same_answers_different_seed_different() {
     let rc = post(&c, "/v2/calls/extensive", body).await;
     assert_eq!(ra.status, StatusCode::OK);
     assert_ne!(ra.body["requestId"], rb.body["requestId"]);
-    assert_eq!(
-        without_request_id(ra.body.clone()),
-        without_request_id(rb.body)
-    );
+    assert_eq!(without_request_id(ra.body.clone()), without_request_id(rb.body));
     assert_ne!(without_request_id(ra.body), without_request_id(rc.body));
     assert_eq!(a.world(), b.world());
     for s in [a, b, c] {
@@ -112,16 +94,10 @@ async fn auth_is_required_with_gong_error_bodies() {
         .basic_auth(sb.gong.access_key(), Some("nope"))
         .json(&json!({ "filter": {} }));
     assert_error(&send(&sb, wrong, false).await, StatusCode::UNAUTHORIZED);
-    let bearer = http
-        .get(format!("{base}/v2/calls/{}", ids::call_id(0)))
-        .bearer_auth("token");
+    let bearer = http.get(format!("{base}/v2/calls/{}", ids::call_id(0))).bearer_auth("token");
     assert_error(&send(&sb, bearer, false).await, StatusCode::UNAUTHORIZED);
     // 403 (not 401) where the spec says so.
-    for path in [
-        "/v2/users",
-        "/v2/coaching?workspace-id=1&manager-id=1&from=x&to=y",
-        "/v2/workspaces",
-    ] {
+    for path in ["/v2/users", "/v2/coaching?workspace-id=1&manager-id=1&from=x&to=y", "/v2/workspaces"] {
         let r = send(&sb, http.get(format!("{base}{path}")), false).await;
         assert_error(&r, StatusCode::FORBIDDEN);
     }
@@ -170,28 +146,12 @@ async fn paging_visits_every_call_once_in_order() {
     // POST paging with a top-level cursor; the cursor is bound to the filter.
     let filter = json!({ "fromDateTime": from, "toDateTime": to });
     let first = post(&sb, "/v2/calls/extensive", json!({ "filter": filter })).await;
-    let c = first.body["records"]["cursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let second = post(
-        &sb,
-        "/v2/calls/extensive",
-        json!({ "filter": filter, "cursor": c }),
-    )
-    .await;
+    let c = first.body["records"]["cursor"].as_str().unwrap().to_string();
+    let second = post(&sb, "/v2/calls/extensive", json!({ "filter": filter, "cursor": c })).await;
     assert_eq!(second.status, StatusCode::OK);
-    assert_eq!(
-        second.body["calls"][0]["metaData"]["id"],
-        json!(ids::call_id(100))
-    );
+    assert_eq!(second.body["calls"][0]["metaData"]["id"], json!(ids::call_id(100)));
     let other = json!({ "fromDateTime": "2026-02-01T00:00:00Z", "toDateTime": to });
-    let r = post(
-        &sb,
-        "/v2/calls/extensive",
-        json!({ "filter": other, "cursor": c }),
-    )
-    .await;
+    let r = post(&sb, "/v2/calls/extensive", json!({ "filter": other, "cursor": c })).await;
     assert_error(&r, StatusCode::BAD_REQUEST);
     let r = get(&sb, "/v2/calls?cursor=not-a-cursor").await;
     assert_error(&r, StatusCode::BAD_REQUEST);
@@ -204,25 +164,15 @@ async fn empty_results_and_unknown_ids_are_404() {
     let window = "fromDateTime=2025-01-01T00:00:00Z&toDateTime=2025-02-01T00:00:00Z";
     let r = get(&sb, &format!("/v2/calls?{window}")).await;
     assert_error(&r, StatusCode::NOT_FOUND);
-    assert_eq!(
-        r.body["errors"][0],
-        json!("No calls found corresponding to the provided filters")
-    );
+    assert_eq!(r.body["errors"][0], json!("No calls found corresponding to the provided filters"));
     let empty = json!({ "filter": { "fromDateTime": "2025-01-01T00:00:00Z", "toDateTime": "2025-02-01T00:00:00Z" } });
     for path in ["/v2/calls/extensive", "/v2/calls/transcript"] {
         assert_error(&post(&sb, path, empty.clone()).await, StatusCode::NOT_FOUND);
     }
-    let r = post(
-        &sb,
-        "/v2/users/extensive",
-        json!({ "filter": { "createdFromDateTime": "2030-01-01T00:00:00Z" } }),
-    )
-    .await;
+    let r =
+        post(&sb, "/v2/users/extensive", json!({ "filter": { "createdFromDateTime": "2030-01-01T00:00:00Z" } })).await;
     assert_error(&r, StatusCode::NOT_FOUND);
-    assert_error(
-        &get(&sb, "/v2/calls/1234567890123456789").await,
-        StatusCode::NOT_FOUND,
-    );
+    assert_error(&get(&sb, "/v2/calls/1234567890123456789").await, StatusCode::NOT_FOUND);
     assert_error(&get(&sb, "/v2/users/42").await, StatusCode::NOT_FOUND);
     assert_error(&get(&sb, "/v2/nothing-here").await, StatusCode::NOT_FOUND);
     let del = reqwest::Client::new().delete(format!("{}/v2/calls", sb.gong.base_url()));
@@ -231,10 +181,7 @@ async fn empty_results_and_unknown_ids_are_404() {
     let r = get(&sb, &format!("/v2/calls/{}", ids::call_id(5))).await;
     assert_eq!(r.body["call"]["id"], json!(ids::call_id(5)));
     let r = get(&sb, &format!("/v2/users/{}", ids::user_id(3))).await;
-    assert_eq!(
-        r.body["user"]["emailAddress"],
-        json!(sb.world().people[3].email)
-    );
+    assert_eq!(r.body["user"]["emailAddress"], json!(sb.world().people[3].email));
     sb.shutdown().await;
 }
 
@@ -249,42 +196,21 @@ async fn users_list_extensive_and_avatars() {
     assert!(r.body["records"].get("cursor").is_none());
     let u = &users[2];
     assert_eq!(u["id"], json!(ids::user_id(2)));
-    assert_eq!(
-        u["managerId"],
-        json!(ids::user_id(world.people[2].manager.unwrap()))
-    );
+    assert_eq!(u["managerId"], json!(ids::user_id(world.people[2].manager.unwrap())));
     assert!(u["settings"]["emailsImported"].is_boolean());
     assert!(users[0].get("managerId").is_none());
     let r = get(&sb, "/v2/users?includeAvatars=true").await;
-    assert_eq!(
-        r.body["users"].as_array().unwrap().len(),
-        world.people.len() + 2
-    );
-    let r = post(
-        &sb,
-        "/v2/users/extensive",
-        json!({ "filter": { "userIds": [ids::user_id(1), ids::user_id(4)] } }),
-    )
-    .await;
-    let got: Vec<&str> = r.body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["id"].as_str().unwrap())
-        .collect();
+    assert_eq!(r.body["users"].as_array().unwrap().len(), world.people.len() + 2);
+    let r =
+        post(&sb, "/v2/users/extensive", json!({ "filter": { "userIds": [ids::user_id(1), ids::user_id(4)] } })).await;
+    let got: Vec<&str> = r.body["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
     assert_eq!(got, vec![ids::user_id(1), ids::user_id(4)]);
     // Late hires are created inside the window.
-    let r = post(
-        &sb,
-        "/v2/users/extensive",
-        json!({ "filter": { "createdFromDateTime": "2026-01-05T00:00:00-05:00" } }),
-    )
-    .await;
+    let r =
+        post(&sb, "/v2/users/extensive", json!({ "filter": { "createdFromDateTime": "2026-01-05T00:00:00-05:00" } }))
+            .await;
     assert_eq!(r.body["users"].as_array().unwrap().len(), 2);
-    assert_error(
-        &post(&sb, "/v2/users/extensive", json!({})).await,
-        StatusCode::BAD_REQUEST,
-    );
+    assert_error(&post(&sb, "/v2/users/extensive", json!({})).await, StatusCode::BAD_REQUEST);
     sb.shutdown().await;
 }
 
@@ -308,13 +234,7 @@ async fn content_selector_returns_only_requested_parts() {
     let mut ckeys: Vec<&String> = call["content"].as_object().unwrap().keys().collect();
     ckeys.sort();
     assert_eq!(ckeys, vec!["topics", "trackers"]);
-    assert!(
-        call["content"]["trackers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t.get("occurrences").is_none())
-    );
+    assert!(call["content"]["trackers"].as_array().unwrap().iter().all(|t| t.get("occurrences").is_none()));
 
     let sel = json!({
         "context": "Extended",
@@ -330,13 +250,7 @@ async fn content_selector_returns_only_requested_parts() {
     });
     let r = post(&sb, "/v2/calls/extensive", only(sel)).await;
     let call = &r.body["calls"][0];
-    for k in [
-        "context",
-        "content",
-        "interaction",
-        "collaboration",
-        "media",
-    ] {
+    for k in ["context", "content", "interaction", "collaboration", "media"] {
         assert!(call.get(k).is_some(), "{k} missing");
     }
     assert!(call.get("parties").is_none());
@@ -348,28 +262,13 @@ async fn content_selector_returns_only_requested_parts() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        stats,
-        vec![
-            "Talk Ratio",
-            "Longest Monologue",
-            "Longest Customer Story",
-            "Interactivity",
-            "Patience"
-        ]
-    );
+    assert_eq!(stats, vec!["Talk Ratio", "Longest Monologue", "Longest Customer Story", "Interactivity", "Patience"]);
     assert!(call["content"]["trackers"][0]["occurrences"][0]["startTime"].is_number());
     // contextTiming without Extended is rejected, as are unknown context values.
     let bad = only(json!({ "context": "Basic", "contextTiming": ["Now"] }));
-    assert_error(
-        &post(&sb, "/v2/calls/extensive", bad).await,
-        StatusCode::BAD_REQUEST,
-    );
+    assert_error(&post(&sb, "/v2/calls/extensive", bad).await, StatusCode::BAD_REQUEST);
     let bad = only(json!({ "context": "Everything" }));
-    assert_error(
-        &post(&sb, "/v2/calls/extensive", bad).await,
-        StatusCode::BAD_REQUEST,
-    );
+    assert_error(&post(&sb, "/v2/calls/extensive", bad).await, StatusCode::BAD_REQUEST);
     sb.shutdown().await;
 }
 
@@ -379,12 +278,7 @@ async fn transcripts_join_to_parties() {
     let world = sb.world();
     let picks = [3usize, 42, 200];
     let call_ids: Vec<String> = picks.iter().map(|&j| ids::call_id(j)).collect();
-    let r = post(
-        &sb,
-        "/v2/calls/transcript",
-        json!({ "filter": { "callIds": call_ids } }),
-    )
-    .await;
+    let r = post(&sb, "/v2/calls/transcript", json!({ "filter": { "callIds": call_ids } })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let ext = post(
         &sb,
@@ -406,10 +300,7 @@ async fn transcripts_join_to_parties() {
             .as_array()
             .unwrap()
             .clone();
-        let speaker_ids: Vec<&str> = parties
-            .iter()
-            .filter_map(|p| p["speakerId"].as_str())
-            .collect();
+        let speaker_ids: Vec<&str> = parties.iter().filter_map(|p| p["speakerId"].as_str()).collect();
         let mut sentences = 0;
         for m in t["transcript"].as_array().unwrap() {
             assert!(speaker_ids.contains(&m["speakerId"].as_str().unwrap()));
@@ -422,15 +313,9 @@ async fn transcripts_join_to_parties() {
         }
         assert!((20..=80).contains(&sentences));
         let expected = world.transcript(j);
-        assert_eq!(
-            expected.monologues.len(),
-            t["transcript"].as_array().unwrap().len()
-        );
+        assert_eq!(expected.monologues.len(), t["transcript"].as_array().unwrap().len());
         // The host's speaker id is that of the internal party with the host's user id.
-        let host_party = parties
-            .iter()
-            .find(|p| p["userId"] == json!(ids::user_id(call.host)))
-            .unwrap();
+        let host_party = parties.iter().find(|p| p["userId"] == json!(ids::user_id(call.host))).unwrap();
         assert_eq!(host_party["speakerId"], json!(ids::speaker_id(j, 0)));
         assert_eq!(call.participants[0].who, Speaker::Person(call.host));
     }
@@ -457,11 +342,7 @@ async fn stats_dates_are_validated() {
         json!({ "filter": { "fromDate": "2026-02-05", "toDate": "2026-02-01" } }),
         json!({ "nofilter": {} }),
     ];
-    for path in [
-        "/v2/stats/activity/aggregate",
-        "/v2/stats/interaction",
-        "/v2/stats/activity/aggregate-by-period",
-    ] {
+    for path in ["/v2/stats/activity/aggregate", "/v2/stats/interaction", "/v2/stats/activity/aggregate-by-period"] {
         for b in &bad {
             let mut b = b.clone();
             b["aggregationPeriod"] = json!("WEEK");
@@ -469,17 +350,11 @@ async fn stats_dates_are_validated() {
         }
     }
     let url = format!("{}/v2/stats/activity/aggregate", sb.gong.base_url());
-    let req = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .body("{not json");
+    let req = reqwest::Client::new().post(url).header("content-type", "application/json").body("{not json");
     assert_error(&send(&sb, req, true).await, StatusCode::BAD_REQUEST);
     // toDate == today is fine.
     let ok = json!({ "filter": { "fromDate": "2026-01-05", "toDate": "2026-11-01" } });
-    assert_eq!(
-        post(&sb, "/v2/stats/activity/aggregate", ok).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(post(&sb, "/v2/stats/activity/aggregate", ok).await.status, StatusCode::OK);
     sb.shutdown().await;
 }
 
@@ -489,12 +364,7 @@ async fn activity_aggregates_and_weekly_periods() {
     let world = sb.world();
     let (from, to) = ("2026-01-07", "2026-01-22"); // Wednesday .. Thursday
     let filter = json!({ "fromDate": from, "toDate": to });
-    let agg = post(
-        &sb,
-        "/v2/stats/activity/aggregate",
-        json!({ "filter": filter }),
-    )
-    .await;
+    let agg = post(&sb, "/v2/stats/activity/aggregate", json!({ "filter": filter })).await;
     assert_eq!(agg.status, StatusCode::OK, "{}", agg.body);
     assert_eq!(agg.body["timeZone"], json!("America/New_York"));
     assert_eq!(agg.body["fromDateTime"], json!("2026-01-07T00:00:00-05:00"));
@@ -505,31 +375,15 @@ async fn activity_aggregates_and_weekly_periods() {
     for s in stats {
         let p = ids::person_index(s["userId"].as_str().unwrap()).unwrap();
         let expected = world.activity_sum(p, d(from), d(to));
-        assert_eq!(
-            s["userAggregateActivityStats"]["callsAsHost"],
-            json!(expected.get("callsAsHost").unwrap())
-        );
-        assert_eq!(
-            s["userAggregateActivityStats"].as_object().unwrap().len(),
-            15
-        );
+        assert_eq!(s["userAggregateActivityStats"]["callsAsHost"], json!(expected.get("callsAsHost").unwrap()));
+        assert_eq!(s["userAggregateActivityStats"].as_object().unwrap().len(), 15);
     }
-    let hosted: u64 = stats
-        .iter()
-        .map(|s| {
-            s["userAggregateActivityStats"]["callsAsHost"]
-                .as_u64()
-                .unwrap()
-        })
-        .sum();
+    let hosted: u64 = stats.iter().map(|s| s["userAggregateActivityStats"]["callsAsHost"].as_u64().unwrap()).sum();
     assert_eq!(hosted as usize, world.calls_on_days(d(from), d(to)).len());
 
-    let r = post(
-        &sb,
-        "/v2/stats/activity/aggregate-by-period",
-        json!({ "filter": filter, "aggregationPeriod": "WEEK" }),
-    )
-    .await;
+    let r =
+        post(&sb, "/v2/stats/activity/aggregate-by-period", json!({ "filter": filter, "aggregationPeriod": "WEEK" }))
+            .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let users = r.body["usersAggregateActivity"].as_array().unwrap();
     assert!(!users.is_empty());
@@ -537,15 +391,8 @@ async fn activity_aggregates_and_weekly_periods() {
         let p = ids::person_index(u["userId"].as_str().unwrap()).unwrap();
         assert!(!world.activity_sum(p, d(from), d(to)).is_empty());
         let periods = u["userAggregateActivity"].as_array().unwrap();
-        let bounds: Vec<(&str, &str)> = periods
-            .iter()
-            .map(|x| {
-                (
-                    x["fromDate"].as_str().unwrap(),
-                    x["toDate"].as_str().unwrap(),
-                )
-            })
-            .collect();
+        let bounds: Vec<(&str, &str)> =
+            periods.iter().map(|x| (x["fromDate"].as_str().unwrap(), x["toDate"].as_str().unwrap())).collect();
         assert_eq!(
             bounds,
             vec![
@@ -554,24 +401,11 @@ async fn activity_aggregates_and_weekly_periods() {
                 ("2026-01-19T00:00:00-05:00", "2026-01-22T00:00:00-05:00"),
             ]
         );
-        let total: u64 = periods
-            .iter()
-            .map(|x| x["callsAttended"].as_u64().unwrap())
-            .sum();
-        assert_eq!(
-            total,
-            u64::from(
-                world
-                    .activity_sum(p, d(from), d(to))
-                    .get("callsAttended")
-                    .unwrap()
-            )
-        );
+        let total: u64 = periods.iter().map(|x| x["callsAttended"].as_u64().unwrap()).sum();
+        assert_eq!(total, u64::from(world.activity_sum(p, d(from), d(to)).get("callsAttended").unwrap()));
     }
     // People without activity are left out.
-    let silent = (0..world.people.len())
-        .filter(|&p| world.activity_sum(p, d(from), d(to)).is_empty())
-        .count();
+    let silent = (0..world.people.len()).filter(|&p| world.activity_sum(p, d(from), d(to)).is_empty()).count();
     assert_eq!(users.len(), world.people.len() - silent);
     // Months and quarters clip too.
     let r = post(
@@ -580,9 +414,7 @@ async fn activity_aggregates_and_weekly_periods() {
         json!({ "filter": { "fromDate": "2026-02-10", "toDate": "2026-05-03" }, "aggregationPeriod": "QUARTER" }),
     )
     .await;
-    let periods = r.body["usersAggregateActivity"][0]["userAggregateActivity"]
-        .as_array()
-        .unwrap();
+    let periods = r.body["usersAggregateActivity"][0]["userAggregateActivity"].as_array().unwrap();
     assert_eq!(periods.len(), 2);
     assert_eq!(periods[0]["toDate"], json!("2026-04-01T00:00:00-04:00"));
     let r = post(
@@ -598,12 +430,9 @@ async fn activity_aggregates_and_weekly_periods() {
 #[tokio::test]
 async fn interaction_stats_echo_dates() {
     let sb = start(7, 0).await;
-    let r = post(
-        &sb,
-        "/v2/stats/interaction",
-        json!({ "filter": { "fromDate": "2026-03-01", "toDate": "2026-04-01" } }),
-    )
-    .await;
+    let r =
+        post(&sb, "/v2/stats/interaction", json!({ "filter": { "fromDate": "2026-03-01", "toDate": "2026-04-01" } }))
+            .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["timeZone"], json!("America/New_York"));
     assert_eq!(r.body["fromDateTime"], json!("2026-03-01T00:00:00-05:00"));
@@ -611,21 +440,14 @@ async fn interaction_stats_echo_dates() {
     let people = r.body["peopleInteractionStats"].as_array().unwrap();
     assert!(!people.is_empty());
     for p in people {
-        let names: Vec<&str> = p["personInteractionStats"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap())
-            .collect();
+        let names: Vec<&str> =
+            p["personInteractionStats"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
         assert!(names.contains(&"Question Rate") && !names.contains(&"Talk Ratio"));
         assert!(names.contains(&"Engaging Questions"));
     }
-    let r = post(
-        &sb,
-        "/v2/stats/interaction",
-        json!({ "filter": { "fromDate": "2025-03-01", "toDate": "2025-04-01" } }),
-    )
-    .await;
+    let r =
+        post(&sb, "/v2/stats/interaction", json!({ "filter": { "fromDate": "2025-03-01", "toDate": "2025-04-01" } }))
+            .await;
     assert_error(&r, StatusCode::NOT_FOUND);
     sb.shutdown().await;
 }
@@ -641,22 +463,8 @@ async fn scorecards_use_int64_ids() {
     assert_eq!(cards.len(), world.scorecards.len());
     for c in cards {
         assert!(c["scorecardId"].is_i64() && c["workspaceId"].is_i64());
-        assert!(
-            c["questions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|q| q["questionId"].is_i64())
-        );
-        assert_eq!(
-            c["questions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|q| q["isOverall"] == json!(true))
-                .count(),
-            1
-        );
+        assert!(c["questions"].as_array().unwrap().iter().all(|q| q["questionId"].is_i64()));
+        assert_eq!(c["questions"].as_array().unwrap().iter().filter(|q| q["isOverall"] == json!(true)).count(), 1);
     }
     let a = &world.answered_scorecards[0];
     let r = post(
@@ -667,20 +475,10 @@ async fn scorecards_use_int64_ids() {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let answered = r.body["answeredScorecards"].as_array().unwrap();
-    let expected = world
-        .answered_scorecards
-        .iter()
-        .filter(|x| x.reviewed == a.reviewed)
-        .count();
+    let expected = world.answered_scorecards.iter().filter(|x| x.reviewed == a.reviewed).count();
     assert_eq!(answered.len(), expected.min(100));
     let first = &answered[0];
-    for k in [
-        "answeredScorecardId",
-        "scorecardId",
-        "callId",
-        "reviewedUserId",
-        "reviewerUserId",
-    ] {
+    for k in ["answeredScorecardId", "scorecardId", "callId", "reviewedUserId", "reviewerUserId"] {
         assert!(first[k].is_i64(), "{k}: {}", first[k]);
     }
     assert_eq!(first["callId"], json!(ids::call_id_num(a.call)));
@@ -692,12 +490,7 @@ async fn scorecards_use_int64_ids() {
     )
     .await;
     assert_error(&r, StatusCode::NOT_FOUND);
-    let r = post(
-        &sb,
-        "/v2/stats/activity/scorecards",
-        json!({ "filter": { "callFromDate": "01/01/2026" } }),
-    )
-    .await;
+    let r = post(&sb, "/v2/stats/activity/scorecards", json!({ "filter": { "callFromDate": "01/01/2026" } })).await;
     assert_error(&r, StatusCode::BAD_REQUEST);
     sb.shutdown().await;
 }
@@ -742,10 +535,7 @@ async fn rate_limit_and_injected_429s() {
         statuses.push(r.status);
         last = Some(r);
     }
-    assert_eq!(
-        &statuses[..3],
-        &[StatusCode::OK, StatusCode::OK, StatusCode::OK]
-    );
+    assert_eq!(&statuses[..3], &[StatusCode::OK, StatusCode::OK, StatusCode::OK]);
     let last = last.unwrap();
     assert_error(&last, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(last.retry_after.as_deref(), Some("1"));
@@ -770,19 +560,9 @@ async fn requests_are_counted_per_route() {
     for j in 0..3 {
         get(&sb, &format!("/v2/calls/{}", ids::call_id(j))).await;
     }
-    post(
-        &sb,
-        "/v2/calls/transcript",
-        json!({ "filter": { "callIds": [ids::call_id(1)] } }),
-    )
-    .await;
+    post(&sb, "/v2/calls/transcript", json!({ "filter": { "callIds": [ids::call_id(1)] } })).await;
     let http = reqwest::Client::new();
-    send(
-        &sb,
-        http.get(format!("{}/v2/users", sb.gong.base_url())),
-        false,
-    )
-    .await;
+    send(&sb, http.get(format!("{}/v2/users", sb.gong.base_url())), false).await;
     assert_eq!(sb.gong.requests("GET", "/v2/calls/{id}"), 3);
     assert_eq!(sb.gong.requests("POST", "/v2/calls/transcript"), 1);
     assert_eq!(sb.gong.requests("GET", "/v2/users"), 1);

@@ -1,0 +1,91 @@
+//! Start-up configuration errors: clear, naming the key, non-zero exit.
+
+use std::process::Command;
+
+fn run_with_config(yaml: &str, env: &[(&str, &str)]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("convograph.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_convograph"));
+    cmd.args(["serve", "--config"]).arg(&path).args(["--listen", "127.0.0.1:0"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("binary runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+const GONG: &str = r#"
+connections:
+  - id: acme-gong
+    provider: gong
+    base_url: "https://us-1234.api.gong.io"
+    credentials:
+      basic:
+        username: { env: TEST_GONG_KEY }
+        password: { env: TEST_GONG_SECRET_THAT_IS_NOT_SET }
+"#;
+
+#[test]
+fn an_unknown_key_is_a_startup_error_naming_it() {
+    let (code, err) = run_with_config("server:\n  listen: 127.0.0.1:0\n  colour: blue\n", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("colour"), "{err}");
+}
+
+#[test]
+fn a_missing_credential_env_var_names_the_key_and_the_variable() {
+    let (code, err) = run_with_config(GONG, &[("TEST_GONG_KEY", "k")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("connections[0].credentials.basic.password"), "{err}");
+    assert!(err.contains("TEST_GONG_SECRET_THAT_IS_NOT_SET"), "{err}");
+}
+
+#[test]
+fn a_bad_url_is_a_startup_error_naming_the_key() {
+    let (code, err) = run_with_config(&GONG.replace("https://us-1234.api.gong.io", "not a url"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("base_url"), "{err}");
+    let (code, err) = run_with_config(&GONG.replace("https://us-1234.api.gong.io", "ftp://x.example"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("connections[0].base_url"), "{err}");
+}
+
+#[test]
+fn env_overrides_are_typed_and_checked() {
+    let (code, err) =
+        run_with_config("server:\n  listen: 127.0.0.1:0\n", &[("CONVOGRAPH__SERVER__MAX_PAGE_SIZE", "lots")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.to_lowercase().contains("server.max_page_size"), "{err}");
+    // A well-typed override is applied (and then validated like the file's values).
+    let (code, err) =
+        run_with_config("server:\n  listen: 127.0.0.1:0\n", &[("CONVOGRAPH__SERVER__MAX_PAGE_SIZE", "0")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`server.max_page_size`: must be at least 1"), "{err}");
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_convograph"))
+        .args(["--config", "/nonexistent/convograph.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/convograph.yaml"));
+}
+
+#[test]
+fn secrets_never_appear_in_startup_errors() {
+    // The key resolves, the secret file is fine, but the time zone is bad.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cr3t-value-123\n").unwrap();
+    let yaml = format!(
+        "connections:\n  - id: g\n    provider: gong\n    base_url: http://127.0.0.1:9\n    time_zone: Mars/Olympus\n    credentials:\n      basic:\n        username: {{ file: {p} }}\n        password: {{ file: {p} }}\n",
+        p = secret.display()
+    );
+    let (code, err) = run_with_config(&yaml, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("time_zone"), "{err}");
+    assert!(!err.contains("s3cr3t-value-123"), "{err}");
+}

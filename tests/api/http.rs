@@ -1,0 +1,107 @@
+//! GraphQL over HTTP: GET, media types, GraphiQL, health.
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn get_runs_queries_but_a_mutation_is_405() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ connections { id provider } }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["data"]["connections"][0], json!({ "id": "gong-demo", "provider": "GONG" }));
+
+    let resp = app.client.get(app.url("/graphql")).query(&[("query", "mutation { x }")]).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+}
+
+#[tokio::test]
+async fn the_graphql_response_media_type_is_used_when_accepted() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json, application/json;q=0.9")
+        .json(&json!({ "query": "{ connections { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/graphql-response+json"));
+
+    // A parse error: 400 with the GraphQL media type, 200 with plain JSON.
+    for (accept, status) in [("application/graphql-response+json", 400), ("application/json", 200)] {
+        let resp = app
+            .client
+            .post(app.url("/graphql"))
+            .header("accept", accept)
+            .json(&json!({ "query": "{ connections { id " }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{accept}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(body["errors"][0]["message"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn batched_requests_get_an_array_of_responses() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!([{ "query": "{ connections { id } }" }, { "query": "{ connections { provider } }" }]))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body[0]["data"]["connections"][0]["id"], "gong-demo");
+    assert_eq!(body[1]["data"]["connections"][0]["provider"], "GONG");
+}
+
+#[tokio::test]
+async fn browsers_get_graphiql() {
+    let app = spawn_app().await;
+    let resp =
+        app.client.get(app.url("/graphql")).header("accept", "text/html,application/xhtml+xml").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("GraphiQL") && html.contains("unpkg.com/graphiql"));
+    assert!(html.contains("FirstCalls"), "opens with an example query");
+}
+
+#[tokio::test]
+async fn graphiql_assets_can_be_served_locally() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("graphiql.min.js"), "/* local */").unwrap();
+    let mut settings = crate::helpers::test_settings();
+    settings.server.graphiql.assets_dir = Some(dir.path().to_owned());
+    let app = crate::helpers::spawn_with(settings).await;
+    let html =
+        app.client.get(app.url("/graphql")).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("/graphiql/assets/graphiql.min.js") && !html.contains("unpkg.com"));
+    let js = app.client.get(app.url("/graphiql/assets/graphiql.min.js")).send().await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(js.text().await.unwrap(), "/* local */");
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["connections"]["gong-demo"]["status"], "ok");
+}

@@ -1,0 +1,56 @@
+//! Every GraphQL example in the README runs against the default sandbox without errors.
+
+use convograph::config::SandboxConfig;
+use serde_json::{Value, json};
+
+use crate::helpers::{spawn_with, test_settings};
+
+fn readme_queries() -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```graphql") => current = Some(String::new()),
+            (Some(q), "```") => {
+                out.push(std::mem::take(q));
+                current = None;
+            }
+            (Some(q), _) => {
+                q.push_str(line);
+                q.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_readme_example_query_works_on_the_sandbox() {
+    let mut settings = test_settings();
+    settings.sandbox = Some(SandboxConfig::default());
+    let app = spawn_with(settings).await;
+    let queries = readme_queries();
+    assert!(queries.len() >= 6, "found {} examples", queries.len());
+
+    let mut manager_id = Value::Null;
+    for q in &queries {
+        let variables = if q.contains("$managerId") { json!({ "managerId": manager_id }) } else { json!({}) };
+        let data = app.data(q, variables).await;
+        // Every top-level field answered with data.
+        for (field, value) in data.as_object().unwrap() {
+            assert!(!value.is_null(), "`{field}` is null in:\n{q}");
+        }
+        if let Some(id) = data.pointer("/user/manager/id") {
+            manager_id = id.clone();
+        }
+        if q.contains("query Rep ") {
+            assert_eq!(data["user"]["name"], "Vera Rossi", "found by alias, any case");
+            assert!(data["user"]["calls"]["totalCount"].as_u64().unwrap() > 0);
+        }
+        if q.contains("query ManagerCoaching") {
+            assert!(!data["coaching"][0]["directReports"].as_array().unwrap().is_empty());
+        }
+    }
+}
