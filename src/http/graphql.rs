@@ -108,7 +108,16 @@ fn is_mutation(req: &async_graphql::Request) -> bool {
 
 async fn execute(state: &HttpState, media: MediaType, req: BatchRequest) -> Response {
     let loaders = Arc::new(Loaders::new(&state.registry));
-    let resp = state.schema.execute_batch(req.data(loaders)).await;
+    let parses: Vec<bool> = req.iter().map(|r| async_graphql::parser::parse_query(&r.query).is_ok()).collect();
+    let mut resp = state.schema.execute_batch(req.data(loaders)).await;
+    match &mut resp {
+        BatchResponse::Single(r) => tag_request_errors(r, parses.first().copied().unwrap_or(true)),
+        BatchResponse::Batch(rs) => {
+            for (r, parsed) in rs.iter_mut().zip(parses) {
+                tag_request_errors(r, parsed);
+            }
+        }
+    }
     // With the GraphQL media type, a request that never started executing (parse or
     // validation failure: no data, no error path) is a 400.
     let request_failed = match &resp {
@@ -124,6 +133,21 @@ async fn execute(state: &HttpState, media: MediaType, req: BatchRequest) -> Resp
     let mut out = (status, body).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
     out
+}
+
+/// Gives parse and validation errors (raised by the engine, without a code) the
+/// codes gateways and clients know: `GRAPHQL_PARSE_FAILED`, `GRAPHQL_VALIDATION_FAILED`.
+fn tag_request_errors(r: &mut async_graphql::Response, parsed: bool) {
+    if !is_request_error(r) {
+        return;
+    }
+    let code = if parsed { "GRAPHQL_VALIDATION_FAILED" } else { "GRAPHQL_PARSE_FAILED" };
+    for e in &mut r.errors {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", code);
+        }
+    }
 }
 
 fn is_request_error(r: &async_graphql::Response) -> bool {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use serde_json::json;
-use tower_http::{services::ServeDir, trace::TraceLayer};
+use tower_http::{catch_panic::CatchPanicLayer, services::ServeDir, trace::TraceLayer};
 
 use crate::{config::GraphiqlSettings, providers::Registry, schema::AppSchema};
 
@@ -29,7 +29,8 @@ pub fn router(state: HttpState) -> Router {
     if let Some(dir) = state.graphiql.assets_dir.clone().filter(|_| state.graphiql.enabled) {
         router = router.nest_service(graphiql::LOCAL_ASSETS_PATH, ServeDir::new(dir));
     }
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    // Outermost: a panic anywhere becomes a coded 500, never a dropped connection.
+    router.layer(TraceLayer::new_for_http()).layer(CatchPanicLayer::custom(panic_response)).with_state(state)
 }
 
 /// The process is up.
@@ -54,4 +55,10 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
         .collect();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(json!({ "status": if ready { "ready" } else { "not ready" }, "connections": connections })))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("A request handler panicked; answered 500.");
+    let body = json!({ "errors": [ { "message": "internal error", "extensions": { "code": "INTERNAL" } } ] });
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }

@@ -51,6 +51,7 @@ async fn the_graphql_response_media_type_is_used_when_accepted() {
         assert_eq!(resp.status(), status, "{accept}");
         let body: Value = resp.json().await.unwrap();
         assert!(body["errors"][0]["message"].is_string());
+        assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED");
     }
 }
 

@@ -6,6 +6,7 @@ mod errors;
 mod federation;
 mod helpers;
 mod http;
+mod process;
 mod readme;
 mod schema;
 mod stats;

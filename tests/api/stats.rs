@@ -10,6 +10,7 @@ async fn activity_without_start_time_is_a_validation_error() {
     let body = app.query(r#"{ activity(endTime: "2026-03-01T00:00:00Z") { totalCount } }"#, json!({})).await;
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("startTime"), "{message}");
+    assert_eq!(codes(&body), vec!["GRAPHQL_VALIDATION_FAILED"]);
     assert!(body["data"].is_null());
     assert_eq!(app.gong.total_requests(), 0);
 

@@ -1,0 +1,57 @@
+//! The real binary: starts on the sandbox with no config, serves, stops on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+#[tokio::test]
+async fn the_binary_serves_the_sandbox_and_stops_gracefully_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convograph"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("CONVOGRAPH_CONFIG")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut url = None;
+    let mut log = String::new();
+    while url.is_none() {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("logs its address");
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(start) = line.find("http://") {
+            url = line[start..].split_whitespace().next().map(str::to_owned);
+        }
+    }
+    assert!(log.contains("Sandbox mode"), "says it runs open on the sandbox:\n{log}");
+    let url = url.unwrap();
+
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(&url)
+        .json(&serde_json::json!({ "query": "{ calls(first: 1) { totalCount } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["calls"]["totalCount"], 2000, "the default sandbox world");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(10), tokio::task::spawn_blocking(move || child.wait()))
+        .await
+        .expect("stops within 10 s of SIGTERM")
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}
