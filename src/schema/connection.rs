@@ -282,7 +282,7 @@ where
             page_no -= 1;
             token = match codec.token_of(list, page_no) {
                 Some(t) => t,
-                None => rewalk(list, page_no, &load).await?,
+                None => rewalk(page_no, &load).await?,
             };
             end = None;
         }
@@ -300,7 +300,7 @@ fn pos(list: &ListId, page: u32, token: &Option<String>, idx: usize) -> Position
 }
 
 /// Walks from the first page to find the token of `target` (evicted from the map).
-async fn rewalk<R, L, Fut>(list: &ListId, target: u32, load: &L) -> AppResult<Option<String>>
+async fn rewalk<R, L, Fut>(target: u32, load: &L) -> AppResult<Option<String>>
 where
     L: Fn(u32, Option<String>) -> Fut,
     Fut: Future<Output = Result<Page<R>, ProviderError>>,
@@ -310,7 +310,6 @@ where
         let page = load(n, token).await?;
         token = Some(page.next.ok_or(AppError::BadCursor("the list changed since the cursor was issued"))?);
     }
-    let _ = list;
     Ok(token)
 }
 

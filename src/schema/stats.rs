@@ -27,25 +27,33 @@ fn check_range(start: DateTime<Utc>, end: DateTime<Utc>) -> AppResult<()> {
     Ok(())
 }
 
-/// A Relay connection over a whole (unpaged) provider result.
-async fn whole_list<R: Clone, T: async_graphql::OutputType>(
+/// A Relay connection over a whole (unpaged) provider result. `fetch` runs only
+/// after the paging arguments and cursors have been checked.
+async fn whole_list<R, T, Fut>(
     ctx: &Context<'_>,
     list: ListId,
     args: PageArgs,
-    items: Vec<R>,
+    fetch: impl Fn() -> Fut,
     map: impl Fn(R) -> T,
-) -> AppResult<List<T>> {
+) -> AppResult<List<T>>
+where
+    R: Clone,
+    T: async_graphql::OutputType,
+    Fut: Future<Output = Result<Vec<R>, crate::providers::ProviderError>>,
+{
     let st = state(ctx);
-    let total = items.len() as u64;
-    let page = Page { items, next: None, total: Some(total) };
     paginate(
         &st.cursors,
         st.max_page_size,
         &list,
         args,
         |_| {
-            let page = page.clone();
-            async move { Ok(page) }
+            let fut = fetch();
+            async move {
+                let items = fut.await?;
+                let total = items.len() as u64;
+                Ok(Page { items, next: None, total: Some(total) })
+            }
         },
         map,
     )
@@ -64,11 +72,15 @@ pub(crate) async fn activity_list(
     check_range(start, end)?;
     let query = StatsQuery { from: start, to: end, user_remote_ids: users, period };
     let list = ListId::new(provider.connection_id(), "activity", &query);
-    // Validate cursors before spending an upstream request.
-    let items = provider.activity(&query).await?;
     let (conn, kind) = (provider.connection_id().clone(), provider.kind());
-    whole_list(ctx, list, args, items, |a| ActivityNode { connection: conn.clone(), provider: kind, a: Arc::new(a) })
-        .await
+    whole_list(
+        ctx,
+        list,
+        args,
+        || provider.activity(&query),
+        |a| ActivityNode { connection: conn.clone(), provider: kind, a: Arc::new(a) },
+    )
+    .await
 }
 
 pub(crate) async fn interactions_list(
@@ -82,10 +94,15 @@ pub(crate) async fn interactions_list(
     check_range(start, end)?;
     let query = StatsQuery { from: start, to: end, user_remote_ids: users, period: AggregationPeriod::Total };
     let list = ListId::new(provider.connection_id(), "interactions", &query);
-    let items = provider.interactions(&query).await?;
     let (conn, kind) = (provider.connection_id().clone(), provider.kind());
-    whole_list(ctx, list, args, items, |i| InteractionNode { connection: conn.clone(), provider: kind, i: Arc::new(i) })
-        .await
+    whole_list(
+        ctx,
+        list,
+        args,
+        || provider.interactions(&query),
+        |i| InteractionNode { connection: conn.clone(), provider: kind, i: Arc::new(i) },
+    )
+    .await
 }
 
 /// Narrows a scores list.
@@ -155,10 +172,15 @@ pub(crate) async fn scorecards_list(
     args: PageArgs,
 ) -> AppResult<List<ScorecardNode>> {
     let list = ListId::new(provider.connection_id(), "scorecards", &());
-    let items = provider.scorecards().await?;
     let (conn, kind) = (provider.connection_id().clone(), provider.kind());
-    whole_list(ctx, list, args, items, |s| ScorecardNode { connection: conn.clone(), provider: kind, s: Arc::new(s) })
-        .await
+    whole_list(
+        ctx,
+        list,
+        args,
+        || provider.scorecards(),
+        |s| ScorecardNode { connection: conn.clone(), provider: kind, s: Arc::new(s) },
+    )
+    .await
 }
 
 /// Start of `date` in the company time zone, as UTC.

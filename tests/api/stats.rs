@@ -180,3 +180,12 @@ async fn coaching_lists_a_managers_direct_reports() {
         c["directReports"].as_array().unwrap().iter().map(|r| r["report"]["email"].as_str().unwrap()).collect();
     assert!(reports.contains(&with_manager["node"]["email"].as_str().unwrap()));
 }
+
+#[tokio::test]
+async fn a_bad_cursor_on_a_stats_list_costs_no_upstream_request() {
+    let app = spawn_app().await;
+    let q = r#"{ activity(startTime: "2026-03-02T05:00:00Z", endTime: "2026-03-09T05:00:00Z", after: "Zm9yZ2Vk") { totalCount } }"#;
+    let body = app.query(q, json!({})).await;
+    assert_eq!(codes(&body), vec!["BAD_CURSOR"]);
+    assert_eq!(app.gong.total_requests(), 0);
+}
