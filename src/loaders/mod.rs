@@ -130,3 +130,20 @@ impl Loader<RemoteKey> for TranscriptLoader {
         .await)
     }
 }
+
+/// Loads one record through `loader`: `Ok(None)` when the provider has no such id.
+pub async fn load_remote<L, T>(
+    loader: &DataLoader<L>,
+    connection: &Arc<str>,
+    remote_id: &str,
+) -> Result<Option<Arc<T>>, ProviderError>
+where
+    L: Loader<RemoteKey, Value = Loaded<T>, Error = std::convert::Infallible>,
+    T: Send + Sync + 'static,
+{
+    let key = RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() };
+    match loader.load_one(key).await {
+        Ok(found) => found.transpose(),
+        Err(never) => match never {},
+    }
+}

@@ -16,7 +16,7 @@ use super::{
 use crate::{
     domain::{self, Affiliation, Call, CallDirection, Medium, Page, Transcript},
     error::{AppError, AppResult},
-    loaders::RemoteKey,
+    loaders::load_remote,
     providers::{CallQuery, Provider, ProviderKind},
 };
 
@@ -91,15 +91,9 @@ impl CallNode {
 
     /// Loads a call of a connection through the request's DataLoader.
     pub(crate) async fn load(ctx: &Context<'_>, connection: &Arc<str>, remote_id: &str) -> Result<Option<Self>> {
-        let key = RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() };
-        match loaders(ctx)?.calls.load_one(key).await.unwrap_or_else(|e| match e {}) {
-            None => Ok(None),
-            Some(Ok(call)) => {
-                let provider = super::provider(ctx, connection)?.kind();
-                Ok(Some(Self::new(connection.clone(), provider, call)))
-            }
-            Some(Err(e)) => Err(AppError::from(e).into()),
-        }
+        let call = load_remote(&loaders(ctx)?.calls, connection, remote_id).await.map_err(AppError::from)?;
+        let provider = super::provider(ctx, connection)?.kind();
+        Ok(call.map(|c| Self::new(connection.clone(), provider, c)))
     }
 }
 
@@ -241,17 +235,15 @@ impl CallNode {
     /// The transcript, when the call has one. Batched: a page of calls costs one
     /// transcript request per connection (Gong `POST /v2/calls/transcript`).
     async fn transcript(&self, ctx: &Context<'_>) -> Result<Option<TranscriptNode>> {
-        let key = RemoteKey { connection: self.connection.clone(), remote_id: self.call.remote_id.clone() };
-        match loaders(ctx)?.transcripts.load_one(key).await.unwrap_or_else(|e| match e {}) {
-            None => Ok(None),
-            Some(Ok(t)) => Ok(Some(TranscriptNode {
-                connection: self.connection.clone(),
-                provider: self.provider,
-                transcript: t,
-                call: Some(self.call.clone()),
-            })),
-            Some(Err(e)) => Err(AppError::from(e).into()),
-        }
+        let transcript = load_remote(&loaders(ctx)?.transcripts, &self.connection, &self.call.remote_id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(transcript.map(|t| TranscriptNode {
+            connection: self.connection.clone(),
+            provider: self.provider,
+            transcript: t,
+            call: Some(self.call.clone()),
+        }))
     }
 
     /// The provider's own record, unchanged.

@@ -16,7 +16,7 @@ use super::{
 use crate::{
     domain::{AggregationPeriod, User},
     error::{AppError, AppResult},
-    loaders::RemoteKey,
+    loaders::load_remote,
     providers::{CoachingQuery, Provider},
 };
 
@@ -248,17 +248,9 @@ impl QueryRoot {
             Kind::User => UserNode::load(ctx, &conn, &g.remote_id).await?.map(Node::User),
             Kind::Call => CallNode::load(ctx, &conn, &g.remote_id).await?.map(Node::Call),
             Kind::Transcript => {
-                let key = RemoteKey { connection: conn.clone(), remote_id: g.remote_id.clone() };
-                match loaders(ctx)?.transcripts.load_one(key).await.unwrap_or_else(|e| match e {}) {
-                    Some(Ok(t)) => Some(Node::Transcript(TranscriptNode {
-                        connection: conn,
-                        provider: p.kind(),
-                        transcript: t,
-                        call: None,
-                    })),
-                    Some(Err(e)) => return Err(AppError::from(e).into()),
-                    None => None,
-                }
+                load_remote(&loaders(ctx)?.transcripts, &conn, &g.remote_id).await.map_err(AppError::from)?.map(|t| {
+                    Node::Transcript(TranscriptNode { connection: conn, provider: p.kind(), transcript: t, call: None })
+                })
             }
             Kind::Scorecard => {
                 let cards = p.scorecards().await.map_err(AppError::from)?;

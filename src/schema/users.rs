@@ -17,7 +17,7 @@ use super::{
 use crate::{
     domain::{AggregationPeriod, User},
     error::AppError,
-    loaders::RemoteKey,
+    loaders::load_remote,
     providers::ProviderKind,
 };
 
@@ -56,16 +56,9 @@ impl UserNode {
 
     /// Loads a user of a connection through the request's DataLoader.
     pub(crate) async fn load(ctx: &Context<'_>, connection: &Arc<str>, remote_id: &str) -> Result<Option<Self>> {
-        let key = RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() };
-        let loaded = loaders(ctx)?.users.load_one(key).await.unwrap_or_else(|e| match e {});
-        match loaded {
-            None => Ok(None),
-            Some(Ok(user)) => {
-                let provider = super::provider(ctx, connection)?.kind();
-                Ok(Some(Self::new(connection.clone(), provider, user)))
-            }
-            Some(Err(e)) => Err(AppError::from(e).into()),
-        }
+        let user = load_remote(&loaders(ctx)?.users, connection, remote_id).await.map_err(AppError::from)?;
+        let provider = super::provider(ctx, connection)?.kind();
+        Ok(user.map(|u| Self::new(connection.clone(), provider, u)))
     }
 }
 
