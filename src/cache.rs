@@ -143,7 +143,10 @@ pub fn json_weight(v: &serde_json::Value) -> usize {
 
 mod weights {
     use super::{Weigh, json_weight};
-    use crate::domain::{Activity, Call, Coaching, Interaction, Score, Scorecard, Transcript, User};
+    use crate::domain::{
+        Activity, Call, CallTopicMatches, Coaching, CoachingPlan, Department, Feedback, Interaction, KpiDefinition,
+        KpiObservation, Listen, Meeting, Score, Scorecard, Share, Team, Topic, Transcript, User,
+    };
 
     macro_rules! weigh_by_raw {
         ($($t:ty => $base:expr),* $(,)?) => {$(
@@ -155,5 +158,10 @@ mod weights {
             }
         )*};
     }
-    weigh_by_raw!(User => 256, Call => 512, Transcript => 128, Activity => 256, Interaction => 256, Score => 256, Scorecard => 256, Coaching => 256);
+    weigh_by_raw!(
+        User => 256, Call => 512, Transcript => 128, Activity => 256, Interaction => 256, Score => 256,
+        Scorecard => 256, Coaching => 256, Team => 128, Department => 96, Topic => 128, CallTopicMatches => 256,
+        Listen => 128, Feedback => 192, Share => 160, KpiObservation => 128, KpiDefinition => 128,
+        CoachingPlan => 256, Meeting => 256,
+    );
 }

@@ -13,7 +13,7 @@ use crate::{
     providers::{
         Provider, ProviderKind, Registry,
         gong::GongProvider,
-        transport::{TrafficPolicy, Transport},
+        transport::{RateSchedule, TrafficPolicy, Transport},
     },
     sandbox::{Sandbox, SandboxSettings},
     schema::{AppSchema, AppState, ConnectionNode, RateLimitInfo, build_schema, connection::CursorCodec},
@@ -180,7 +180,8 @@ fn build_provider(
     let id: Arc<str> = Arc::from(c.id.as_str());
     match c.provider {
         ProviderKind::Gong => {
-            let policy = TrafficPolicy::resolve(&traffic, crate::providers::gong::DEFAULT_RATE_PER_SEC);
+            let policy =
+                TrafficPolicy::resolve(&traffic, RateSchedule::Fixed(crate::providers::gong::DEFAULT_RATE_PER_SEC));
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
                 .map_err(|e| fail(e.to_string()))?;
             let tz = match &c.time_zone {
@@ -188,7 +189,14 @@ fn build_provider(
                 None => chrono_tz::UTC,
             };
             let provider = GongProvider::new(transport, cache.clone(), id, tz, c.workspace_id.clone());
-            Ok((Arc::new(provider), policy.rate_per_sec))
+            Ok((Arc::new(provider), policy.schedule.rate_at(chrono::Utc::now())))
+        }
+        ProviderKind::ExecVision => {
+            let policy = TrafficPolicy::resolve(&traffic, crate::providers::execvision::DEFAULT_SCHEDULE);
+            let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
+                .map_err(|e| fail(e.to_string()))?;
+            let provider = crate::providers::execvision::ExecVisionProvider::new(transport, cache.clone(), id);
+            Ok((Arc::new(provider), policy.schedule.rate_at(chrono::Utc::now())))
         }
         other => Err(fail(format!("the {other} provider is not available in this build yet"))),
     }

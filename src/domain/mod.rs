@@ -40,6 +40,8 @@ pub struct User {
     pub created_at: Option<DateTime<Utc>>,
     pub team: Option<String>,
     pub department: Option<String>,
+    /// Ids of this user in other systems (dialer, CRM).
+    pub system_ids: Vec<String>,
     pub raw: Arc<Value>,
 }
 
@@ -113,9 +115,24 @@ pub struct Call {
     pub participants: Option<Vec<Participant>>,
     pub topics: Option<Vec<CallTopic>>,
     pub trackers: Option<Vec<Tracker>>,
-    pub summary: Option<String>,
+    pub summary: Option<CallSummary>,
     pub stats: Option<CallStats>,
+    /// Processing state (ExecVision: COMPLETE, CONVERTER_REJECTED, …).
+    pub state: Option<String>,
+    pub crm_matches: Option<Vec<CrmMatch>>,
+    /// Provider custom fields (ExecVision call metadata).
+    pub metadata: Option<Value>,
+    /// Email of the host, when the provider gives it with the call.
+    pub host_email: Option<String>,
     pub raw: Arc<Value>,
+}
+
+/// A provider's summary of a call.
+#[derive(Debug, Clone, Default)]
+pub struct CallSummary {
+    pub text: Option<String>,
+    pub next_steps: Vec<String>,
+    pub questions_and_answers: Vec<QuestionAnswer>,
 }
 
 /// One person on a call.
@@ -173,6 +190,12 @@ pub struct CallStats {
     pub patience_secs: Option<f64>,
     pub company_questions: Option<i64>,
     pub non_company_questions: Option<i64>,
+    pub internal_talk_secs: Option<f64>,
+    pub external_talk_secs: Option<f64>,
+    pub interchanges_per_minute: Option<f64>,
+    /// Speaker id → longest uninterrupted speech, seconds.
+    pub longest_segments: Vec<(String, f64)>,
+    pub talk_speeds: Vec<TalkSpeed>,
     /// Stats under other names.
     pub other: Vec<(String, f64)>,
 }
@@ -181,6 +204,8 @@ pub struct CallStats {
 #[derive(Debug, Clone)]
 pub struct Transcript {
     pub call_remote_id: String,
+    /// Speakers as the provider types them; `None` when they come from the call's participants.
+    pub speakers: Option<Vec<TranscriptSpeaker>>,
     /// Segments in time order.
     pub segments: Vec<Segment>,
     pub raw: Arc<Value>,
@@ -287,6 +312,11 @@ pub struct Score {
     pub reviewed_at: Option<DateTime<Utc>>,
     pub visibility: Option<String>,
     pub answers: Vec<ScoreAnswer>,
+    /// Reviewee and reviewer by email, when the provider names them so.
+    pub reviewed_user_email: Option<String>,
+    pub reviewer_email: Option<String>,
+    /// Overall percentage the provider reports or the mapping computed.
+    pub percentage: Option<f64>,
     pub raw: Arc<Value>,
 }
 
@@ -294,6 +324,16 @@ pub struct Score {
 #[derive(Debug, Clone)]
 pub struct ScoreAnswer {
     pub question_remote_id: String,
+    /// The question text, when the provider sends it with the answer.
+    pub question_text: Option<String>,
+    /// Skills the question trains.
+    pub skills: Vec<String>,
+    /// The scoring scheme (ExecVision: OneToFive, YesNo, …).
+    pub scheme: Option<String>,
+    /// The answer as a percentage, when the scheme defines one.
+    pub percentage: Option<f64>,
+    pub reason: Option<String>,
+    pub comment: Option<String>,
     pub is_overall: bool,
     pub score: Option<f64>,
     pub text: Option<String>,
@@ -349,4 +389,235 @@ pub struct CoachingReport {
     pub report: CoachingPerson,
     /// Metric name → values, as the provider reports them.
     pub metrics: Vec<(String, Vec<String>)>,
+}
+
+/// Which side of the conversation a speaker is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum SpeakerType {
+    /// Matched a user of the provider (the company side).
+    Internal,
+    /// Matched a CRM contact (the customer side).
+    External,
+    /// Not matched.
+    Unknown,
+}
+
+/// A speaker of a transcript, when the provider types its speakers itself.
+#[derive(Debug, Clone)]
+pub struct TranscriptSpeaker {
+    /// Joins to `Segment::speaker_id`.
+    pub speaker_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub kind: SpeakerType,
+}
+
+/// A CRM record linked to a call.
+#[derive(Debug, Clone)]
+pub struct CrmEntity {
+    pub crm_id: String,
+    pub name: Option<String>,
+}
+
+/// A call's match in a CRM.
+#[derive(Debug, Clone)]
+pub struct CrmMatch {
+    pub crm_name: Option<String>,
+    pub activity_crm_id: Option<String>,
+    pub account: Option<CrmEntity>,
+    pub contacts: Vec<CrmEntity>,
+    pub engagement: Option<CrmEntity>,
+}
+
+/// Talk speed over a section of a call.
+#[derive(Debug, Clone)]
+pub struct TalkSpeed {
+    pub start_secs: f64,
+    pub end_secs: f64,
+    /// Speaker id → words per minute.
+    pub words_per_minute: Vec<(String, f64)>,
+}
+
+/// A question and its answer from an AI call summary.
+#[derive(Debug, Clone)]
+pub struct QuestionAnswer {
+    pub question: String,
+    pub answer: String,
+}
+
+/// A team (ExecVision).
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub remote_id: String,
+    pub name: String,
+    pub manager_remote_id: Option<String>,
+    pub department_remote_id: Option<String>,
+    pub raw: Arc<Value>,
+}
+
+/// A department (ExecVision).
+#[derive(Debug, Clone)]
+pub struct Department {
+    pub remote_id: String,
+    pub name: String,
+    pub raw: Arc<Value>,
+}
+
+/// A topic definition: words and phrases the provider looks for.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub remote_id: String,
+    pub name: String,
+    pub words: Vec<String>,
+    pub raw: Arc<Value>,
+}
+
+/// Topic matches found in one call's transcript.
+#[derive(Debug, Clone)]
+pub struct CallTopicMatches {
+    pub call_remote_id: String,
+    pub modified_at: Option<DateTime<Utc>>,
+    pub internal_questions: Option<i64>,
+    pub external_questions: Option<i64>,
+    pub unknown_questions: Option<i64>,
+    pub blocks: Vec<TopicMatchBlock>,
+    pub raw: Arc<Value>,
+}
+
+/// A block of transcript text with the topics matched in it.
+#[derive(Debug, Clone)]
+pub struct TopicMatchBlock {
+    pub start_secs: f64,
+    pub end_secs: f64,
+    pub text: String,
+    pub speaker_type: SpeakerType,
+    pub topics: Vec<TopicHit>,
+}
+
+/// One topic matched within a block.
+#[derive(Debug, Clone)]
+pub struct TopicHit {
+    pub topic_remote_id: String,
+    pub topic_name: String,
+    pub matches: Vec<TopicHitMatch>,
+}
+
+/// Where a topic matched.
+#[derive(Debug, Clone)]
+pub struct TopicHitMatch {
+    pub search_text: Vec<String>,
+    pub matching_text: String,
+    pub start_secs: f64,
+    pub end_secs: f64,
+    pub start_index: i64,
+    pub end_index: i64,
+}
+
+/// Someone listened to a call recording.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub date: Option<NaiveDate>,
+    pub call_remote_id: String,
+    pub listener_remote_id: Option<String>,
+    pub caller_remote_id: Option<String>,
+    pub seconds: Option<f64>,
+    pub raw: Arc<Value>,
+}
+
+/// A comment or highlight on a call.
+#[derive(Debug, Clone)]
+pub struct Feedback {
+    pub given_at: Option<DateTime<Utc>>,
+    pub call_remote_id: String,
+    pub author_remote_id: Option<String>,
+    pub is_comment: bool,
+    pub is_highlight: bool,
+    pub text: Option<String>,
+    pub start_secs: Option<f64>,
+    pub end_secs: Option<f64>,
+    pub raw: Arc<Value>,
+}
+
+/// A call shared with people inside or outside the company.
+#[derive(Debug, Clone)]
+pub struct Share {
+    pub shared_at: Option<DateTime<Utc>>,
+    pub call_remote_id: String,
+    pub sharer_remote_id: Option<String>,
+    pub recipient_remote_ids: Vec<String>,
+    pub recipient_emails: Vec<String>,
+    pub raw: Arc<Value>,
+}
+
+/// A KPI definition.
+#[derive(Debug, Clone)]
+pub struct KpiDefinition {
+    pub remote_id: String,
+    pub description: Option<String>,
+    pub frequency: Option<String>,
+    pub target: Option<f64>,
+    pub raw: Arc<Value>,
+}
+
+/// One observation of a KPI for a user.
+#[derive(Debug, Clone)]
+pub struct KpiObservation {
+    pub kpi_remote_id: String,
+    pub observed_at: Option<DateTime<Utc>>,
+    pub observer_remote_id: Option<String>,
+    pub observed_remote_id: Option<String>,
+    pub value: Option<f64>,
+    pub raw: Arc<Value>,
+}
+
+/// A coaching plan between a coach and a recipient.
+#[derive(Debug, Clone)]
+pub struct CoachingPlan {
+    pub remote_id: String,
+    pub name: Option<String>,
+    pub objective: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub coach_remote_id: Option<String>,
+    pub recipient_remote_id: Option<String>,
+    pub planned_meetings: Option<i64>,
+    pub completed_meetings: Option<i64>,
+    pub missed_meetings: Option<i64>,
+    /// (skill id, skill name).
+    pub skills: Vec<(String, String)>,
+    pub modified_at: Option<DateTime<Utc>>,
+    pub raw: Arc<Value>,
+}
+
+/// A coaching meeting.
+#[derive(Debug, Clone)]
+pub struct Meeting {
+    pub remote_id: String,
+    pub plan_remote_id: Option<String>,
+    pub coach_remote_id: Option<String>,
+    pub recipient_remote_id: Option<String>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Skill name → score percent.
+    pub skill_scores: Vec<(String, f64)>,
+    pub call_reviews: Vec<CallReview>,
+    pub questions: Vec<MeetingQuestion>,
+    pub comments: Option<String>,
+    pub raw: Arc<Value>,
+}
+
+/// A call reviewed in a coaching meeting.
+#[derive(Debug, Clone)]
+pub struct CallReview {
+    pub call_remote_id: String,
+    pub questions: Vec<MeetingQuestion>,
+}
+
+/// A scored question of a meeting or call review.
+#[derive(Debug, Clone)]
+pub struct MeetingQuestion {
+    pub question: String,
+    pub possible_score: Option<f64>,
+    pub actual_score: Option<f64>,
+    pub weight: Option<f64>,
 }

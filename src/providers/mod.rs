@@ -4,8 +4,10 @@
 //! connection id.
 
 mod error;
+pub mod execvision;
 pub mod gong;
 pub mod transport;
+pub(crate) mod wire;
 
 use std::{collections::BTreeMap, fmt, sync::Arc};
 
@@ -16,7 +18,8 @@ use serde::{Deserialize, Serialize};
 pub use error::{ProviderError, ProviderErrorKind};
 
 use crate::domain::{
-    Activity, AggregationPeriod, Call, Coaching, Interaction, Page, Score, Scorecard, Transcript, User,
+    Activity, AggregationPeriod, Call, CallTopicMatches, Coaching, CoachingPlan, Department, Feedback, Interaction,
+    KpiDefinition, KpiObservation, Listen, Meeting, Page, Score, Scorecard, Share, Team, Topic, Transcript, User,
 };
 
 /// The providers convograph speaks to.
@@ -92,8 +95,23 @@ pub struct CoachingQuery {
     pub to: DateTime<Utc>,
 }
 
+/// Lower bound on last-modified time, for lists the provider pages by it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct SinceQuery {
+    /// Records modified at or after this time (all when absent).
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Filter for topic matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct TopicMatchQuery {
+    pub since: Option<DateTime<Utc>>,
+    /// Keep topics that match at least `minimum_matches` times within `window_secs`.
+    pub window: Option<(u32, u32)>,
+}
+
 /// What a provider fills; the source of the README coverage table.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Capabilities {
     pub users: bool,
     pub calls: bool,
@@ -103,6 +121,13 @@ pub struct Capabilities {
     pub scores: bool,
     pub scorecards: bool,
     pub coaching: bool,
+    pub coaching_plans: bool,
+    pub teams: bool,
+    pub topics: bool,
+    pub listens: bool,
+    pub feedback: bool,
+    pub shares: bool,
+    pub kpis: bool,
 }
 
 /// One connection's provider operations. Every method has a default that says
@@ -167,6 +192,66 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Coaching data of one manager.
     async fn coaching(&self, _query: &CoachingQuery) -> Result<Vec<Coaching>, ProviderError> {
         Err(self.unsupported("coaching"))
+    }
+    /// One scorecard template by id.
+    async fn scorecard(&self, id: &str) -> Result<Option<Scorecard>, ProviderError> {
+        Ok(self.scorecards().await?.into_iter().find(|s| s.remote_id == id))
+    }
+    /// Teams.
+    async fn teams(&self) -> Result<Vec<Team>, ProviderError> {
+        Err(self.unsupported("teams"))
+    }
+    /// Departments.
+    async fn departments(&self) -> Result<Vec<Department>, ProviderError> {
+        Err(self.unsupported("departments"))
+    }
+    /// Topic definitions.
+    async fn topics(&self) -> Result<Vec<Topic>, ProviderError> {
+        Err(self.unsupported("topics"))
+    }
+    /// One page of topic matches per call.
+    async fn list_topic_matches(
+        &self,
+        _query: &TopicMatchQuery,
+        _page: Option<String>,
+    ) -> Result<Page<CallTopicMatches>, ProviderError> {
+        Err(self.unsupported("topic matches"))
+    }
+    /// One page of listens.
+    async fn list_listens(&self, _query: &SinceQuery, _page: Option<String>) -> Result<Page<Listen>, ProviderError> {
+        Err(self.unsupported("listens"))
+    }
+    /// One page of feedback (comments and highlights).
+    async fn list_feedback(&self, _query: &SinceQuery, _page: Option<String>) -> Result<Page<Feedback>, ProviderError> {
+        Err(self.unsupported("feedback"))
+    }
+    /// One page of shares.
+    async fn list_shares(&self, _query: &SinceQuery, _page: Option<String>) -> Result<Page<Share>, ProviderError> {
+        Err(self.unsupported("shares"))
+    }
+    /// One page of KPI observations.
+    async fn list_kpis(
+        &self,
+        _query: &SinceQuery,
+        _page: Option<String>,
+    ) -> Result<Page<KpiObservation>, ProviderError> {
+        Err(self.unsupported("kpis"))
+    }
+    /// A KPI definition.
+    async fn kpi_definition(&self, _id: &str) -> Result<Option<KpiDefinition>, ProviderError> {
+        Err(self.unsupported("kpis"))
+    }
+    /// One page of coaching plans.
+    async fn list_coaching_plans(
+        &self,
+        _query: &SinceQuery,
+        _page: Option<String>,
+    ) -> Result<Page<CoachingPlan>, ProviderError> {
+        Err(self.unsupported("coaching plans"))
+    }
+    /// One page of coaching meetings.
+    async fn list_meetings(&self, _query: &SinceQuery, _page: Option<String>) -> Result<Page<Meeting>, ProviderError> {
+        Err(self.unsupported("coaching meetings"))
     }
 }
 

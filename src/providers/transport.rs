@@ -27,20 +27,54 @@ use url::Url;
 use super::{ProviderError, ProviderErrorKind, ProviderKind};
 use crate::config::{Credentials, TrafficSettings};
 
+/// How many requests per second a provider allows, possibly by time of day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateSchedule {
+    /// The same rate all day.
+    Fixed(f64),
+    /// One rate from 6 AM to 9 PM US Eastern time (DST-aware), another at night
+    /// (ExecVision: 5/s by day, 25/s at night).
+    UsEasternBusinessHours { day: f64, night: f64 },
+}
+
+impl RateSchedule {
+    /// The rate in force at `now`.
+    pub fn rate_at(&self, now: chrono::DateTime<chrono::Utc>) -> f64 {
+        match *self {
+            Self::Fixed(rate) => rate,
+            Self::UsEasternBusinessHours { day, night } => {
+                if is_us_eastern_business_hours(now) {
+                    day
+                } else {
+                    night
+                }
+            }
+        }
+    }
+}
+
+/// 6:00 (inclusive) to 21:00 (exclusive) in America/New_York.
+pub fn is_us_eastern_business_hours(now: chrono::DateTime<chrono::Utc>) -> bool {
+    use chrono::Timelike;
+    let hour = now.with_timezone(&chrono_tz::America::New_York).hour();
+    (6..21).contains(&hour)
+}
+
 /// Fully resolved traffic policy of one connection.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrafficPolicy {
-    pub rate_per_sec: f64,
+    pub schedule: RateSchedule,
     pub timeout: Duration,
     pub max_retries: u32,
     pub max_queue_wait: Duration,
 }
 
 impl TrafficPolicy {
-    /// Fills what `settings` leaves out from the provider's documented default rate.
-    pub fn resolve(settings: &TrafficSettings, default_rate: f64) -> Self {
+    /// Fills what `settings` leaves out from the provider's documented schedule. A
+    /// configured `rate_per_sec` replaces the schedule with that fixed rate.
+    pub fn resolve(settings: &TrafficSettings, default: RateSchedule) -> Self {
         Self {
-            rate_per_sec: settings.rate_per_sec.unwrap_or(default_rate),
+            schedule: settings.rate_per_sec.map_or(default, RateSchedule::Fixed),
             timeout: settings.timeout.unwrap_or(Duration::from_secs(30)),
             max_retries: settings.max_retries.unwrap_or(3),
             max_queue_wait: settings.max_queue_wait.unwrap_or(Duration::from_secs(15)),
@@ -92,6 +126,8 @@ pub struct Transport {
     base_url: Url,
     auth: HeaderValue,
     limiter: DefaultDirectRateLimiter,
+    /// The night limiter of a day/night schedule.
+    night_limiter: Option<DefaultDirectRateLimiter>,
     policy: TrafficPolicy,
     paused_until: Mutex<Option<Instant>>,
     sent: AtomicU64,
@@ -122,8 +158,13 @@ impl Transport {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| err(format!("http client: {e}")))?;
+        let (day, night) = match policy.schedule {
+            RateSchedule::Fixed(rate) => (rate, None),
+            RateSchedule::UsEasternBusinessHours { day, night } => (day, Some(night)),
+        };
         Ok(Self {
-            limiter: RateLimiter::direct(quota(policy.rate_per_sec)),
+            limiter: RateLimiter::direct(quota(day)),
+            night_limiter: night.map(|n| RateLimiter::direct(quota(n))),
             provider,
             connection,
             client,
@@ -147,6 +188,11 @@ impl Transport {
 
     fn error(&self, kind: ProviderErrorKind) -> ProviderError {
         ProviderError::new(self.provider, &self.connection, kind)
+    }
+
+    /// An error of this connection.
+    pub fn error_of(&self, kind: ProviderErrorKind) -> ProviderError {
+        self.error(kind)
     }
 
     /// Sends `req`, applying the traffic policy.
@@ -205,7 +251,11 @@ impl Transport {
             }
             tokio::time::sleep_until(until).await;
         }
-        match tokio::time::timeout_at(deadline, self.limiter.until_ready()).await {
+        let limiter = match &self.night_limiter {
+            Some(night) if !is_us_eastern_business_hours(chrono::Utc::now()) => night,
+            _ => &self.limiter,
+        };
+        match tokio::time::timeout_at(deadline, limiter.until_ready()).await {
             Ok(()) => Ok(()),
             Err(_) => Err(self.error(ProviderErrorKind::RateLimited { retry_after: self.policy.max_queue_wait })),
         }
@@ -288,4 +338,27 @@ fn backoff(attempt: u32) -> Duration {
 fn quota(rate: f64) -> Quota {
     let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
     Quota::with_period(period).expect("non-zero period").allow_burst(NonZeroU32::MIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    #[test]
+    fn the_eastern_schedule_switches_at_6_am_and_9_pm_local_time_across_dst() {
+        let schedule = RateSchedule::UsEasternBusinessHours { day: 5.0, night: 25.0 };
+        // Winter (EST, UTC-5): 6 AM local = 11:00 UTC, 9 PM local = 02:00 UTC next day.
+        assert_eq!(schedule.rate_at(Utc.with_ymd_and_hms(2026, 1, 15, 10, 59, 0).unwrap()), 25.0);
+        assert_eq!(schedule.rate_at(Utc.with_ymd_and_hms(2026, 1, 15, 11, 0, 0).unwrap()), 5.0);
+        assert_eq!(schedule.rate_at(Utc.with_ymd_and_hms(2026, 1, 16, 1, 59, 0).unwrap()), 5.0);
+        assert_eq!(schedule.rate_at(Utc.with_ymd_and_hms(2026, 1, 16, 2, 0, 0).unwrap()), 25.0);
+        // Summer (EDT, UTC-4): 6 AM local = 10:00 UTC.
+        assert_eq!(schedule.rate_at(Utc.with_ymd_and_hms(2026, 7, 15, 10, 0, 0).unwrap()), 5.0);
+        assert_eq!(schedule.rate_at(Utc.with_ymd_and_hms(2026, 7, 15, 9, 59, 0).unwrap()), 25.0);
+        // The DST change day (2026-03-08): 6 AM EDT = 10:00 UTC.
+        assert_eq!(schedule.rate_at(Utc.with_ymd_and_hms(2026, 3, 8, 10, 0, 0).unwrap()), 5.0);
+        assert_eq!(RateSchedule::Fixed(3.0).rate_at(Utc::now()), 3.0);
+    }
 }

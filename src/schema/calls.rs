@@ -222,9 +222,45 @@ impl CallNode {
             .collect()
     }
 
-    /// The provider's summary of the call (Gong `brief`).
+    /// The provider's summary of the call (Gong `brief`; ExecVision AI summary with
+    /// next steps and questions and answers).
     async fn summary(&self) -> Option<CallSummary> {
-        self.call.summary.clone().map(|text| CallSummary { text })
+        self.call.summary.as_ref().map(|s| CallSummary {
+            text: s.text.clone(),
+            next_steps: s.next_steps.clone(),
+            questions_and_answers: s
+                .questions_and_answers
+                .iter()
+                .map(|qa| QuestionAnswer { question: qa.question.clone(), answer: qa.answer.clone() })
+                .collect(),
+        })
+    }
+
+    /// Processing state at the provider (ExecVision: `COMPLETE`, `CONVERTER_REJECTED`, …).
+    async fn state(&self) -> Option<&str> {
+        self.call.state.as_deref()
+    }
+
+    /// CRM records the provider linked to the call (ExecVision).
+    async fn crm_matches(&self) -> Vec<CrmMatch> {
+        let entity = |e: &domain::CrmEntity| CrmEntity { crm_id: e.crm_id.clone(), name: e.name.clone() };
+        self.call
+            .crm_matches
+            .iter()
+            .flatten()
+            .map(|m| CrmMatch {
+                crm_name: m.crm_name.clone(),
+                activity_crm_id: m.activity_crm_id.clone(),
+                account: m.account.as_ref().map(entity),
+                contacts: m.contacts.iter().map(entity).collect(),
+                engagement: m.engagement.as_ref().map(entity),
+            })
+            .collect()
+    }
+
+    /// The provider's custom fields for the call (ExecVision `metadata`, mapped from the CRM).
+    async fn metadata(&self) -> Option<Json<serde_json::Value>> {
+        self.call.metadata.clone().map(Json)
     }
 
     /// Interaction statistics of the call.
@@ -343,7 +379,44 @@ pub struct TrackerOccurrence {
 #[derive(Clone, Debug, SimpleObject)]
 pub struct CallSummary {
     /// The summary text.
-    pub text: String,
+    pub text: Option<String>,
+    /// Suggested next steps for the participants.
+    pub next_steps: Vec<String>,
+    /// Questions asked on the call and their answers.
+    pub questions_and_answers: Vec<QuestionAnswer>,
+}
+
+/// A question from a call and its answer.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct QuestionAnswer {
+    /// The question.
+    pub question: String,
+    /// The answer.
+    pub answer: String,
+}
+
+/// A call's match in a CRM.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct CrmMatch {
+    /// The CRM (e.g. Salesforce).
+    pub crm_name: Option<String>,
+    /// The CRM activity of the call.
+    pub activity_crm_id: Option<String>,
+    /// The account.
+    pub account: Option<CrmEntity>,
+    /// The contacts.
+    pub contacts: Vec<CrmEntity>,
+    /// The engagement (e.g. a Salesforce opportunity).
+    pub engagement: Option<CrmEntity>,
+}
+
+/// A CRM record.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct CrmEntity {
+    /// Its id in the CRM.
+    pub crm_id: String,
+    /// Its name in the CRM.
+    pub name: Option<String>,
 }
 
 /// Interaction statistics of one call.
@@ -363,8 +436,38 @@ pub struct CallStats {
     pub company_questions: Option<i32>,
     /// Questions asked by others.
     pub non_company_questions: Option<i32>,
+    /// Seconds the company side talked.
+    pub internal_talk_time: Option<f64>,
+    /// Seconds the other side talked.
+    pub external_talk_time: Option<f64>,
+    /// Speaker changes per minute.
+    pub interchanges_per_minute: Option<f64>,
+    /// Longest uninterrupted speech per speaker, seconds.
+    pub longest_segments: Vec<SpeakerValue>,
+    /// Words per minute per speaker, by section of the call.
+    pub talk_speeds: Vec<TalkSpeed>,
     /// Statistics under other names.
     pub additional: Vec<Metric>,
+}
+
+/// A number for one speaker.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct SpeakerValue {
+    /// The speaker (joins to `TranscriptSegment.speakerId`).
+    pub speaker_id: String,
+    /// The value.
+    pub value: f64,
+}
+
+/// Talk speed over one section of a call.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct TalkSpeed {
+    /// Section start, seconds from the start of the call.
+    pub start_time: f64,
+    /// Section end, seconds from the start of the call.
+    pub end_time: f64,
+    /// Words per minute per speaker.
+    pub words_per_minute: Vec<SpeakerValue>,
 }
 
 impl From<&domain::CallStats> for CallStats {
@@ -377,9 +480,26 @@ impl From<&domain::CallStats> for CallStats {
             patience: s.patience_secs,
             company_questions: s.company_questions.map(clamp_i32),
             non_company_questions: s.non_company_questions.map(clamp_i32),
+            internal_talk_time: s.internal_talk_secs,
+            external_talk_time: s.external_talk_secs,
+            interchanges_per_minute: s.interchanges_per_minute,
+            longest_segments: speaker_values(&s.longest_segments),
+            talk_speeds: s
+                .talk_speeds
+                .iter()
+                .map(|t| TalkSpeed {
+                    start_time: t.start_secs,
+                    end_time: t.end_secs,
+                    words_per_minute: speaker_values(&t.words_per_minute),
+                })
+                .collect(),
             additional: s.other.iter().map(|(name, value)| Metric { name: name.clone(), value: *value }).collect(),
         }
     }
+}
+
+fn speaker_values(v: &[(String, f64)]) -> Vec<SpeakerValue> {
+    v.iter().map(|(speaker_id, value)| SpeakerValue { speaker_id: speaker_id.clone(), value: *value }).collect()
 }
 
 /// A named number.
@@ -424,6 +544,30 @@ impl TranscriptNode {
 
     /// The people who speak in the transcript.
     async fn speakers(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
+        if let Some(typed) = &self.transcript.speakers {
+            return Ok(typed
+                .iter()
+                .map(|s| Participant {
+                    connection: self.connection.clone(),
+                    p: domain::Participant {
+                        remote_id: None,
+                        name: s.name.clone(),
+                        email: s.email.clone(),
+                        title: None,
+                        phone: None,
+                        user_remote_id: None,
+                        speaker_id: Some(s.speaker_id.clone()),
+                        affiliation: match s.kind {
+                            domain::SpeakerType::Internal => Affiliation::Internal,
+                            domain::SpeakerType::External => Affiliation::External,
+                            domain::SpeakerType::Unknown => Affiliation::Unknown,
+                        },
+                        roles: Vec::new(),
+                        talk_time_secs: None,
+                    },
+                })
+                .collect());
+        }
         let call = self.call_record(ctx).await?;
         let speaking: std::collections::HashSet<&str> =
             self.transcript.segments.iter().filter_map(|s| s.speaker_id.as_deref()).collect();

@@ -3,6 +3,7 @@
 //! request's [`Loaders`].
 
 pub mod calls;
+pub mod coaching;
 pub mod connection;
 pub mod id;
 pub mod query;

@@ -8,16 +8,17 @@ use chrono::{DateTime, Utc};
 use super::{
     ActivityNode, CallNode, ConnectionNode, InteractionNode, Node, ScoreNode, ScorecardNode, TranscriptNode, UserNode,
     calls::{CallFilter, calls_list},
+    coaching::{self, page_args},
     connection::{List, ListId, PageArgs, paginate},
     id::{self, Kind},
     loaders, pick_connection, provider, state,
     stats::{Coaching, ScoreFilter, activity_list, interactions_list, scorecards_list, scores_list},
 };
 use crate::{
-    domain::{AggregationPeriod, User},
+    domain::AggregationPeriod,
     error::{AppError, AppResult},
     loaders::load_remote,
-    providers::{CoachingQuery, Provider},
+    providers::{CoachingQuery, TopicMatchQuery},
 };
 
 /// The root of every query.
@@ -38,21 +39,6 @@ fn user_remote_ids(ids: Option<Vec<ID>>, connection: &str) -> AppResult<Vec<Stri
         .collect()
 }
 
-/// Finds a user by email (or alias, case-insensitive) in one connection's users.
-async fn find_by_email(provider: &Arc<dyn Provider>, email: &str) -> AppResult<Option<User>> {
-    let mut token = None;
-    loop {
-        let page = provider.list_users(token).await?;
-        if let Some(u) = page.items.into_iter().find(|u| u.has_email(email)) {
-            return Ok(Some(u));
-        }
-        match page.next {
-            Some(next) => token = Some(next),
-            None => return Ok(None),
-        }
-    }
-}
-
 async fn user_by_email(ctx: &Context<'_>, email: &str) -> Result<Option<UserNode>> {
     let email = email.trim();
     if email.is_empty() || !email.contains('@') {
@@ -60,7 +46,7 @@ async fn user_by_email(ctx: &Context<'_>, email: &str) -> Result<Option<UserNode
     }
     let mut failure = None;
     for p in state(ctx).registry.iter().filter(|p| p.capabilities().users) {
-        match find_by_email(p, email).await {
+        match super::users::find_by_email(p, email).await {
             Ok(Some(u)) => {
                 return Ok(Some(UserNode::new(p.connection_id().clone(), p.kind(), Arc::new(u))));
             }
@@ -237,6 +223,163 @@ impl QueryRoot {
         let query = CoachingQuery { manager_remote_id: g.remote_id, from: start_time, to: end_time };
         let list = provider.coaching(&query).await.map_err(AppError::from)?;
         Ok(list.into_iter().map(|c| Coaching::from_domain(&g.connection, c)).collect())
+    }
+
+    /// Teams (ExecVision).
+    async fn teams(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::TeamNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "teams", |c| c.teams)?;
+        Ok(coaching::teams(ctx, p, page_args!(first, after, last, before)).await?)
+    }
+
+    /// Departments (ExecVision).
+    async fn departments(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::DepartmentNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "departments", |c| c.teams)?;
+        Ok(coaching::departments(ctx, p, page_args!(first, after, last, before)).await?)
+    }
+
+    /// Topic definitions (ExecVision).
+    async fn topics(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::TopicNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "topics", |c| c.topics)?;
+        Ok(coaching::topics(ctx, p, page_args!(first, after, last, before)).await?)
+    }
+
+    /// Topics matched in calls' transcripts (ExecVision), for calls modified since
+    /// `modifiedSince`; with `windowLength` (seconds) and `minimumMatches`, only topics
+    /// matched at least that often within such a window.
+    async fn topic_matches(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        modified_since: Option<DateTime<Utc>>,
+        window_length: Option<u32>,
+        minimum_matches: Option<u32>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::CallTopicMatchesNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "topic matches", |c| c.topics)?;
+        let window = match (window_length, minimum_matches) {
+            (Some(w), Some(m)) => Some((w, m)),
+            (None, None) => None,
+            _ => return Err(AppError::bad_input("give `windowLength` and `minimumMatches` together").into()),
+        };
+        let query = TopicMatchQuery { since: modified_since, window };
+        Ok(coaching::topic_matches(ctx, p, query, page_args!(first, after, last, before)).await?)
+    }
+
+    /// Listens to call recordings modified since `modifiedSince` (ExecVision; computed nightly).
+    async fn listens(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        modified_since: Option<DateTime<Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::ListenNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "listens", |c| c.listens)?;
+        Ok(coaching::listens(ctx, p, modified_since, page_args!(first, after, last, before)).await?)
+    }
+
+    /// Comments and highlights on calls since `modifiedSince` (ExecVision).
+    async fn feedback(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        modified_since: Option<DateTime<Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::FeedbackNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "feedback", |c| c.feedback)?;
+        Ok(coaching::feedback(ctx, p, modified_since, page_args!(first, after, last, before)).await?)
+    }
+
+    /// Calls shared since `modifiedSince`, internally and externally (ExecVision).
+    async fn shares(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        modified_since: Option<DateTime<Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::ShareNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "shares", |c| c.shares)?;
+        Ok(coaching::shares(ctx, p, modified_since, page_args!(first, after, last, before)).await?)
+    }
+
+    /// KPI observations modified since `modifiedSince`, with their definitions (ExecVision).
+    async fn kpis(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        modified_since: Option<DateTime<Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::KpiNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "kpis", |c| c.kpis)?;
+        Ok(coaching::kpis(ctx, p, modified_since, page_args!(first, after, last, before)).await?)
+    }
+
+    /// Coaching plans modified since `modifiedSince`, with their meetings (ExecVision).
+    async fn coaching_plans(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        modified_since: Option<DateTime<Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::CoachingPlanNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "coaching plans", |c| c.coaching_plans)?;
+        Ok(coaching::coaching_plans(ctx, p, modified_since, page_args!(first, after, last, before)).await?)
+    }
+
+    /// Coaching meetings modified since `modifiedSince` (ExecVision).
+    async fn coaching_meetings(
+        &self,
+        ctx: &Context<'_>,
+        connection_id: Option<ID>,
+        modified_since: Option<DateTime<Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<coaching::MeetingNode>> {
+        let p = pick_connection(ctx, connection_id.as_ref(), "coaching meetings", |c| c.coaching_plans)?;
+        Ok(coaching::meetings(ctx, p, modified_since, page_args!(first, after, last, before)).await?)
     }
 
     /// Any object by its global id.

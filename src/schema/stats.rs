@@ -419,6 +419,15 @@ pub struct ScoreNode {
 }
 
 impl ScoreNode {
+    /// A user named by provider id, or by email where the provider only gives that.
+    async fn person(&self, ctx: &Context<'_>, id: &Option<String>, email: &Option<String>) -> Result<Option<UserNode>> {
+        match (id, email) {
+            (Some(id), _) => UserNode::load(ctx, &self.connection, id).await,
+            (None, Some(email)) => UserNode::by_email(ctx, &self.connection, email).await,
+            (None, None) => Ok(None),
+        }
+    }
+
     async fn template(&self, ctx: &Context<'_>) -> Result<Option<Arc<Scorecard>>> {
         let Some(id) = &self.s.scorecard_remote_id else {
             return Ok(None);
@@ -472,17 +481,11 @@ impl ScoreNode {
     }
     /// The user whose call was reviewed.
     async fn reviewee(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        match &self.s.reviewed_user_remote_id {
-            Some(u) => UserNode::load(ctx, &self.connection, u).await,
-            None => Ok(None),
-        }
+        self.person(ctx, &self.s.reviewed_user_remote_id, &self.s.reviewed_user_email).await
     }
     /// The user who reviewed.
     async fn reviewer(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        match &self.s.reviewer_user_remote_id {
-            Some(u) => UserNode::load(ctx, &self.connection, u).await,
-            None => Ok(None),
-        }
+        self.person(ctx, &self.s.reviewer_user_remote_id, &self.s.reviewer_email).await
     }
     /// When the review was made.
     async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
@@ -496,8 +499,13 @@ impl ScoreNode {
     async fn overall_score(&self) -> Option<f64> {
         self.s.answers.iter().find(|a| a.is_overall).and_then(|a| a.score)
     }
-    /// The overall score as a percentage of the question's range (needs the template).
+    /// The overall score as a percentage: the provider's own (ExecVision: the mean of the
+    /// answers under their scoring schemes), else the overall question's score within
+    /// its range (Gong, from the template).
     async fn percentage(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        if let Some(p) = self.s.percentage {
+            return Ok(Some(p));
+        }
         let Some(answer) = self.s.answers.iter().find(|a| a.is_overall) else {
             return Ok(None);
         };
@@ -518,10 +526,14 @@ impl ScoreNode {
                     template.as_ref().and_then(|t| t.questions.iter().find(|q| q.remote_id == a.question_remote_id));
                 ScoreAnswer {
                     question_id: a.question_remote_id.clone(),
-                    question: q.map(|q| q.text.clone()),
+                    question: a.question_text.clone().or_else(|| q.map(|q| q.text.clone())),
                     is_overall: a.is_overall,
                     score: a.score,
-                    percentage: percent(a.score, q),
+                    percentage: a.percentage.or_else(|| percent(a.score, q)),
+                    skills: a.skills.clone(),
+                    scheme: a.scheme.clone(),
+                    reason: a.reason.clone(),
+                    comment: a.comment.clone(),
                     text: a.text.clone(),
                     not_applicable: a.not_applicable,
                     selected_options: a.selected_options.clone(),
@@ -560,6 +572,14 @@ pub struct ScoreAnswer {
     pub not_applicable: bool,
     /// Chosen options of a choice question.
     pub selected_options: Vec<String>,
+    /// Skills the question trains (ExecVision).
+    pub skills: Vec<String>,
+    /// The scoring scheme (ExecVision: `OneToFive`, `OneToThree`, `OneTwo`, `YesNo`, `PassFail`).
+    pub scheme: Option<String>,
+    /// Why this score was given.
+    pub reason: Option<String>,
+    /// The reviewer's comment.
+    pub comment: Option<String>,
 }
 
 /// A scorecard template.

@@ -16,8 +16,9 @@ use super::{
 };
 use crate::{
     domain::{AggregationPeriod, User},
-    error::AppError,
+    error::{AppError, AppResult},
     loaders::load_remote,
+    providers::Provider,
     providers::ProviderKind,
 };
 
@@ -49,7 +50,29 @@ impl ProviderIdentity {
     }
 }
 
+/// Finds a user by email (or alias, case-insensitive) in one connection's users.
+pub(crate) async fn find_by_email(provider: &Arc<dyn Provider>, email: &str) -> AppResult<Option<User>> {
+    let mut token = None;
+    loop {
+        let page = provider.list_users(token).await?;
+        if let Some(u) = page.items.into_iter().find(|u| u.has_email(email)) {
+            return Ok(Some(u));
+        }
+        match page.next {
+            Some(next) => token = Some(next),
+            None => return Ok(None),
+        }
+    }
+}
+
 impl UserNode {
+    /// The user of `connection` with this email or alias, if any.
+    pub(crate) async fn by_email(ctx: &Context<'_>, connection: &Arc<str>, email: &str) -> Result<Option<Self>> {
+        let provider = super::provider(ctx, connection)?;
+        let found = find_by_email(provider, email).await?;
+        Ok(found.map(|u| Self::new(connection.clone(), provider.kind(), Arc::new(u))))
+    }
+
     pub(crate) fn new(connection: Arc<str>, provider: ProviderKind, user: Arc<User>) -> Self {
         Self { connection, provider, user }
     }

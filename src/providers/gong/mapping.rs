@@ -10,8 +10,8 @@ use super::model::{
     ManagerCoaching, NamedValue, PersonInteraction, WithRaw,
 };
 use crate::domain::{
-    Activity, ActivityMetrics, Affiliation, AggregationPeriod, Call, CallDirection, CallStats, CallTopic, Coaching,
-    CoachingPerson, CoachingReport, Interaction, InteractionMetrics, Medium, Participant, Score, ScoreAnswer,
+    Activity, ActivityMetrics, Affiliation, AggregationPeriod, Call, CallDirection, CallStats, CallSummary, CallTopic,
+    Coaching, CoachingPerson, CoachingReport, Interaction, InteractionMetrics, Medium, Participant, Score, ScoreAnswer,
     Scorecard, ScorecardQuestion, Segment, StatsUser, Tracker, TrackerOccurrence, Transcript, User,
 };
 
@@ -35,6 +35,7 @@ pub(crate) fn user(u: WithRaw<GongUser>) -> User {
         created_at: timestamp(data.created.as_deref()),
         team: None,
         department: None,
+        system_ids: Vec::new(),
         raw,
     }
 }
@@ -112,7 +113,7 @@ pub(crate) fn call(c: WithRaw<CallData>) -> Call {
                     })
                     .collect()
             }),
-            content.brief,
+            content.brief.map(|text| CallSummary { text: Some(text), ..CallSummary::default() }),
         ),
         None => (None, None, None),
     };
@@ -138,6 +139,10 @@ pub(crate) fn call(c: WithRaw<CallData>) -> Call {
         trackers,
         summary,
         stats,
+        state: None,
+        crm_matches: None,
+        metadata: None,
+        host_email: None,
         raw,
     }
 }
@@ -179,7 +184,7 @@ pub(crate) fn transcript(t: WithRaw<CallTranscript>) -> Transcript {
         })
         .collect();
     segments.sort_by_key(|s| (s.start_ms, s.end_ms));
-    Transcript { call_remote_id: data.call_id, segments, raw }
+    Transcript { call_remote_id: data.call_id, speakers: None, segments, raw }
 }
 
 pub(crate) fn activity_metrics(c: &ActivityCounters) -> ActivityMetrics {
@@ -295,11 +300,20 @@ pub(crate) fn score(s: WithRaw<AnsweredScorecard>) -> Score {
         reviewer_user_remote_id: data.reviewer_user_id.map(|i| i.0),
         reviewed_at: timestamp(data.review_time.as_deref()),
         visibility: data.visibility_type,
+        reviewed_user_email: None,
+        reviewer_email: None,
+        percentage: None,
         answers: data
             .answers
             .into_iter()
             .map(|a| ScoreAnswer {
                 question_remote_id: a.question_id.0,
+                question_text: None,
+                skills: Vec::new(),
+                scheme: None,
+                percentage: None,
+                reason: None,
+                comment: None,
                 is_overall: a.is_overall,
                 score: a.score,
                 text: a.answer_text,
@@ -436,7 +450,7 @@ mod tests {
         assert_eq!(stats.patience_secs, Some(0.8));
         assert_eq!(stats.company_questions, Some(7));
         assert_eq!(stats.other, vec![("Future Stat".to_owned(), 3.0)], "unknown stat names kept");
-        assert_eq!(c.summary.as_deref(), Some("Discussed pricing and next steps."));
+        assert_eq!(c.summary.and_then(|s| s.text).as_deref(), Some("Discussed pricing and next steps."));
     }
 
     #[test]

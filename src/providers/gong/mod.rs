@@ -119,6 +119,7 @@ impl Provider for GongProvider {
             scores: true,
             scorecards: true,
             coaching: true,
+            ..Capabilities::default()
         }
     }
 

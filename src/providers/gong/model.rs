@@ -2,25 +2,10 @@
 //! OpenAPI document). Unknown fields are ignored (Gong adds fields without notice);
 //! everything Gong may omit is an `Option`. These types never leave this folder.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-/// A record decoded twice: typed, and kept whole for `remoteData`.
-#[derive(Debug, Clone)]
-pub(crate) struct WithRaw<T> {
-    pub(crate) data: T,
-    pub(crate) raw: Arc<Value>,
-}
-
-impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for WithRaw<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Value::deserialize(d)?;
-        let data = T::deserialize(&raw).map_err(serde::de::Error::custom)?;
-        Ok(Self { data, raw: Arc::new(raw) })
-    }
-}
+pub(crate) use crate::providers::wire::WithRaw;
 
 /// `records` paging block.
 #[derive(Debug, Clone, Default, Deserialize)]
