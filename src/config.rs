@@ -96,11 +96,23 @@ pub struct SandboxConfig {
     pub people: usize,
     /// Number of calls.
     pub calls: usize,
+    /// Which providers get a demo connection (default: every simulated provider).
+    pub providers: Vec<ProviderKind>,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self { seed: 7, people: 40, calls: 2000 }
+        Self {
+            seed: 7,
+            people: 40,
+            calls: 2000,
+            providers: vec![
+                ProviderKind::Gong,
+                ProviderKind::ExecVision,
+                ProviderKind::Salesloft,
+                ProviderKind::Hubster,
+            ],
+        }
     }
 }
 

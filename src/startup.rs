@@ -69,7 +69,8 @@ impl Application {
                     ..SandboxSettings::default()
                 };
                 let sandbox = Sandbox::start(sim).await.map_err(|e| StartupError::Sandbox(e.to_string()))?;
-                connections.extend(sandbox_connections(&sandbox));
+                connections
+                    .extend(sandbox_connections(&sandbox).into_iter().filter(|c| cfg.providers.contains(&c.provider)));
                 Some(sandbox)
             }
             None => None,

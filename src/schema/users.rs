@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{
     ConnectionNode,
     calls::{CallFilter, calls_list},
+    coaching::{CoachingPlanNode, Src, plain_list},
     connection::{List, PageArgs},
     connection_node,
     id::{self, Kind},
@@ -18,8 +19,8 @@ use crate::{
     domain::{AggregationPeriod, User},
     error::{AppError, AppResult},
     loaders::load_remote,
-    providers::Provider,
     providers::ProviderKind,
+    providers::{Provider, SinceQuery},
 };
 
 /// A person's account at one provider connection.
@@ -228,6 +229,49 @@ impl UserNode {
         let users = vec![self.user.remote_id.clone()];
         let args = PageArgs { first, after, last, before };
         Ok(interactions_list(ctx, provider, start_time, end_time, users, args).await?)
+    }
+
+    /// Coaching plans this user coaches or is coached in (ExecVision).
+    async fn coaching_plans(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<CoachingPlanNode>> {
+        let provider = super::provider(ctx, &self.connection)?;
+        if !provider.capabilities().coaching_plans {
+            return Err(AppError::Provider(provider.unsupported("coaching plans")).into());
+        }
+        let me = self.user.remote_id.clone();
+        let src = Src { connection: self.connection.clone(), provider: self.provider };
+        Ok(plain_list(
+            ctx,
+            provider,
+            &format!("user_plans:{me}"),
+            PageArgs { first, after, last, before },
+            || {
+                let (p, me) = (provider.clone(), me.clone());
+                async move {
+                    let mut out = Vec::new();
+                    let mut page = None;
+                    loop {
+                        let got = p.list_coaching_plans(&SinceQuery::default(), page).await?;
+                        out.extend(got.items.into_iter().filter(|plan| {
+                            plan.coach_remote_id.as_deref() == Some(me.as_str())
+                                || plan.recipient_remote_id.as_deref() == Some(me.as_str())
+                        }));
+                        match got.next {
+                            Some(n) => page = Some(n),
+                            None => return Ok(out),
+                        }
+                    }
+                }
+            },
+            |plan| CoachingPlanNode { src: src.clone(), p: Arc::new(plan) },
+        )
+        .await?)
     }
 
     /// The provider's own record, unchanged.

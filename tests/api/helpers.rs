@@ -5,6 +5,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use convograph::{
     config::{SandboxConfig, Settings},
+    providers::ProviderKind,
     sandbox::{GongSimHandle, World},
     startup::Application,
 };
@@ -35,7 +36,12 @@ impl Drop for TestApp {
 /// Settings of the test sandbox; `tweak` may change them before start.
 pub fn test_settings() -> Settings {
     let mut settings = Settings {
-        sandbox: Some(SandboxConfig { seed: 7, people: TEST_PEOPLE, calls: TEST_CALLS }),
+        sandbox: Some(SandboxConfig {
+            seed: 7,
+            people: TEST_PEOPLE,
+            calls: TEST_CALLS,
+            providers: vec![ProviderKind::Gong],
+        }),
         ..Settings::default()
     };
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
