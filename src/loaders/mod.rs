@@ -25,9 +25,12 @@ pub struct RemoteKey {
     pub remote_id: String,
 }
 
-/// How long a loader waits to gather keys before calling the provider. Resolvers of
-/// one level run in the same poll, so a short delay is enough to batch them.
-const BATCH_DELAY: Duration = Duration::from_millis(2);
+/// How long a loader waits to gather keys before calling the provider. async-graphql
+/// resolves a list of more than 30 items through `FuturesUnordered`, which yields
+/// after every 32 polls, so the keys of a 100-item page arrive over several polls;
+/// the delay must cover them even on a loaded machine (2 ms did not, under load).
+/// It costs latency only on the first nested level that calls a provider.
+const BATCH_DELAY: Duration = Duration::from_millis(8);
 
 /// The loaders of one request.
 pub struct Loaders {
