@@ -47,6 +47,20 @@
 //!   in (modified, id) order; no paging.
 //! - **Listens** are computed nightly: only listens whose nightly `modified` time has
 //!   passed on the simulator clock are visible.
+//! - Field-level choices: `Listen` carries `modified` (the seed's example has it, its
+//!   table does not); `Topic.words` is an array of strings (as the example, not the
+//!   table); a topic match's `topicId` is a string (the table) while `Topic.id` is a
+//!   number; scorecard questions use `questionId` (the example, not `questionID`);
+//!   `YesNo`/`PassFail` answers are the numbers 1 (yes/pass) and 0; meetings and
+//!   plans render times with the US Eastern offset (as the seed's examples), all
+//!   other timestamps are UTC `Z` (fractional seconds only when non-zero); KPI
+//!   observer/observed ids are user UUIDs; `call/{id}` of a call ExecVision could not
+//!   convert (`CONVERTER_REJECTED`) has `transcript`/`callSummary` null and zero
+//!   stats; `estimatedMissedMeetings` counts planned slots elapsed by the simulator
+//!   clock minus completed meetings.
+//! - Records derived from a call (listens, scores, feedback, shares, reviews) are
+//!   only generated for calls not deleted before start; calls deleted through the API
+//!   keep theirs (dangling ids, as a real deletion would leave).
 //! - Unknown routes → 404, wrong method → 405 (same error body).
 
 use std::collections::BTreeMap;
