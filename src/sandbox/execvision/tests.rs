@@ -739,7 +739,8 @@ async fn daytime_queues_at_5_per_second_never_429() {
     assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
     // 5 at once, then one every 200 ms: the 15th is served 2 s after the first.
     assert!(took >= Duration::from_millis(1950), "{took:?}");
-    assert_eq!(sb.execvision.queued_requests(), 10);
+    // 10 when all 15 arrive within 200 ms (a loaded machine may spread them a little).
+    assert!((8..=10).contains(&sb.execvision.queued_requests()), "{}", sb.execvision.queued_requests());
     assert!(sb.execvision.max_queue_depth() >= 5, "{}", sb.execvision.max_queue_depth());
     assert_eq!(sb.execvision.queue_depth(), 0);
     assert_eq!(sb.execvision.sim().rejected_429(), 0);
@@ -758,7 +759,7 @@ async fn night_allows_25_per_second_and_dst_moves_the_boundary() {
     let (statuses, took) = burst(&day, 10).await;
     assert!(statuses.iter().all(|s| *s == StatusCode::OK));
     assert!(took >= Duration::from_millis(950), "{took:?}");
-    assert_eq!(day.execvision.queued_requests(), 5);
+    assert!((3..=5).contains(&day.execvision.queued_requests()), "{}", day.execvision.queued_requests());
     night.shutdown().await;
     day.shutdown().await;
 }
@@ -768,11 +769,13 @@ async fn a_request_that_would_queue_too_long_times_out_with_504() {
     let timeout = Duration::from_millis(1900);
     let sb = start_with(rated(Utc.with_ymd_and_hms(2026, 1, 14, 15, 0, 0).unwrap(), timeout)).await;
     let (statuses, _) = burst(&sb, 25).await;
-    // Request k (1-based) would wait (k - 5) * 200 ms: from k = 15 on that is >= 1.9 s.
+    // Request k (1-based) would wait (k - 5) * 200 ms: from k = 15 on that is >= 1.9 s
+    // (11 time-outs when all arrive within 100 ms; never fewer than 14 served).
     let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
     let timed_out = statuses.iter().filter(|s| **s == StatusCode::GATEWAY_TIMEOUT).count();
-    assert_eq!((ok, timed_out), (14, 11), "{statuses:?}");
-    assert_eq!(sb.execvision.queue_timeouts(), 11);
+    assert_eq!(ok + timed_out, 25, "{statuses:?}");
+    assert!(ok >= 14 && (8..=11).contains(&timed_out), "{statuses:?}");
+    assert_eq!(sb.execvision.queue_timeouts(), timed_out as u64);
     assert!(!statuses.contains(&StatusCode::TOO_MANY_REQUESTS));
     sb.execvision.reset_queue_stats();
     assert_eq!(sb.execvision.queue_timeouts(), 0);
