@@ -13,6 +13,12 @@
 //! sandbox.gong.total_requests();      // all requests received (u64), 429s and 401s included
 //! sandbox.gong.rejected_429();        // how many 429s it sent
 //! sandbox.gong.inject_429(n);         // the next n requests get 429 + Retry-After: 1
+//! sandbox.execvision.base_url();      // "http://127.0.0.1:PORT" (paths are /api/ev/2/...)
+//! sandbox.execvision.user_id();       // Basic-auth user
+//! sandbox.execvision.password();      // Basic-auth password
+//! sandbox.execvision.requests("GET", "/api/ev/2/calls");
+//! sandbox.execvision.max_queue_depth(); // deepest rate-limit queue seen
+//! sandbox.execvision.data();          // &EvData, the ExecVision-only generated data
 //! sandbox.world();                    // &World, the generated data (for tests to compare)
 //! sandbox.shutdown().await;
 //! ```
@@ -20,6 +26,10 @@
 //! Ids: each simulator derives its ids from world indices; for Gong see
 //! [`gong::ids`] (e.g. `gong::ids::user_id(i)`, `gong::ids::call_id(j)`,
 //! `gong::ids::speaker_id(j, participant)`).
+//!
+//! ExecVision: see [`execvision`] (behaviour, quirks, choices), [`execvision::ids`]
+//! (`user_id(person)`, `call_id(call)`, ... with inverses) and [`world_ev`]
+//! (`Person::accounts.execvision`, `Call::recorded_by.execvision`, [`world_ev::EvData`]).
 //!
 //! Notes for tests: `GongSimSettings::rate_per_sec = 0` turns the rate limit off;
 //! `GongSimSettings::today` pins "today" for the stats `toDate` check; `GET /v2/calls`
@@ -32,11 +42,14 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 
 mod common;
+pub mod execvision;
 pub mod gong;
 mod rng;
 pub mod world;
+pub mod world_ev;
 
 pub use common::{SimCounters, SimHandle};
+pub use execvision::{ExecVisionSimHandle, ExecVisionSimSettings};
 pub use gong::GongSimSettings;
 pub use world::World;
 
@@ -58,6 +71,8 @@ pub struct SandboxSettings {
     pub window_end: DateTime<Utc>,
     /// Gong simulator behaviour.
     pub gong: GongSimSettings,
+    /// ExecVision simulator behaviour.
+    pub execvision: ExecVisionSimSettings,
 }
 
 impl Default for SandboxSettings {
@@ -69,6 +84,7 @@ impl Default for SandboxSettings {
             window_start: Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap(),
             window_end: Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap(),
             gong: GongSimSettings::default(),
+            execvision: ExecVisionSimSettings::default(),
         }
     }
 }
@@ -78,6 +94,8 @@ impl Default for SandboxSettings {
 pub struct Sandbox {
     /// The Gong simulator.
     pub gong: GongSimHandle,
+    /// The ExecVision simulator (routes under `/api/ev/2/`).
+    pub execvision: ExecVisionSimHandle,
     world: Arc<World>,
     servers: Vec<common::Server>,
 }
@@ -90,7 +108,10 @@ impl Sandbox {
         let (addr, server) = common::serve(router).await?;
         let gong =
             SimHandle::new(addr, settings.gong.access_key.clone(), settings.gong.access_key_secret.clone(), counters);
-        Ok(Sandbox { gong, world, servers: vec![server] })
+        let (router, counters, shared) = execvision::router(world.clone(), settings.execvision.clone());
+        let (addr, ev_server) = common::serve(router).await?;
+        let execvision = ExecVisionSimHandle::new(addr, &settings.execvision, counters, shared);
+        Ok(Sandbox { gong, execvision, world, servers: vec![server, ev_server] })
     }
 
     /// The generated data.

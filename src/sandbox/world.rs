@@ -337,7 +337,8 @@ pub struct Call {
     pub video: Vec<(&'static str, f64)>,
     pub comments: Vec<Comment>,
     pub is_private: bool,
-    /// Which providers recorded this call (all Gong for now).
+    /// Which providers recorded this call (all Gong; ExecVision see
+    /// [`crate::sandbox::world_ev::records_call`]).
     pub recorded_by: Providers,
 }
 
@@ -1380,7 +1381,11 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
                 video,
                 comments,
                 is_private: r.chance(0.03),
-                recorded_by: Providers { gong: true, ..Providers::default() },
+                recorded_by: Providers {
+                    gong: true,
+                    execvision: super::world_ev::records_call(seed, index, hp.accounts.execvision),
+                    ..Providers::default()
+                },
             }
         })
         .collect()
