@@ -102,6 +102,12 @@ async fn run_sandbox() -> ExitCode {
         sandbox.gong.access_key(),
         sandbox.gong.access_key_secret()
     );
+    println!(
+        "execvision\t{}\tbasic {}:{}",
+        sandbox.execvision.base_url(),
+        sandbox.execvision.user_id(),
+        sandbox.execvision.password()
+    );
     shutdown_signal().await;
     sandbox.shutdown().await;
     ExitCode::SUCCESS

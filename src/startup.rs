@@ -21,6 +21,8 @@ use crate::{
 
 /// Connection id of the sandbox's Gong demo connection.
 pub const SANDBOX_GONG_CONNECTION: &str = "gong-demo";
+/// Connection id of the sandbox's ExecVision demo connection.
+pub const SANDBOX_EXECVISION_CONNECTION: &str = "execvision-demo";
 
 /// A connection with its secrets read.
 #[derive(Debug, Clone)]
@@ -157,18 +159,32 @@ fn resolve(i: usize, c: &ConnectionSettings) -> Result<ResolvedConnection, Confi
 /// One demo connection per simulator the sandbox runs.
 fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
     let gong = &sandbox.gong;
-    vec![ResolvedConnection {
-        id: SANDBOX_GONG_CONNECTION.into(),
-        provider: ProviderKind::Gong,
-        base_url: gong.base_url().parse().expect("the simulator's URL parses"),
-        credentials: Credentials::Basic {
-            username: Secret::new(gong.access_key()),
-            password: Secret::new(gong.access_key_secret()),
+    vec![
+        ResolvedConnection {
+            id: SANDBOX_GONG_CONNECTION.into(),
+            provider: ProviderKind::Gong,
+            base_url: gong.base_url().parse().expect("the simulator's URL parses"),
+            credentials: Credentials::Basic {
+                username: Secret::new(gong.access_key()),
+                password: Secret::new(gong.access_key_secret()),
+            },
+            time_zone: Some(sandbox.world().time_zone.name().to_owned()),
+            workspace_id: Some(crate::sandbox::gong::ids::WORKSPACE_ID.to_owned()),
+            traffic: TrafficSettings::default(),
         },
-        time_zone: Some(sandbox.world().time_zone.name().to_owned()),
-        workspace_id: Some(crate::sandbox::gong::ids::WORKSPACE_ID.to_owned()),
-        traffic: TrafficSettings::default(),
-    }]
+        ResolvedConnection {
+            id: SANDBOX_EXECVISION_CONNECTION.into(),
+            provider: ProviderKind::ExecVision,
+            base_url: sandbox.execvision.base_url().parse().expect("the simulator's URL parses"),
+            credentials: Credentials::Basic {
+                username: Secret::new(sandbox.execvision.user_id()),
+                password: Secret::new(sandbox.execvision.password()),
+            },
+            time_zone: None,
+            workspace_id: None,
+            traffic: TrafficSettings::default(),
+        },
+    ]
 }
 
 fn build_provider(

@@ -18,7 +18,7 @@ const CDN: [&str; 4] = [
 const DEFAULT_QUERY: &str = r#"# Welcome to convograph. This runs against the sandbox as it is.
 query FirstCalls {
   connections { id provider }
-  calls(first: 5) {
+  calls(connectionId: "gong-demo", first: 5) {
     totalCount
     edges {
       cursor

@@ -37,6 +37,9 @@ impl Src {
     async fn call(&self, ctx: &Context<'_>, id: &str) -> Result<Option<CallNode>> {
         CallNode::load(ctx, &self.connection, id).await
     }
+    fn call_id(&self, remote_id: &str) -> ID {
+        super::id::encode(super::id::Kind::Call, &self.connection, remote_id)
+    }
 }
 
 /// A since-paged provider list as a Relay connection.
@@ -405,6 +408,11 @@ impl ListenNode {
     async fn call(&self, ctx: &Context<'_>) -> Result<Option<CallNode>> {
         self.src.call(ctx, &self.l.call_remote_id).await
     }
+    /// The call's global id, without fetching the call (`call` costs a provider
+    /// request per call at ExecVision, which has no batch form).
+    async fn call_id(&self) -> ID {
+        self.src.call_id(&self.l.call_remote_id)
+    }
     /// Who listened.
     async fn listener(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
         self.src.user(ctx, &self.l.listener_remote_id).await
@@ -439,6 +447,11 @@ impl FeedbackNode {
     /// The call.
     async fn call(&self, ctx: &Context<'_>) -> Result<Option<CallNode>> {
         self.src.call(ctx, &self.f.call_remote_id).await
+    }
+    /// The call's global id, without fetching the call (`call` costs a provider
+    /// request per call at ExecVision, which has no batch form).
+    async fn call_id(&self) -> ID {
+        self.src.call_id(&self.f.call_remote_id)
     }
     /// Who gave it.
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
@@ -486,6 +499,11 @@ impl ShareNode {
     /// The call.
     async fn call(&self, ctx: &Context<'_>) -> Result<Option<CallNode>> {
         self.src.call(ctx, &self.s.call_remote_id).await
+    }
+    /// The call's global id, without fetching the call (`call` costs a provider
+    /// request per call at ExecVision, which has no batch form).
+    async fn call_id(&self) -> ID {
+        self.src.call_id(&self.s.call_remote_id)
     }
     /// Who shared it.
     async fn shared_by(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
@@ -760,6 +778,10 @@ pub struct CallReview {
 
 #[async_graphql::ComplexObject]
 impl CallReview {
+    /// The call's global id, without fetching the call.
+    async fn call_id(&self) -> ID {
+        self.src.call_id(&self.call_remote_id)
+    }
     /// The call.
     async fn call(&self, ctx: &Context<'_>) -> Result<Option<CallNode>> {
         self.src.call(ctx, &self.call_remote_id).await

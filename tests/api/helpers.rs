@@ -6,7 +6,7 @@ use std::{net::SocketAddr, sync::Arc};
 use convograph::{
     config::{SandboxConfig, Settings},
     providers::ProviderKind,
-    sandbox::{GongSimHandle, World},
+    sandbox::{GongSimHandle, World, execvision::ExecVisionSimHandle},
     startup::Application,
 };
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub gong: GongSimHandle,
+    pub execvision: ExecVisionSimHandle,
     pub world: Arc<World>,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -57,12 +58,13 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
     let addr = app.local_addr();
     let sandbox = app.sandbox().expect("sandbox mode");
     let gong = sandbox.gong.clone();
+    let execvision = sandbox.execvision.clone();
     let world = sandbox.world_arc();
     let (tx, rx) = oneshot::channel();
     tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
     }));
-    TestApp { addr, client: reqwest::Client::new(), gong, world, stop: Some(tx) }
+    TestApp { addr, client: reqwest::Client::new(), gong, execvision, world, stop: Some(tx) }
 }
 
 impl TestApp {
@@ -104,4 +106,11 @@ pub fn gong_call_ids(world: &World) -> Vec<String> {
     let mut calls: Vec<_> = world.calls.iter().filter(|c| c.recorded_by.gong).collect();
     calls.sort_by_key(|c| (c.started, c.index));
     calls.iter().map(|c| convograph::sandbox::gong::ids::call_id(c.index)).collect()
+}
+
+/// A sandbox with only the ExecVision demo connection (default world size).
+pub async fn spawn_execvision() -> TestApp {
+    let mut settings = test_settings();
+    settings.sandbox = Some(SandboxConfig { providers: vec![ProviderKind::ExecVision], ..SandboxConfig::default() });
+    spawn_with(settings).await
 }

@@ -3,6 +3,7 @@
 mod calls;
 mod config;
 mod errors;
+mod execvision;
 mod federation;
 mod helpers;
 mod http;

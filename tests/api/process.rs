@@ -6,16 +6,32 @@ use std::{
     time::Duration,
 };
 
+/// Kills the server if the test fails before stopping it: an orphaned child would
+/// keep the test harness's output pipe open and hang the whole run.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_binary_serves_the_sandbox_and_stops_gracefully_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_convograph"))
         .args(["--listen", "127.0.0.1:0"])
         .env_remove("CONVOGRAPH_CONFIG")
         .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
     let stderr = child.stderr.take().unwrap();
+    let pid = child.id();
+    let mut guard = KillOnDrop(Some(child));
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -37,7 +53,7 @@ async fn the_binary_serves_the_sandbox_and_stops_gracefully_on_sigterm() {
 
     let body: serde_json::Value = reqwest::Client::new()
         .post(&url)
-        .json(&serde_json::json!({ "query": "{ calls(first: 1) { totalCount } }" }))
+        .json(&serde_json::json!({ "query": r#"{ calls(connectionId: "gong-demo", first: 1) { totalCount } }"# }))
         .send()
         .await
         .unwrap()
@@ -46,8 +62,9 @@ async fn the_binary_serves_the_sandbox_and_stops_gracefully_on_sigterm() {
         .unwrap();
     assert_eq!(body["data"]["calls"]["totalCount"], 2000, "the default sandbox world");
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
     assert!(status.success());
+    let mut child = guard.0.take().unwrap();
     let exit = tokio::time::timeout(Duration::from_secs(10), tokio::task::spawn_blocking(move || child.wait()))
         .await
         .expect("stops within 10 s of SIGTERM")

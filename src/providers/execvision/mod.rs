@@ -288,8 +288,28 @@ impl Provider for ExecVisionProvider {
         Ok(page)
     }
 
+    /// `call/{id}` per id (no batch form exists), each cached so a call is fetched
+    /// once per TTL however many records point at it.
     async fn calls_by_ids(&self, ids: &[String]) -> Result<Vec<Call>, ProviderError> {
-        Ok(self.calls_raw(ids).await?.into_iter().map(mapping::call).collect())
+        let fetches: Vec<_> = ids
+            .iter()
+            .cloned()
+            .map(|id| async move {
+                self.cache
+                    .get_or_fetch(self.key("call", id.clone()), ResourceKind::Calls, async {
+                        Ok(OptionalCall(
+                            self.calls_raw(std::slice::from_ref(&id)).await?.into_iter().next().map(mapping::call),
+                        ))
+                    })
+                    .await
+            })
+            .collect();
+        let results: Vec<_> = stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?.0.clone());
+        }
+        Ok(out)
     }
 
     async fn transcripts(&self, call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
@@ -496,6 +516,16 @@ impl Provider for ExecVisionProvider {
             items.into_iter().map(mapping::meeting).collect()
         })
         .await
+    }
+}
+
+/// A call that may not exist (cached either way).
+#[derive(Clone)]
+struct OptionalCall(Option<Call>);
+
+impl Weigh for OptionalCall {
+    fn weigh(&self) -> usize {
+        self.0.as_ref().map_or(16, Weigh::weigh)
     }
 }
 
