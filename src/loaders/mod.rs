@@ -9,6 +9,7 @@
 use std::{collections::HashMap, hash::Hash, sync::Arc, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use futures::StreamExt;
 
 use crate::{
     domain::{Call, Transcript, User},
@@ -31,6 +32,10 @@ pub struct RemoteKey {
 /// the delay must cover them even on a loaded machine (2 ms did not, under load).
 /// It costs latency only on the first nested level that calls a provider.
 const BATCH_DELAY: Duration = Duration::from_millis(8);
+
+/// Provider requests in flight at once for one loader batch (the connection's
+/// limiter paces them).
+const PER_ID_CONCURRENCY: usize = 8;
 
 /// The loaders of one request.
 pub struct Loaders {
@@ -66,13 +71,30 @@ where
     for k in keys {
         by_conn.entry(k.connection.clone()).or_default().push(k.remote_id.clone());
     }
-    let calls = by_conn.into_iter().filter_map(|(conn, ids)| {
-        let provider = registry.get(&conn)?.clone();
-        let fut = batch(provider, ids.clone());
-        Some(async move { (conn, ids, fut.await) })
+    // One request per connection where the provider has a batch form; otherwise one
+    // per id (bounded), so a failure (say RATE_LIMITED) stays with its own id.
+    let mut calls = Vec::new();
+    for (conn, ids) in by_conn {
+        let Some(provider) = registry.get(&conn) else { continue };
+        if provider.capabilities().batch_lookups {
+            calls.push((conn, ids));
+        } else {
+            calls.extend(ids.into_iter().map(|id| (conn.clone(), vec![id])));
+        }
+    }
+    let fetches = calls.into_iter().map(|(conn, ids)| {
+        let fut = registry.get(&conn).map(|p| batch(p.clone(), ids.clone()));
+        async move {
+            let result = match fut {
+                Some(f) => f.await,
+                None => Ok(Vec::new()),
+            };
+            (conn, ids, result)
+        }
     });
+    let results: Vec<_> = futures::stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
     let mut out = HashMap::new();
-    for (conn, ids, result) in futures::future::join_all(calls).await {
+    for (conn, ids, result) in results {
         match result {
             Ok(items) => {
                 for item in items {

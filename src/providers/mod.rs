@@ -113,6 +113,9 @@ pub struct TopicMatchQuery {
 /// What a provider fills; the source of the README coverage table.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Capabilities {
+    /// Users, calls and transcripts can be fetched for many ids in one request (Gong).
+    /// Without it the loaders fetch per id, so one id's failure stays its own.
+    pub batch_lookups: bool,
     pub users: bool,
     pub calls: bool,
     pub transcripts: bool,

@@ -236,3 +236,77 @@ async fn topic_matches_honour_the_sliding_window_filter() {
     let body = app.query("{ topicMatches(windowLength: 60) { totalCount } }", json!({})).await;
     assert_eq!(codes(&body), vec!["BAD_USER_INPUT"]);
 }
+
+mod pacing {
+    use std::time::{Duration, Instant};
+
+    use chrono::TimeZone;
+    use convograph::{
+        config::{ConnectionSettings, CredentialsConfig, SecretSource, TrafficSettings},
+        providers::ProviderKind,
+        sandbox::{Sandbox, SandboxSettings},
+    };
+    use serde_json::json;
+
+    use crate::helpers::{codes, spawn_with, test_settings};
+
+    async fn with_ev_connection(traffic: TrafficSettings) -> (crate::helpers::TestApp, Sandbox, tempfile::TempDir) {
+        let mut sim = SandboxSettings::default();
+        // Night in US Eastern: the simulator serves 25/s, at least the client's rate.
+        sim.execvision.clock = Some(chrono::Utc.with_ymd_and_hms(2026, 3, 10, 4, 0, 0).unwrap());
+        let ev = Sandbox::start(sim).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (user, pass) = (dir.path().join("u"), dir.path().join("p"));
+        std::fs::write(&user, ev.execvision.user_id()).unwrap();
+        std::fs::write(&pass, ev.execvision.password()).unwrap();
+        let mut settings = test_settings();
+        settings.connections.push(ConnectionSettings {
+            id: "ev".into(),
+            provider: ProviderKind::ExecVision,
+            base_url: ev.execvision.base_url().parse().unwrap(),
+            credentials: CredentialsConfig::Basic {
+                username: SecretSource::File(user),
+                password: SecretSource::File(pass),
+            },
+            time_zone: None,
+            workspace_id: None,
+            traffic,
+        });
+        (spawn_with(settings).await, ev, dir)
+    }
+
+    const TRANSCRIPTS: &str = r#"{ calls(connectionId: "ev", first: 30) { edges { node { remoteId transcript { segments(first: 1) { totalCount } } } } } }"#;
+
+    #[tokio::test]
+    async fn the_client_paces_itself_so_the_simulators_queue_stays_small() {
+        let (app, ev, _dir) = with_ev_connection(TrafficSettings::default()).await;
+        let data = app.data(TRANSCRIPTS, json!({})).await;
+        assert_eq!(data["calls"]["edges"].as_array().unwrap().len(), 30);
+        assert_eq!(ev.execvision.requests("GET", "/api/ev/2/transcript/{id}"), 30);
+        assert!(ev.execvision.max_queue_depth() <= 2, "queue grew to {}", ev.execvision.max_queue_depth());
+        assert_eq!(ev.execvision.queue_timeouts(), 0);
+    }
+
+    #[tokio::test]
+    async fn requests_that_would_wait_past_the_bound_fail_with_rate_limited() {
+        let traffic = TrafficSettings {
+            rate_per_sec: Some(4.0),
+            max_queue_wait: Some(Duration::from_millis(400)),
+            ..TrafficSettings::default()
+        };
+        let (app, _ev, _dir) = with_ev_connection(traffic).await;
+        let started = Instant::now();
+        let body = app.query(TRANSCRIPTS, json!({})).await;
+        assert!(started.elapsed() < Duration::from_secs(5), "bounded, took {:?}", started.elapsed());
+        let errors = codes(&body);
+        assert!(!errors.is_empty() && errors.iter().all(|c| c == "RATE_LIMITED"), "{errors:?}");
+        assert!(body["errors"][0]["extensions"]["retryAfterMs"].as_u64().unwrap() > 0);
+        let served = body["data"]["calls"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["node"]["transcript"].is_object())
+            .count();
+        assert!(served >= 1, "what fits in the bound is served");
+    }
+}

@@ -554,3 +554,89 @@ impl Weigh for OptionalKpi {
         self.0.as_ref().map_or(16, Weigh::weigh)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::{
+        config::{Credentials, Secret},
+        providers::transport::TrafficPolicy,
+        sandbox::{Sandbox, SandboxSettings, execvision::ids, world_ev},
+    };
+
+    async fn client_for(sandbox: &Sandbox) -> EvClient {
+        let ev = &sandbox.execvision;
+        let credentials =
+            Credentials::Basic { username: Secret::new(ev.user_id()), password: Secret::new(ev.password()) };
+        let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
+        let transport = Transport::new(
+            ProviderKind::ExecVision,
+            Arc::from("ev-test"),
+            ev.base_url().parse().unwrap(),
+            &credentials,
+            policy,
+        )
+        .unwrap();
+        EvClient { transport }
+    }
+
+    /// Small pages put page boundaries inside the world's runs of calls that share a
+    /// modified time (one run is longer than 100): every call must still come once.
+    #[tokio::test]
+    async fn small_pages_lose_and_repeat_nothing_inside_runs_of_equal_modified_times() {
+        let mut settings = SandboxSettings::default();
+        settings.execvision.day_rate_per_sec = 0;
+        settings.execvision.night_rate_per_sec = 0;
+        let sandbox = Sandbox::start(settings).await.unwrap();
+        let data = sandbox.execvision.data();
+        let live: Vec<&world_ev::EvCall> = data.calls.iter().filter(|c| c.deleted_at.is_none()).collect();
+        let longest_run = world_ev::runs(live.iter().map(|c| c.modified))[0].1;
+        assert!(longest_run > 100, "the world has a long run of equal modified times");
+        let expected: HashSet<String> = live.iter().map(|c| ids::call_id(c.call)).collect();
+        let client = client_for(&sandbox).await;
+
+        for limit in [37, 50, 100] {
+            let list = SinceList { path: "/calls", limit, takes_last_id: true, params: vec![] };
+            let before = sandbox.execvision.requests("GET", "/api/ev/2/calls");
+            let all = client.since_all(&list, &call_position(), epoch()).await.unwrap();
+            let got: Vec<String> = all.into_iter().map(|c| c.data.id).collect();
+            let unique: HashSet<String> = got.iter().cloned().collect();
+            assert_eq!(unique.len(), got.len(), "limit {limit}: a call came twice");
+            assert_eq!(unique, expected, "limit {limit}: calls lost or extra");
+            let requests = sandbox.execvision.requests("GET", "/api/ev/2/calls") - before;
+            // Each page after the first repeats one record: at most limit - 1 new ones.
+            assert!(
+                requests <= 1 + (expected.len() as u64).div_ceil(limit as u64 - 1),
+                "limit {limit}: {requests} requests"
+            );
+        }
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_since_only_lists_also_page_without_loss() {
+        let mut settings = SandboxSettings::default();
+        settings.execvision.day_rate_per_sec = 0;
+        settings.execvision.night_rate_per_sec = 0;
+        let sandbox = Sandbox::start(settings).await.unwrap();
+        let client = client_for(&sandbox).await;
+        let list = SinceList { path: "/feedback", limit: 7, takes_last_id: false, params: vec![] };
+        let pos = Positioned::<EvFeedback> {
+            modified: |f| non_empty(&f.modified).or_else(|| f.feedback_at.clone()),
+            key: |f| {
+                format!(
+                    "{}|{}|{}",
+                    f.call_id,
+                    f.feedback_by.as_deref().unwrap_or(""),
+                    f.feedback_at.as_deref().unwrap_or("")
+                )
+            },
+            unit: None,
+        };
+        let all = client.since_all(&list, &pos, epoch()).await.unwrap();
+        assert_eq!(all.len(), sandbox.execvision.data().feedback.len());
+        sandbox.shutdown().await;
+    }
+}

@@ -111,6 +111,7 @@ impl Provider for GongProvider {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
+            batch_lookups: true,
             users: true,
             calls: true,
             transcripts: true,
