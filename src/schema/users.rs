@@ -163,6 +163,11 @@ impl UserNode {
         self.user.department.as_deref()
     }
 
+    /// Ids of this user in other systems, e.g. the dialer or CRM (ExecVision `systemIds`).
+    async fn system_ids(&self) -> &[String] {
+        &self.user.system_ids
+    }
+
     /// The user's manager at the same provider. Filled by: Gong.
     async fn manager(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
         match &self.user.manager_remote_id {

@@ -60,6 +60,22 @@ async fn every_live_call_is_listed_once_with_the_minimum_of_requests_and_deleted
     assert!(app.data(q, json!({ "id": id })).await["call"].is_null(), "a deleted call is not found by id either");
 }
 
+#[tokio::test]
+async fn a_walk_of_5000_calls_at_limit_1000_makes_the_minimum_of_requests() {
+    let mut settings = crate::helpers::test_settings();
+    settings.sandbox = Some(convograph::config::SandboxConfig {
+        calls: 9200,
+        providers: vec![convograph::providers::ProviderKind::ExecVision],
+        ..convograph::config::SandboxConfig::default()
+    });
+    let app = crate::helpers::spawn_with(settings).await;
+    let live = app.execvision.data().calls.iter().filter(|c| c.deleted_at.is_none()).count();
+    assert!(live >= 5000, "{live} live calls");
+    let calls = walk(&app, "calls", "", "remoteId").await;
+    assert_eq!(calls.len(), live);
+    assert_eq!(app.execvision.requests("GET", "/api/ev/2/calls"), minimum_requests(live, 1000));
+}
+
 #[test]
 fn the_minimum_counts_the_repeated_record() {
     assert_eq!(minimum_requests(5000, 1000), 6, "1000 + 4 × 999 = 4996, then 4 more");
@@ -71,7 +87,8 @@ fn the_minimum_counts_the_repeated_record() {
 async fn users_carry_team_department_and_system_ids() {
     let app = spawn_execvision().await;
     let data = app.execvision.data();
-    let users = walk(&app, "users", "", "remoteId email team department").await;
+    let users = walk(&app, "users", "", "remoteId email team department systemIds").await;
+    assert!(users.iter().any(|u| !u["systemIds"].as_array().unwrap().is_empty()), "some users have dialer/CRM ids");
     assert!(!users.is_empty());
     for u in &users {
         let person = ids::person_index(u["remoteId"].as_str().unwrap()).expect("an ExecVision user id");
