@@ -615,6 +615,40 @@ mod tests {
         sandbox.shutdown().await;
     }
 
+    /// Where `transcript/{id}` is not enabled (404, or 403), the transcript comes from
+    /// the word-level transcript of `call/{id}`.
+    #[tokio::test]
+    async fn transcripts_fall_back_to_the_word_level_transcript() {
+        use axum::{Router, http::StatusCode, routing::get};
+        let call = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/execvision/call.json"))
+            .unwrap();
+        for refusal in [StatusCode::NOT_FOUND, StatusCode::FORBIDDEN] {
+            let body = call.clone();
+            let app = Router::new().route("/api/ev/2/transcript/{id}", get(move || async move { refusal })).route(
+                "/api/ev/2/call/{id}",
+                get(move || async move { ([("content-type", "application/json")], body) }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let credentials = Credentials::Basic { username: Secret::new("u"), password: Secret::new("p") };
+            let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
+            let transport = Transport::new(
+                ProviderKind::ExecVision,
+                Arc::from("ev"),
+                format!("http://{addr}").parse().unwrap(),
+                &credentials,
+                policy,
+            )
+            .unwrap();
+            let provider = ExecVisionProvider::new(transport, Cache::new(&Default::default()), Arc::from("ev"));
+            let t = provider.transcripts(&["a987a7b3-74e9-421e-8c96-2fdcfbda1c8b".into()]).await.unwrap();
+            assert_eq!(t.len(), 1, "{refusal}");
+            assert_eq!(t[0].segments[0].text, "hey, there.");
+            assert_eq!(t[0].speakers.as_ref().unwrap().len(), 2);
+        }
+    }
+
     #[tokio::test]
     async fn the_since_only_lists_also_page_without_loss() {
         let mut settings = SandboxSettings::default();
