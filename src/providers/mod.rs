@@ -258,6 +258,24 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 }
 
+/// Every record of a paged provider list, following `next` tokens to the end.
+pub async fn all_pages<T, F, Fut>(fetch: F) -> Result<Vec<T>, ProviderError>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<T>, ProviderError>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = fetch(token).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(next) => token = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// All configured connections, by id (ordered, so lists are stable).
 #[derive(Debug, Clone, Default)]
 pub struct Registry {

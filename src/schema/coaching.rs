@@ -14,7 +14,7 @@ use super::{
 use crate::{
     domain::{self, SpeakerType},
     error::{AppError, AppResult},
-    providers::{Provider, ProviderKind, SinceQuery, TopicMatchQuery},
+    providers::{Provider, ProviderKind, SinceQuery, TopicMatchQuery, all_pages},
 };
 
 /// The provider side of every record here.
@@ -655,18 +655,9 @@ impl CoachingPlanNode {
             || {
                 let (p, plan) = (p.clone(), plan.clone());
                 async move {
-                    let mut out = Vec::new();
-                    let mut page = None;
-                    loop {
-                        let got = p.list_meetings(&SinceQuery::default(), page).await?;
-                        out.extend(
-                            got.items.into_iter().filter(|m| m.plan_remote_id.as_deref() == Some(plan.as_str())),
-                        );
-                        match got.next {
-                            Some(n) => page = Some(n),
-                            None => return Ok(out),
-                        }
-                    }
+                    let all_time = SinceQuery::default();
+                    let all = all_pages(|page| p.list_meetings(&all_time, page)).await?;
+                    Ok(all.into_iter().filter(|m| m.plan_remote_id.as_deref() == Some(plan.as_str())).collect())
                 }
             },
             |m| MeetingNode { src: src.clone(), m: Arc::new(m) },

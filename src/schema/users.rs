@@ -20,7 +20,7 @@ use crate::{
     error::{AppError, AppResult},
     loaders::load_remote,
     providers::ProviderKind,
-    providers::{Provider, SinceQuery},
+    providers::{Provider, SinceQuery, all_pages},
 };
 
 /// A person's account at one provider connection.
@@ -259,19 +259,13 @@ impl UserNode {
             || {
                 let (p, me) = (provider.clone(), me.clone());
                 async move {
-                    let mut out = Vec::new();
-                    let mut page = None;
-                    loop {
-                        let got = p.list_coaching_plans(&SinceQuery::default(), page).await?;
-                        out.extend(got.items.into_iter().filter(|plan| {
-                            plan.coach_remote_id.as_deref() == Some(me.as_str())
-                                || plan.recipient_remote_id.as_deref() == Some(me.as_str())
-                        }));
-                        match got.next {
-                            Some(n) => page = Some(n),
-                            None => return Ok(out),
-                        }
-                    }
+                    let all_time = SinceQuery::default();
+                    let all = all_pages(|page| p.list_coaching_plans(&all_time, page)).await?;
+                    let mine = |id: &Option<String>| id.as_deref() == Some(me.as_str());
+                    Ok(all
+                        .into_iter()
+                        .filter(|plan| mine(&plan.coach_remote_id) || mine(&plan.recipient_remote_id))
+                        .collect())
                 }
             },
             |plan| CoachingPlanNode { src: src.clone(), p: Arc::new(plan) },

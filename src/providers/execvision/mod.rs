@@ -171,16 +171,8 @@ impl ExecVisionProvider {
     }
 
     async fn all_scores(&self) -> Result<Vec<Score>, ProviderError> {
-        let mut out = Vec::new();
-        let mut page = None;
-        loop {
-            let p = self.list_scores(&ScoreQuery::default(), page).await?;
-            out.extend(p.items);
-            match p.next {
-                Some(n) => page = Some(n),
-                None => return Ok(out),
-            }
-        }
+        let all_time = ScoreQuery::default();
+        super::all_pages(|page| self.list_scores(&all_time, page)).await
     }
 }
 
