@@ -62,7 +62,7 @@ impl User {
 }
 
 /// Call direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, async_graphql::Enum)]
 pub enum CallDirection {
     /// The other party called in.
     Inbound,
@@ -86,7 +86,7 @@ pub enum Affiliation {
 }
 
 /// How a conversation was carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, async_graphql::Enum)]
 pub enum Medium {
     /// Audio only (phone, dialer).
     Audio,

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 pub use error::{ProviderError, ProviderErrorKind};
 
 use crate::domain::{
-    Activity, AggregationPeriod, Call, CallTopicMatches, Coaching, CoachingPlan, Department, Feedback, Interaction,
-    KpiDefinition, KpiObservation, Listen, Meeting, Page, Score, Scorecard, Share, Team, Topic, Transcript, User,
+    Activity, AggregationPeriod, Call, CallDirection, CallTopicMatches, Coaching, CoachingPlan, Department, Feedback,
+    Interaction, KpiDefinition, KpiObservation, Listen, Medium, Meeting, Page, Score, Scorecard, Share, Team, Topic,
+    Transcript, User,
 };
 
 /// The providers convograph speaks to.
@@ -56,15 +57,102 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// Provider-side filter for a calls list.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+/// Order of a calls list by start time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, async_graphql::Enum)]
+pub enum SortDirection {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    #[default]
+    Desc,
+}
+
+/// Filter for a calls list, in provider-neutral terms.
+///
+/// A provider applies at its API what it can (and says which in
+/// [`Capabilities::native_call_filters`]); [`CallQuery::matches`] is the reference
+/// semantics, which the schema applies locally to whatever a provider could not
+/// filter, so the result is the same either way.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CallQuery {
     /// Inclusive lower bound on the start time.
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound on the start time.
     pub to: Option<DateTime<Utc>>,
-    /// Only calls hosted by these provider users.
+    /// Only calls hosted by these provider users (empty: any host).
     pub host_remote_ids: Vec<String>,
+    /// Only these directions (empty: any).
+    pub directions: Vec<CallDirection>,
+    /// Only these media (empty: any).
+    pub media: Vec<Medium>,
+    /// Only these platforms, compared case-insensitively (empty: any).
+    pub platforms: Vec<String>,
+    /// Inclusive lower bound on the duration, in seconds.
+    pub min_duration_secs: Option<f64>,
+    /// Inclusive upper bound on the duration, in seconds.
+    pub max_duration_secs: Option<f64>,
+    /// Title contains this text, case-insensitively.
+    pub title_contains: Option<String>,
+    /// Only these languages, compared case-insensitively (empty: any).
+    pub languages: Vec<String>,
+    /// Provider-specific query options passed through unchanged (per-connection lists
+    /// only), e.g. Salesloft's `is_api` or `account_ids`.
+    pub remote_query: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl CallQuery {
+    /// Whether `call` passes every unified part of this filter (not `remote_query`,
+    /// which only the provider can apply).
+    pub fn matches(&self, call: &Call) -> bool {
+        let ci_in = |list: &[String], v: Option<&str>| {
+            list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x.eq_ignore_ascii_case(v)))
+        };
+        self.from.is_none_or(|f| call.started_at.is_some_and(|t| t >= f))
+            && self.to.is_none_or(|t| call.started_at.is_some_and(|s| s < t))
+            && (self.host_remote_ids.is_empty()
+                || call.host_remote_id.as_ref().is_some_and(|h| self.host_remote_ids.contains(h)))
+            && (self.directions.is_empty() || self.directions.contains(&call.direction))
+            && (self.media.is_empty() || call.medium.is_some_and(|m| self.media.contains(&m)))
+            && ci_in(&self.platforms, call.platform.as_deref())
+            && self.min_duration_secs.is_none_or(|min| call.duration_secs.is_some_and(|d| d >= min))
+            && self.max_duration_secs.is_none_or(|max| call.duration_secs.is_some_and(|d| d <= max))
+            && self.title_contains.as_deref().is_none_or(|needle| {
+                call.title.as_deref().is_some_and(|t| t.to_lowercase().contains(&needle.to_lowercase()))
+            })
+            && ci_in(&self.languages, call.language.as_deref())
+    }
+}
+
+impl CallQuery {
+    /// Whether some part of this filter is beyond what `native` applies, so the
+    /// provider's pages must be filtered locally (and its total no longer holds).
+    pub fn needs_local_filtering(&self, native: &CallFilterSupport) -> bool {
+        ((self.from.is_some() || self.to.is_some()) && !native.time_range)
+            || (!self.host_remote_ids.is_empty() && !native.hosts)
+            || (!self.directions.is_empty() && !native.direction)
+            || (!self.media.is_empty() && !native.medium)
+            || (!self.platforms.is_empty() && !native.platform)
+            || ((self.min_duration_secs.is_some() || self.max_duration_secs.is_some()) && !native.duration)
+            || (self.title_contains.is_some() && !native.title)
+            || (!self.languages.is_empty() && !native.language)
+    }
+}
+
+/// Which parts of a [`CallQuery`] a provider applies at its API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallFilterSupport {
+    pub time_range: bool,
+    pub hosts: bool,
+    pub direction: bool,
+    pub medium: bool,
+    pub platform: bool,
+    pub duration: bool,
+    pub title: bool,
+    pub language: bool,
+    /// Newest-first order is available without reading the list to its end.
+    pub newest_first: bool,
+    /// `remote_query` is understood.
+    pub remote_query: bool,
 }
 
 /// Filter for stats (activity, interactions).
@@ -131,6 +219,8 @@ pub struct Capabilities {
     pub feedback: bool,
     pub shares: bool,
     pub kpis: bool,
+    /// Which call filters the provider applies itself.
+    pub native_call_filters: CallFilterSupport,
 }
 
 /// One connection's provider operations. Every method has a default that says

@@ -20,7 +20,8 @@ use crate::{
     providers::{CallQuery, Provider, ProviderKind},
 };
 
-/// Narrows a calls list.
+/// Narrows a calls list. Each part is applied by the provider where its API can
+/// filter on it, and by convograph otherwise, with the same result either way.
 #[derive(Debug, Clone, Default, InputObject, Serialize)]
 pub struct CallFilter {
     /// Calls that started at or after this time.
@@ -29,14 +30,41 @@ pub struct CallFilter {
     pub started_before: Option<DateTime<Utc>>,
     /// Calls hosted by any of these users (`User.id`).
     pub host_ids: Option<Vec<ID>>,
+    /// Calls in any of these directions.
+    pub directions: Option<Vec<CallDirection>>,
+    /// Calls carried over any of these media (audio, video, chat).
+    pub media: Option<Vec<Medium>>,
+    /// Calls on any of these platforms (as `Call.platform` reports them, any case).
+    pub platforms: Option<Vec<String>>,
+    /// Calls at least this long, in seconds.
+    pub min_duration: Option<f64>,
+    /// Calls at most this long, in seconds.
+    pub max_duration: Option<f64>,
+    /// Calls whose title contains this text (any case).
+    pub title_contains: Option<String>,
+    /// Calls in any of these languages (as `Call.language` reports them, any case).
+    pub languages: Option<Vec<String>>,
+    /// Provider-specific query options, passed to the provider unchanged (only with
+    /// `connectionId`, and only for providers that take them; see the README).
+    pub remote_query: Option<Json<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl CallFilter {
-    fn to_query(&self, connection: &str) -> AppResult<CallQuery> {
+    pub(crate) fn to_query(&self, connection: &str) -> AppResult<CallQuery> {
         if let (Some(a), Some(b)) = (self.started_from, self.started_before)
             && a >= b
         {
             return Err(AppError::bad_input("`startedFrom` must be before `startedBefore`"));
+        }
+        for (name, v) in [("minDuration", self.min_duration), ("maxDuration", self.max_duration)] {
+            if v.is_some_and(|d| !d.is_finite() || d < 0.0) {
+                return Err(AppError::bad_input(format!("`{name}` must be a non-negative number of seconds")));
+            }
+        }
+        if let (Some(a), Some(b)) = (self.min_duration, self.max_duration)
+            && a > b
+        {
+            return Err(AppError::bad_input("`minDuration` must not exceed `maxDuration`"));
         }
         let mut hosts = Vec::new();
         for h in self.host_ids.iter().flatten() {
@@ -46,7 +74,19 @@ impl CallFilter {
             }
             hosts.push(g.remote_id);
         }
-        Ok(CallQuery { from: self.started_from, to: self.started_before, host_remote_ids: hosts })
+        Ok(CallQuery {
+            from: self.started_from,
+            to: self.started_before,
+            host_remote_ids: hosts,
+            directions: self.directions.clone().unwrap_or_default(),
+            media: self.media.clone().unwrap_or_default(),
+            platforms: self.platforms.clone().unwrap_or_default(),
+            min_duration_secs: self.min_duration,
+            max_duration_secs: self.max_duration,
+            title_contains: self.title_contains.clone().filter(|t| !t.is_empty()),
+            languages: self.languages.clone().unwrap_or_default(),
+            remote_query: self.remote_query.as_ref().map(|j| j.0.clone()),
+        })
     }
 }
 
@@ -60,6 +100,10 @@ pub(crate) async fn calls_list(
     let st = state(ctx);
     let conn = provider.connection_id().clone();
     let query = filter.to_query(&conn)?;
+    if query.remote_query.is_some() && !provider.capabilities().native_call_filters.remote_query {
+        return Err(AppError::bad_input(format!("connection '{conn}' ({}) takes no `remoteQuery`", provider.kind())));
+    }
+    let local = query.needs_local_filtering(&provider.capabilities().native_call_filters);
     let list = ListId::new(&conn, "calls", &query);
     let kind = provider.kind();
     paginate(
@@ -69,7 +113,16 @@ pub(crate) async fn calls_list(
         args,
         |token| {
             let (p, q) = (provider.clone(), query.clone());
-            async move { p.list_calls(&q, token).await }
+            async move {
+                // Whatever the provider could not filter is filtered here, by the
+                // same rules (`CallQuery::matches`).
+                let mut page = p.list_calls(&q, token).await?;
+                if local {
+                    page.items.retain(|c| q.matches(c));
+                    page.total = None;
+                }
+                Ok(page)
+            }
         },
         |c: Call| CallNode::new(conn.clone(), kind, Arc::new(c)),
     )

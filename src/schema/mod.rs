@@ -58,6 +58,12 @@ pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a Loaders> {
     ctx.data::<Arc<Loaders>>().map(|l| l.as_ref()).map_err(|_| AppError::bad_input("internal: request loaders missing"))
 }
 
+/// The connections this request may read, ordered by id. Every resolver that
+/// enumerates connections goes through here (the seam for per-client scopes).
+pub(crate) fn readable<'a>(ctx: &Context<'a>) -> impl Iterator<Item = &'a Arc<dyn Provider>> + 'a {
+    state(ctx).registry.iter()
+}
+
 /// The provider of connection `id`, or `NOT_FOUND`.
 pub(crate) fn provider<'a>(ctx: &Context<'a>, id: &str) -> AppResult<&'a Arc<dyn Provider>> {
     state(ctx).registry.get(id).ok_or_else(|| AppError::NotFound(format!("connection '{id}'")))
@@ -77,7 +83,7 @@ pub(crate) fn pick_connection<'a>(
         }
         return Ok(p);
     }
-    let mut able_ones = state(ctx).registry.iter().filter(|p| able(&p.capabilities()));
+    let mut able_ones = readable(ctx).filter(|p| able(&p.capabilities()));
     match (able_ones.next(), able_ones.next()) {
         (Some(p), None) => Ok(p),
         (None, _) => Err(AppError::bad_input(format!("no configured connection provides {what}"))),

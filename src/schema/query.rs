@@ -45,7 +45,7 @@ async fn user_by_email(ctx: &Context<'_>, email: &str) -> Result<Option<UserNode
         return Err(AppError::bad_input(format!("'{email}' is not an email address")).into());
     }
     let mut failure = None;
-    for p in state(ctx).registry.iter().filter(|p| p.capabilities().users) {
+    for p in super::readable(ctx).filter(|p| p.capabilities().users) {
         match super::users::find_by_email(p, email).await {
             Ok(Some(u)) => {
                 return Ok(Some(UserNode::new(p.connection_id().clone(), p.kind(), Arc::new(u))));

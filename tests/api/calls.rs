@@ -206,3 +206,60 @@ async fn call_by_id_and_node_round_trip() {
     assert_eq!(got["call"]["title"], node["title"]);
     assert_eq!(got["node"]["remoteId"], node["remoteId"]);
 }
+
+#[tokio::test]
+async fn unified_filters_gong_cannot_apply_are_applied_locally_by_the_same_rules() {
+    let app = spawn_app().await;
+    // Zoom conferences of 10 to 40 minutes whose title mentions "discovery":
+    // Gong's API filters none of these, so convograph does.
+    let mut expected: Vec<_> = app
+        .world
+        .calls
+        .iter()
+        .filter(|c| {
+            c.direction == convograph::sandbox::world::Direction::Conference
+                && c.system.as_str().eq_ignore_ascii_case("zoom")
+                && (600..=2400).contains(&c.duration_secs)
+                && c.title.to_lowercase().contains("discovery")
+        })
+        .collect();
+    expected.sort_by_key(|c| (c.started, c.index));
+    let expected: Vec<String> = expected.iter().map(|c| convograph::sandbox::gong::ids::call_id(c.index)).collect();
+    assert!(expected.len() > 4, "the test world has more than a page of such calls: {}", expected.len());
+
+    let query = r#"query($after: String) {
+      calls(first: 4, after: $after, filter: { directions: [CONFERENCE], platforms: ["ZOOM"],
+            minDuration: 600, maxDuration: 2400, titleContains: "DisCovery" }) {
+        totalCount
+        edges { node { remoteId direction platform duration title } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }"#;
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let data = app.data(query, json!({ "after": after })).await;
+        // The provider's total no longer holds once convograph filters.
+        assert_eq!(data["calls"]["totalCount"], Value::Null);
+        seen.extend(remote_ids(&data));
+        if data["calls"]["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = data["calls"]["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(app.gong.requests("POST", "/v2/calls/extensive"), 3, "each Gong page read once");
+}
+
+#[tokio::test]
+async fn contradictory_or_unsupported_call_filters_are_coded_input_errors() {
+    let app = spawn_app().await;
+    for filter in
+        [r#"{ minDuration: 60, maxDuration: 30 }"#, r#"{ minDuration: -1 }"#, r#"{ remoteQuery: { is_api: true } }"#]
+    {
+        let body =
+            app.query(&format!("{{ calls(filter: {filter}) {{ edges {{ node {{ id }} }} }} }}"), json!({})).await;
+        assert_eq!(codes(&body), ["BAD_USER_INPUT"], "{filter}: {body}");
+    }
+    assert_eq!(app.gong.total_requests(), 0);
+}

@@ -270,13 +270,7 @@ impl Provider for ExecVisionProvider {
                 items.into_iter().map(mapping::call).collect::<Vec<_>>()
             })
             .await?;
-        page.items.retain(|c| {
-            !deleted.0.contains(&c.remote_id)
-                && query.from.is_none_or(|f| c.started_at.is_some_and(|t| t >= f))
-                && query.to.is_none_or(|t| c.started_at.is_some_and(|s| s < t))
-                && (query.host_remote_ids.is_empty()
-                    || c.host_remote_id.as_ref().is_some_and(|h| query.host_remote_ids.contains(h)))
-        });
+        page.items.retain(|c| !deleted.0.contains(&c.remote_id) && query.matches(c));
         Ok(page)
     }
 

@@ -23,8 +23,8 @@ use self::{
     model::{CallsFilter, ScoresFilter, ScoresRequest, StatsFilter},
 };
 use super::{
-    CallQuery, Capabilities, CoachingQuery, Provider, ProviderError, ProviderErrorKind, ProviderKind, ScoreQuery,
-    StatsQuery, transport::Transport,
+    CallFilterSupport, CallQuery, Capabilities, CoachingQuery, Provider, ProviderError, ProviderErrorKind,
+    ProviderKind, ScoreQuery, StatsQuery, transport::Transport,
 };
 use crate::{
     cache::{Cache, CacheKey, ResourceKind},
@@ -120,6 +120,7 @@ impl Provider for GongProvider {
             scores: true,
             scorecards: true,
             coaching: true,
+            native_call_filters: CallFilterSupport { time_range: true, hosts: true, ..CallFilterSupport::default() },
             ..Capabilities::default()
         }
     }
