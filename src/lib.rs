@@ -9,10 +9,12 @@
 //! - [`providers`]: one folder per provider (`client`, `model`, `mapping`) behind the
 //!   [`providers::Provider`] trait, and the rate-aware [`providers::transport`].
 //! - [`cache`]: the cross-request cache of provider results.
+//! - [`accounting`]: what one request cost (upstream requests, cache hits, limiter wait).
 //! - [`domain`]: provider-neutral records.
 //! - [`sandbox`]: simulators of the providers' APIs over one synthetic world.
 //! - [`error`]: the error codes clients see.
 
+pub mod accounting;
 pub mod cache;
 pub mod config;
 pub mod domain;

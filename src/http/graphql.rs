@@ -3,7 +3,7 @@
 //! when the client accepts it (then request errors are 4xx), `application/json`
 //! otherwise (always 200). Browsers asking for HTML get GraphiQL.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
     BatchRequest, BatchResponse,
@@ -17,7 +17,10 @@ use axum::{
 };
 
 use super::{HttpState, graphiql};
-use crate::loaders::Loaders;
+use crate::{
+    accounting::{self, RequestAccount},
+    loaders::Loaders,
+};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -58,7 +61,7 @@ pub(super) async fn post_handler(
     headers: HeaderMap,
     req: GraphQLBatchRequest,
 ) -> Response {
-    execute(&state, negotiate(&headers), req.into_inner()).await
+    execute(&state, negotiate(&headers), &headers, req.into_inner()).await
 }
 
 /// `GET /graphql`: GraphiQL for browsers, otherwise a query from the query string.
@@ -87,7 +90,7 @@ pub(super) async fn get_handler(
         resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    execute(&state, media, BatchRequest::Single(request)).await
+    execute(&state, media, &headers, BatchRequest::Single(request)).await
 }
 
 /// Whether the operation the request would run is a mutation.
@@ -106,18 +109,44 @@ fn is_mutation(req: &async_graphql::Request) -> bool {
     ty == Some(OperationType::Mutation)
 }
 
-async fn execute(state: &HttpState, media: MediaType, req: BatchRequest) -> Response {
-    let loaders = Arc::new(Loaders::new(&state.registry));
-    let parses: Vec<bool> = req.iter().map(|r| async_graphql::parser::parse_query(&r.query).is_ok()).collect();
-    let mut resp = state.schema.execute_batch(req.data(loaders)).await;
-    match &mut resp {
-        BatchResponse::Single(r) => tag_request_errors(r, parses.first().copied().unwrap_or(true)),
-        BatchResponse::Batch(rs) => {
-            for (r, parsed) in rs.iter_mut().zip(parses) {
-                tag_request_errors(r, parsed);
-            }
-        }
+fn wants_debug(headers: &HeaderMap) -> bool {
+    headers
+        .get(accounting::DEBUG_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim(), "1" | "true"))
+}
+
+/// Runs one operation with its own loaders and cost account.
+async fn execute_one(
+    state: &HttpState,
+    req: async_graphql::Request,
+    debug: bool,
+) -> (async_graphql::Response, Option<Duration>) {
+    let account = RequestAccount::new();
+    let loaders = Arc::new(Loaders::new(&state.registry, Some(account.clone())));
+    let parsed = async_graphql::parser::parse_query(&req.query).is_ok();
+    let mut resp = accounting::scope(account.clone(), state.schema.execute(req.data(loaders))).await;
+    tag_request_errors(&mut resp, parsed);
+    if debug && let Ok(summary) = async_graphql::Value::from_json(serde_json::json!(account.summary())) {
+        resp.extensions.insert("convograph".to_owned(), summary);
     }
+    let max_age = if resp.errors.is_empty() { account.max_age() } else { None };
+    (resp, max_age)
+}
+
+async fn execute(state: &HttpState, media: MediaType, headers: &HeaderMap, req: BatchRequest) -> Response {
+    let debug = wants_debug(headers);
+    let (resp, max_ages) = match req {
+        BatchRequest::Single(r) => {
+            let (resp, max_age) = execute_one(state, r, debug).await;
+            (BatchResponse::Single(resp), vec![max_age])
+        }
+        BatchRequest::Batch(rs) => {
+            let results = futures::future::join_all(rs.into_iter().map(|r| execute_one(state, r, debug))).await;
+            let (resps, ages): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+            (BatchResponse::Batch(resps), ages)
+        }
+    };
     // With the GraphQL media type, a request that never started executing (parse or
     // validation failure: no data, no error path) is a 400.
     let request_failed = match &resp {
@@ -132,7 +161,23 @@ async fn execute(state: &HttpState, media: MediaType, req: BatchRequest) -> Resp
     let body = serde_json::to_vec(&resp).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal\"}]}".to_vec());
     let mut out = (status, body).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
+    out.headers_mut().insert(header::CACHE_CONTROL, cache_control(&max_ages));
     out
+}
+
+/// `private, max-age=N`: the shortest time to live among the cached provider data
+/// the response was built from (private: responses depend on the caller). Responses
+/// with errors, or built from data convograph does not cache, are `no-store`.
+fn cache_control(max_ages: &[Option<Duration>]) -> HeaderValue {
+    let shortest = max_ages.iter().try_fold(None::<Duration>, |acc, a| {
+        let a = (*a)?;
+        Some(Some(acc.map_or(a, |m| m.min(a))))
+    });
+    match shortest.flatten() {
+        Some(age) => HeaderValue::try_from(format!("private, max-age={}", age.as_secs()))
+            .unwrap_or(HeaderValue::from_static("no-store")),
+        None => HeaderValue::from_static("no-store"),
+    }
 }
 
 /// Gives parse and validation errors (raised by the engine, without a code) the

@@ -25,7 +25,10 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::{ProviderError, ProviderErrorKind, ProviderKind};
-use crate::config::{Credentials, TrafficSettings};
+use crate::{
+    accounting,
+    config::{Credentials, TrafficSettings},
+};
 
 /// How many requests per second a provider allows, possibly by time of day.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -200,9 +203,13 @@ impl Transport {
         let deadline = Instant::now() + self.policy.max_queue_wait;
         let mut attempt = 0u32;
         loop {
-            self.wait_for_turn(deadline).await?;
+            let waited_from = Instant::now();
+            let turn = self.wait_for_turn(deadline).await;
+            accounting::limiter_wait(self.provider, &self.connection, waited_from.elapsed());
+            turn?;
             self.sent.fetch_add(1, Ordering::Relaxed);
             let outcome = self.send_once(req).await;
+            accounting::upstream_request(self.provider, &self.connection, outcome.as_ref().ok().map(|r| r.status));
             let retry_in = match outcome {
                 Ok(resp) if resp.status == 429 => {
                     let after = resp.retry_after.unwrap_or(Duration::from_secs(1));
@@ -237,6 +244,7 @@ impl Transport {
                     return Err(self.error(ProviderErrorKind::Unavailable("retries exhausted".into())));
                 }
                 tokio::time::sleep(delay).await;
+                accounting::limiter_wait(self.provider, &self.connection, delay);
             }
             attempt += 1;
         }

@@ -16,7 +16,7 @@ use super::{
 use crate::{
     domain::{self, Affiliation, Call, CallDirection, Medium, Page, Transcript},
     error::{AppError, AppResult},
-    loaders::load_remote,
+    loaders::{RemoteKey, load_remote, load_with_siblings},
     providers::{CallQuery, Provider, ProviderKind},
 };
 
@@ -127,7 +127,20 @@ pub(crate) async fn calls_list(
         |c: Call| CallNode::new(conn.clone(), kind, Arc::new(c)),
     )
     .await
+    .map(with_siblings)
 }
+
+/// Lets every call of a page know the page, so nested lookups batch per page.
+pub(crate) fn with_siblings(mut list: List<CallNode>) -> List<CallNode> {
+    let page: CallPage = list.edges.iter().map(|e| (e.node.connection.clone(), e.node.call.clone())).collect();
+    for edge in &mut list.edges {
+        edge.node.siblings = Some(page.clone());
+    }
+    list
+}
+
+/// The calls of one listed page, with their connections.
+pub(crate) type CallPage = Arc<[(Arc<str>, Arc<Call>)]>;
 
 /// A recorded call or meeting.
 #[derive(Clone, Debug)]
@@ -135,11 +148,24 @@ pub struct CallNode {
     pub(crate) connection: Arc<str>,
     pub(crate) provider: ProviderKind,
     pub(crate) call: Arc<Call>,
+    /// The calls of the page this call was listed in (with their connections), when
+    /// it came from a list: nested lookups ask for the whole page at once.
+    pub(crate) siblings: Option<CallPage>,
 }
 
 impl CallNode {
     pub(crate) fn new(connection: Arc<str>, provider: ProviderKind, call: Arc<Call>) -> Self {
-        Self { connection, provider, call }
+        Self { connection, provider, call, siblings: None }
+    }
+
+    /// Keys of the page's calls, picked by `key_of` (which may give none for a call).
+    fn sibling_keys(&self, key_of: impl for<'c> Fn(&'c Call) -> Vec<&'c str>) -> Vec<RemoteKey> {
+        let Some(page) = &self.siblings else { return Vec::new() };
+        page.iter()
+            .flat_map(|(conn, call)| {
+                key_of(call).into_iter().map(|id| RemoteKey { connection: conn.clone(), remote_id: id.to_owned() })
+            })
+            .collect()
     }
 
     /// Loads a call of a connection through the request's DataLoader.
@@ -229,19 +255,29 @@ impl CallNode {
 
     /// The user who hosted the call (Gong `primaryUserId`).
     async fn host(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        match &self.call.host_remote_id {
-            Some(h) => UserNode::load(ctx, &self.connection, h).await,
-            None => Ok(None),
-        }
+        let Some(h) = &self.call.host_remote_id else { return Ok(None) };
+        let wanted = RemoteKey { connection: self.connection.clone(), remote_id: h.clone() };
+        let siblings = self.sibling_keys(|c| c.host_remote_id.as_deref().into_iter().collect());
+        let user = load_with_siblings(&loaders(ctx)?.users, wanted, siblings).await.map_err(AppError::from)?;
+        Ok(user.map(|u| UserNode::new(self.connection.clone(), self.provider, u)))
     }
 
     /// Everyone invited to or present on the call.
     async fn participants(&self) -> Vec<Participant> {
+        // The participants' users of the whole page load in one batch.
+        let page_users: Arc<[RemoteKey]> = self
+            .sibling_keys(|c| c.participants.iter().flatten().filter_map(|p| p.user_remote_id.as_deref()).collect())
+            .into();
         self.call
             .participants
             .iter()
             .flatten()
-            .map(|p| Participant { connection: self.connection.clone(), p: p.clone() })
+            .map(|p| Participant {
+                connection: self.connection.clone(),
+                provider: self.provider,
+                p: p.clone(),
+                page_users: page_users.clone(),
+            })
             .collect()
     }
 
@@ -324,9 +360,10 @@ impl CallNode {
     /// The transcript, when the call has one. Batched: a page of calls costs one
     /// transcript request per connection (Gong `POST /v2/calls/transcript`).
     async fn transcript(&self, ctx: &Context<'_>) -> Result<Option<TranscriptNode>> {
-        let transcript = load_remote(&loaders(ctx)?.transcripts, &self.connection, &self.call.remote_id)
-            .await
-            .map_err(AppError::from)?;
+        let wanted = RemoteKey { connection: self.connection.clone(), remote_id: self.call.remote_id.clone() };
+        let siblings = self.sibling_keys(|c| vec![c.remote_id.as_str()]);
+        let transcript =
+            load_with_siblings(&loaders(ctx)?.transcripts, wanted, siblings).await.map_err(AppError::from)?;
         Ok(transcript.map(|t| TranscriptNode {
             connection: self.connection.clone(),
             provider: self.provider,
@@ -349,7 +386,10 @@ fn clamp_i32(n: i64) -> i32 {
 #[derive(Clone, Debug)]
 pub struct Participant {
     connection: Arc<str>,
+    provider: ProviderKind,
     p: domain::Participant,
+    /// The users of every participant of the page (batched together).
+    page_users: Arc<[RemoteKey]>,
 }
 
 #[Object]
@@ -388,10 +428,12 @@ impl Participant {
     }
     /// The provider user, when the participant is one.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        match &self.p.user_remote_id {
-            Some(u) => UserNode::load(ctx, &self.connection, u).await,
-            None => Ok(None),
-        }
+        let Some(u) = &self.p.user_remote_id else { return Ok(None) };
+        let wanted = RemoteKey { connection: self.connection.clone(), remote_id: u.clone() };
+        let user = load_with_siblings(&loaders(ctx)?.users, wanted, self.page_users.iter().cloned())
+            .await
+            .map_err(AppError::from)?;
+        Ok(user.map(|u| UserNode::new(self.connection.clone(), self.provider, u)))
     }
 }
 
@@ -602,6 +644,8 @@ impl TranscriptNode {
                 .iter()
                 .map(|s| Participant {
                     connection: self.connection.clone(),
+                    provider: self.provider,
+                    page_users: Arc::from([]),
                     p: domain::Participant {
                         remote_id: None,
                         name: s.name.clone(),
@@ -628,7 +672,12 @@ impl TranscriptNode {
             .iter()
             .flat_map(|c| c.participants.iter().flatten())
             .filter(|p| p.speaker_id.as_deref().is_some_and(|s| speaking.contains(s)))
-            .map(|p| Participant { connection: self.connection.clone(), p: p.clone() })
+            .map(|p| Participant {
+                connection: self.connection.clone(),
+                provider: self.provider,
+                p: p.clone(),
+                page_users: Arc::from([]),
+            })
             .collect())
     }
 

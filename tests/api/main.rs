@@ -2,6 +2,7 @@
 #![allow(unreachable_pub)]
 mod calls;
 mod config;
+mod costs;
 mod errors;
 mod execvision;
 mod federation;

@@ -1,0 +1,107 @@
+//! What queries cost upstream: batching, the cross-request cache, coalesced
+//! concurrent misses, the `x-convograph-debug` cost report and `Cache-Control`.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// Reference query 1: a page of 100 Gong calls with host, participants' users and
+/// transcript (see BENCHMARKS.md).
+const CALLS_WITH_NESTED: &str = r#"{
+  calls(first: 100) {
+    edges { node { id title host { name email } participants { user { name } }
+      transcript { speakers { name } segments(first: 2) { edges { node { text } } } } } }
+  }
+}"#;
+
+async fn debug_query(app: &TestApp, query: &str) -> (Value, reqwest::header::HeaderMap) {
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-convograph-debug", "1")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("request sent");
+    let headers = resp.headers().clone();
+    (resp.json().await.expect("JSON body"), headers)
+}
+
+#[tokio::test]
+async fn nested_fields_of_100_calls_cost_one_request_per_endpoint() {
+    let app = spawn_app().await;
+    let (body, _) = debug_query(&app, CALLS_WITH_NESTED).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(body["data"]["calls"]["edges"].as_array().unwrap().len(), 100);
+    // One calls page, one transcript batch, one users batch (hosts and participant
+    // users together): the theoretical minimum.
+    assert_eq!(app.gong.requests("POST", "/v2/calls/extensive"), 1);
+    assert_eq!(app.gong.requests("POST", "/v2/calls/transcript"), 1);
+    assert_eq!(app.gong.requests("POST", "/v2/users/extensive"), 1);
+    assert_eq!(app.gong.total_requests(), 3);
+    // The report agrees with what the simulator saw.
+    let report = &body["extensions"]["convograph"];
+    assert_eq!(report["upstreamRequests"], 3);
+    assert_eq!(report["connections"]["gong-demo"]["upstreamRequests"], 3);
+    assert_eq!(report["connections"]["gong-demo"]["provider"], "gong");
+    assert_eq!(report["connections"]["gong-demo"]["rateLimitedResponses"], 0);
+    assert!(report["cacheMisses"].as_u64().unwrap() >= 3, "{report}");
+}
+
+#[tokio::test]
+async fn a_repeat_within_the_ttl_costs_nothing_upstream() {
+    let app = spawn_app().await;
+    let (first, headers) = debug_query(&app, CALLS_WITH_NESTED).await;
+    let cold = app.gong.total_requests();
+    assert!(cold > 0);
+    // The shortest TTL involved is the calls list's (60 s by default).
+    assert_eq!(headers["cache-control"], "private, max-age=60");
+
+    let (second, _) = debug_query(&app, CALLS_WITH_NESTED).await;
+    assert_eq!(app.gong.total_requests(), cold, "no upstream request for the repeat");
+    assert_eq!(second["data"], first["data"]);
+    let report = &second["extensions"]["convograph"];
+    assert_eq!(report["upstreamRequests"], 0);
+    assert_eq!(report["cacheMisses"], 0);
+    assert!(report["cacheHits"].as_u64().unwrap() >= 3, "{report}");
+}
+
+#[tokio::test]
+async fn twenty_identical_concurrent_cold_queries_cost_what_one_costs() {
+    let one = spawn_app().await;
+    let _ = one.data(CALLS_WITH_NESTED, json!({})).await;
+    let single = one.gong.total_requests();
+
+    let app = spawn_app().await;
+    let queries = (0..20).map(|_| app.data(CALLS_WITH_NESTED, json!({})));
+    let results = futures::future::join_all(queries).await;
+    assert!(results.windows(2).all(|w| w[0] == w[1]), "every answer is the same");
+    assert_eq!(app.gong.total_requests(), single, "concurrent misses were coalesced");
+}
+
+#[tokio::test]
+async fn without_the_debug_header_there_is_no_report_and_errors_are_not_cacheable() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ calls(first: 1) { edges { node { id } } } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "private, max-age=60");
+    let body: Value = resp.json().await.unwrap();
+    assert!(body.get("extensions").is_none_or(|e| e.get("convograph").is_none()), "{body}");
+
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-convograph-debug", "1")
+        .json(&json!({ "query": r#"{ calls(first: 1, after: "forged") { edges { node { id } } } }"# }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["extensions"]["convograph"]["upstreamRequests"], 0);
+}
