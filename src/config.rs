@@ -164,6 +164,9 @@ pub struct TrafficSettings {
     /// failing with `RATE_LIMITED`.
     #[serde(with = "humantime_serde::option")]
     pub max_queue_wait: Option<Duration>,
+    /// Requests per day (Gong's documented default is 10,000; `0` turns the cap off).
+    /// Past it, requests fail fast with `RATE_LIMITED` and the time to retry.
+    pub daily_quota: Option<u32>,
 }
 
 impl TrafficSettings {
@@ -174,6 +177,7 @@ impl TrafficSettings {
             timeout: self.timeout.or(fallback.timeout),
             max_retries: self.max_retries.or(fallback.max_retries),
             max_queue_wait: self.max_queue_wait.or(fallback.max_queue_wait),
+            daily_quota: self.daily_quota.or(fallback.daily_quota),
         }
     }
 }

@@ -17,7 +17,12 @@ use std::{
 };
 
 use base64::Engine;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{
+    DefaultDirectRateLimiter, Quota, RateLimiter,
+    clock::DefaultClock,
+    middleware::StateInformationMiddleware,
+    state::{InMemoryState, NotKeyed},
+};
 use rand::Rng;
 use reqwest::{Method, header::HeaderValue};
 use serde::de::DeserializeOwned;
@@ -70,6 +75,8 @@ pub struct TrafficPolicy {
     pub timeout: Duration,
     pub max_retries: u32,
     pub max_queue_wait: Duration,
+    /// Requests allowed per day (Gong: 10,000 per company), `None` for no daily cap.
+    pub daily_quota: Option<u32>,
 }
 
 impl TrafficPolicy {
@@ -81,7 +88,17 @@ impl TrafficPolicy {
             timeout: settings.timeout.unwrap_or(Duration::from_secs(30)),
             max_retries: settings.max_retries.unwrap_or(3),
             max_queue_wait: settings.max_queue_wait.unwrap_or(Duration::from_secs(15)),
+            daily_quota: settings.daily_quota.filter(|n| *n > 0),
         }
+    }
+
+    /// The provider's documented daily quota, unless the settings name one (`0`
+    /// turns the cap off).
+    pub fn with_default_daily_quota(mut self, settings: &TrafficSettings, quota: u32) -> Self {
+        if settings.daily_quota.is_none() {
+            self.daily_quota = Some(quota);
+        }
+        self
     }
 }
 
@@ -131,6 +148,10 @@ pub struct Transport {
     limiter: DefaultDirectRateLimiter,
     /// The night limiter of a day/night schedule.
     night_limiter: Option<DefaultDirectRateLimiter>,
+    /// The daily quota: a bucket of `daily_quota` requests refilled evenly over a day.
+    daily: Option<DailyLimiter>,
+    /// Requests left in the daily bucket after the last one sent.
+    daily_left: AtomicU64,
     policy: TrafficPolicy,
     paused_until: Mutex<Option<Instant>>,
     sent: AtomicU64,
@@ -168,6 +189,12 @@ impl Transport {
         Ok(Self {
             limiter: RateLimiter::direct(quota(day)),
             night_limiter: night.map(|n| RateLimiter::direct(quota(n))),
+            daily: policy.daily_quota.and_then(NonZeroU32::new).map(|n| {
+                let per_request = Duration::from_secs(86_400) / n.get();
+                let q = Quota::with_period(per_request).expect("non-zero period").allow_burst(n);
+                RateLimiter::direct(q).with_middleware::<StateInformationMiddleware>()
+            }),
+            daily_left: AtomicU64::new(policy.daily_quota.map_or(u64::MAX, u64::from)),
             provider,
             connection,
             client,
@@ -182,6 +209,11 @@ impl Transport {
     /// Requests sent so far (every attempt).
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Requests left in the daily quota, when the connection has one.
+    pub fn daily_quota_left(&self) -> Option<u64> {
+        self.daily.as_ref().map(|_| self.daily_left.load(Ordering::Relaxed))
     }
 
     /// The connection's policy.
@@ -259,6 +291,18 @@ impl Transport {
             }
             tokio::time::sleep_until(until).await;
         }
+        if let Some(daily) = &self.daily {
+            // A spent daily quota is not worth queueing for: fail fast with the time
+            // the next request will be allowed.
+            match daily.check() {
+                Ok(state) => self.daily_left.store(u64::from(state.remaining_burst_capacity()), Ordering::Relaxed),
+                Err(not_until) => {
+                    self.daily_left.store(0, Ordering::Relaxed);
+                    let wait = not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default()));
+                    return Err(self.error(ProviderErrorKind::RateLimited { retry_after: wait }));
+                }
+            }
+        }
         let limiter = match &self.night_limiter {
             Some(night) if !is_us_eastern_business_hours(chrono::Utc::now()) => night,
             _ => &self.limiter,
@@ -315,6 +359,9 @@ impl Transport {
         self.error(ProviderErrorKind::Status { status })
     }
 }
+
+/// A direct limiter that reports how much of its burst is left.
+type DailyLimiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 
 struct RawResponse {
     status: u16,

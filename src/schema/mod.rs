@@ -12,7 +12,7 @@ pub mod users;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, Interface, Schema, SimpleObject};
+use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, Interface, Object, Schema, SimpleObject};
 
 pub use calls::{CallNode, TranscriptNode};
 pub use query::QueryRoot;
@@ -23,7 +23,7 @@ use self::connection::CursorCodec;
 use crate::{
     error::{AppError, AppResult},
     loaders::Loaders,
-    providers::{Capabilities, Provider, ProviderKind, Registry},
+    providers::{Capabilities, Provider, ProviderKind, Registry, transport::RateSchedule},
 };
 
 /// The schema type.
@@ -106,10 +106,25 @@ pub struct ConnectionNode {
 }
 
 /// A connection's outbound rate limit.
-#[derive(Debug, Clone, SimpleObject)]
+#[derive(Debug, Clone)]
 pub struct RateLimitInfo {
-    /// Requests per second convograph sends at most.
-    pub requests_per_second: f64,
+    pub(crate) schedule: RateSchedule,
+    pub(crate) daily_quota: Option<u32>,
+}
+
+#[Object]
+impl RateLimitInfo {
+    /// Requests per second convograph sends at most, now (ExecVision's rate depends
+    /// on the time of day in US Eastern time: 5/s from 6 AM to 9 PM, 25/s otherwise).
+    async fn requests_per_second(&self) -> f64 {
+        self.schedule.rate_at(chrono::Utc::now())
+    }
+
+    /// Requests per day convograph sends at most, when the provider has a daily
+    /// quota (Gong: 10,000 by default).
+    async fn daily_quota(&self) -> Option<u32> {
+        self.daily_quota
+    }
 }
 
 pub(crate) fn connection_node(ctx: &Context<'_>, id: &str) -> Option<ConnectionNode> {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, codes, spawn_app, spawn_with, test_settings};
 
 /// Reference query 1: a page of 100 Gong calls with host, participants' users and
 /// transcript (see BENCHMARKS.md).
@@ -104,4 +104,27 @@ async fn without_the_debug_header_there_is_no_report_and_errors_are_not_cacheabl
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["extensions"]["convograph"]["upstreamRequests"], 0);
+}
+
+#[tokio::test]
+async fn a_spent_daily_quota_fails_fast_without_calling_the_provider() {
+    let mut settings = test_settings();
+    settings.traffic.gong.daily_quota = Some(2);
+    let app = spawn_with(settings).await;
+    let conns = app.data("{ connections { id rateLimit { requestsPerSecond dailyQuota } } }", json!({})).await;
+    assert_eq!(conns["connections"][0]["rateLimit"], json!({ "requestsPerSecond": 3.0, "dailyQuota": 2 }));
+    let page = r#"query($after: String) { calls(first: 100, after: $after) {
+        edges { node { id } } pageInfo { endCursor } } }"#;
+    let first = app.data(page, json!({})).await;
+    let cursor = first["calls"]["pageInfo"]["endCursor"].clone();
+    let second = app.data(page, json!({ "after": cursor })).await;
+    let cursor = second["calls"]["pageInfo"]["endCursor"].clone();
+    assert_eq!(app.gong.total_requests(), 2);
+
+    let body = app.query(page, json!({ "after": cursor })).await;
+    assert_eq!(codes(&body), ["RATE_LIMITED"], "{body}");
+    // The next request is allowed once a day's share of one request has passed.
+    let retry_ms = body["errors"][0]["extensions"]["retryAfterMs"].as_u64().expect("retryAfterMs");
+    assert!((40_000_000..=43_200_000).contains(&retry_ms), "{retry_ms}");
+    assert_eq!(app.gong.total_requests(), 2, "the provider was not called");
 }

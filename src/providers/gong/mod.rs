@@ -33,6 +33,8 @@ use crate::{
 
 /// Gong's documented default: 3 requests per second per company.
 pub const DEFAULT_RATE_PER_SEC: f64 = 3.0;
+/// Gong's documented default: 10,000 requests per day per company.
+pub const DEFAULT_DAILY_QUOTA: u32 = 10_000;
 
 /// A Gong connection.
 #[derive(Debug)]
