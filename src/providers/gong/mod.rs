@@ -84,6 +84,14 @@ impl GongProvider {
     }
 }
 
+/// Decodes a `POST /v2/calls/extensive` page and maps its calls, as `list_calls`
+/// does (exposed for the criterion benchmarks).
+#[doc(hidden)]
+pub fn decode_calls_page(body: &[u8]) -> Result<Vec<Call>, String> {
+    let page: model::CallsExtensiveResponse = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(page.calls.into_iter().map(mapping::call).collect())
+}
+
 fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
