@@ -308,6 +308,12 @@ impl Cache {
         .shared()
     }
 
+    /// Estimated bytes held now (the weigher's sum, after pending maintenance).
+    pub async fn weighted_size(&self) -> u64 {
+        self.inner.run_pending_tasks().await;
+        self.inner.weighted_size()
+    }
+
     /// Entries held now (after pending maintenance).
     pub async fn entry_count(&self) -> u64 {
         self.inner.run_pending_tasks().await;
