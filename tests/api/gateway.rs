@@ -1,5 +1,5 @@
 //! Real federation and HTTP software against convograph: the Node tests in
-//! `tests/gateway/` (Apollo composition + Gateway with a second subgraph, the
+//! `tests/gateway/` (Apollo composition, Apollo Gateway and Hive Gateway with a second subgraph, the
 //! `graphql-http` audit, deploy manifest validation), each run by Node's test runner
 //! against a convograph started here on a loopback port.
 //!
@@ -59,6 +59,12 @@ async fn node_test(file: &str, env: &[(&str, String)]) {
 async fn apollo_composition_and_gateway_with_a_second_subgraph() {
     let app = spawn_app().await;
     node_test("federation.test.mjs", &[("CONVOGRAPH_URL", app.url("/graphql"))]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hive_gateway_with_a_second_subgraph() {
+    let app = spawn_app().await;
+    node_test("hive.test.mjs", &[("CONVOGRAPH_URL", app.url("/graphql"))]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

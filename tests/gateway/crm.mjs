@@ -50,6 +50,12 @@ type Call @key(fields: "id") {
 }
 `;
 
+/** A well-formed convograph call id (kind, connection, remote id) that no provider has. */
+export function ghostCallId(realCallId) {
+  const [kind, connection] = Buffer.from(realCallId, 'base64url').toString('utf8').split(':');
+  return Buffer.from(`${kind}:${connection}:999999999999999999`).toString('base64url');
+}
+
 /**
  * CRM records over convograph's `users` and `calls` (each `{ id, email }` /
  * `{ id }`). Deal i is owned by user i and is about calls 2i and 2i+1.

@@ -12,16 +12,10 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { Trace } from '@apollo/usage-reporting-protobuf';
 import { parse } from 'graphql';
 
-import { CRM_SDL, crmRecords, startCrm } from './crm.mjs';
+import { CRM_SDL, crmRecords, ghostCallId, startCrm } from './crm.mjs';
 import { convographUrl, data, post } from './lib.mjs';
 
 const CONVOGRAPH = convographUrl();
-
-/** A well-formed call id (kind, connection, remote id) that no provider has. */
-function ghostCallId(realCallId) {
-  const [kind, connection] = Buffer.from(realCallId, 'base64url').toString('utf8').split(':');
-  return Buffer.from(`${kind}:${connection}:999999999999999999`).toString('base64url');
-}
 
 describe('convograph behind @apollo/gateway with a second subgraph', () => {
   let users;
