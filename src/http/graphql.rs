@@ -1,5 +1,6 @@
 //! GraphQL over HTTP (the GraphQL-over-HTTP spec): `POST` with an `application/json`
-//! body (a request or a batch array; any other or no `Content-Type` is 415), `GET` for
+//! body (a request or a batch array; any other or no `Content-Type` is 415, a request
+//! without a query is 400), `GET` for
 //! queries only (a mutation over `GET` is 405), `application/graphql-response+json`
 //! when the client accepts it (then request errors are 4xx), `application/json`
 //! otherwise (200 once the request is read). A request that fails before execution
@@ -68,7 +69,19 @@ pub(super) async fn post_handler(
             "a POST body must be `application/json` (a GraphQL request or an array of them)",
         );
     }
-    execute(&state, &headers, media, req.into_inner()).await
+    let req = req.into_inner();
+    if let BatchRequest::Single(r) = &req
+        && lacks_query(r)
+    {
+        return request_error(media, StatusCode::BAD_REQUEST, "the request has no `query`");
+    }
+    execute(&state, &headers, media, req).await
+}
+
+/// A request with neither a query nor a persisted-query hash (say a misspelt `query`
+/// key) is malformed: 400 whatever the media type, rather than a parse error.
+fn lacks_query(r: &async_graphql::Request) -> bool {
+    r.query.trim().is_empty() && !r.extensions.contains_key("persistedQuery")
 }
 
 /// Whether the request body is declared as JSON (the only POST format of the
@@ -102,6 +115,9 @@ pub(super) async fn get_handler(
             return request_error(media, StatusCode::BAD_REQUEST, &format!("invalid GraphQL request: {e}"));
         }
     };
+    if lacks_query(&request) {
+        return request_error(media, StatusCode::BAD_REQUEST, "the request has no `query`");
+    }
     if is_mutation(&request) {
         let mut resp = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "mutations are only accepted over POST");
         resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));

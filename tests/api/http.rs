@@ -119,6 +119,10 @@ async fn a_post_body_must_be_declared_json_and_a_failed_request_has_no_data_entr
         app.client.post(app.url("/graphql")).header("content-type", "text/plain").body(body).send().await.unwrap();
     assert_eq!(resp.status(), 415);
 
+    let typo =
+        app.client.post(app.url("/graphql")).json(&json!({ "qeury": "{ connections { id } }" })).send().await.unwrap();
+    assert_eq!(typo.status(), 400, "a request without a query is malformed");
+
     let failed = app.query("{ connections { nope } }", json!({})).await;
     assert_eq!(failed["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
     assert!(failed.get("data").is_none(), "no data entry before execution: {failed}");
