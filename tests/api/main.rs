@@ -2,9 +2,12 @@
 #![allow(unreachable_pub)]
 mod calls;
 mod config;
+mod deploy;
 mod errors;
 mod execvision;
 mod federation;
+mod ftv1;
+mod gateway;
 mod helpers;
 mod http;
 mod process;
