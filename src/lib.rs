@@ -5,6 +5,7 @@
 //! - [`startup`]: builds the application from [`config::Settings`] and serves it.
 //! - [`http`]: the axum router (GraphQL over HTTP, GraphiQL, health).
 //! - [`schema`]: the GraphQL types and the query root; Relay paging and global ids.
+//! - [`federation`]: `_entities` slots and federated tracing (`ftv1`) for gateways.
 //! - [`loaders`]: per-request DataLoaders that batch nested provider lookups.
 //! - [`providers`]: one folder per provider (`client`, `model`, `mapping`) behind the
 //!   [`providers::Provider`] trait, and the rate-aware [`providers::transport`].
@@ -19,6 +20,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod federation;
 pub mod http;
 pub mod loaders;
 pub mod providers;

@@ -1,4 +1,4 @@
-//! The `convograph` binary: `serve` (default), `sdl`, `sandbox`.
+//! The `convograph` binary: `serve` (default), `sdl`, `sandbox`, `healthcheck`.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
@@ -27,6 +27,13 @@ enum Command {
     Sdl,
     /// Run only the provider simulators and print their base URLs and credentials.
     Sandbox,
+    /// Probe a running server's `/healthz` (exit 0 when it answers 200): the container
+    /// healthcheck, for images without a shell or curl.
+    Healthcheck {
+        /// URL to probe; by default `/healthz` on the port of `CONVOGRAPH_LISTEN` (4000).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +55,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Sandbox) => run_sandbox().await,
+        Some(Command::Healthcheck { url }) => healthcheck(url).await,
         Some(Command::Serve(args)) => serve(args).await,
         None => serve(cli.serve).await,
     }
@@ -111,4 +119,32 @@ async fn run_sandbox() -> ExitCode {
     shutdown_signal().await;
     sandbox.shutdown().await;
     ExitCode::SUCCESS
+}
+
+async fn healthcheck(url: Option<String>) -> ExitCode {
+    let url = url.unwrap_or_else(|| {
+        let port = std::env::var("CONVOGRAPH_LISTEN")
+            .ok()
+            .and_then(|l| l.parse::<SocketAddr>().ok())
+            .map_or(4000, |a| a.port());
+        format!("http://127.0.0.1:{port}/healthz")
+    });
+    let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("convograph: healthcheck: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(resp) if resp.status().is_success() => ExitCode::SUCCESS,
+        Ok(resp) => {
+            eprintln!("convograph: healthcheck: {url} answered {}", resp.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("convograph: healthcheck: {url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

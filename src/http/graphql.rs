@@ -1,8 +1,11 @@
-//! GraphQL over HTTP (the GraphQL-over-HTTP spec): `POST` for everything, `GET` for
+//! GraphQL over HTTP (the GraphQL-over-HTTP spec): `POST` with an `application/json`
+//! body (a request or a batch array; any other or no `Content-Type` is 415, a request
+//! without a query is 400), `GET` for
 //! queries only (a mutation over `GET` is 405), `application/graphql-response+json`
 //! when the client accepts it (then request errors are 4xx), `application/json`
-//! otherwise (always 200). Browsers asking for HTML get GraphiQL.
-
+//! otherwise (200 once the request is read). A request that fails before execution
+//! (parse or validation) has no `data` entry. `apollo-federation-include-trace: ftv1`
+//! adds a federated trace (`extensions.ftv1`). Browsers asking for HTML get GraphiQL.
 use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
@@ -19,6 +22,7 @@ use axum::{
 use super::{HttpState, graphiql};
 use crate::{
     accounting::{self, RequestAccount},
+    federation::ftv1,
     loaders::Loaders,
 };
 
@@ -61,7 +65,37 @@ pub(super) async fn post_handler(
     headers: HeaderMap,
     req: GraphQLBatchRequest,
 ) -> Response {
-    execute(&state, negotiate(&headers), &headers, req.into_inner()).await
+    let media = negotiate(&headers);
+    if !is_json_body(&headers) {
+        return request_error(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a POST body must be `application/json` (a GraphQL request or an array of them)",
+        );
+    }
+    let req = req.into_inner();
+    if let BatchRequest::Single(r) = &req
+        && lacks_query(r)
+    {
+        return request_error(media, StatusCode::BAD_REQUEST, "the request has no `query`");
+    }
+    execute(&state, &headers, media, req).await
+}
+
+/// A request with neither a query nor a persisted-query hash (say a misspelt `query`
+/// key) is malformed: 400 whatever the media type, rather than a parse error.
+fn lacks_query(r: &async_graphql::Request) -> bool {
+    r.query.trim().is_empty() && !r.extensions.contains_key("persistedQuery")
+}
+
+/// Whether the request body is declared as JSON (the only POST format of the
+/// GraphQL-over-HTTP spec; without a `Content-Type` the body is not guessed at).
+fn is_json_body(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// `GET /graphql`: GraphiQL for browsers, otherwise a query from the query string.
@@ -85,12 +119,15 @@ pub(super) async fn get_handler(
             return request_error(media, StatusCode::BAD_REQUEST, &format!("invalid GraphQL request: {e}"));
         }
     };
+    if lacks_query(&request) {
+        return request_error(media, StatusCode::BAD_REQUEST, "the request has no `query`");
+    }
     if is_mutation(&request) {
         let mut resp = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "mutations are only accepted over POST");
         resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    execute(&state, media, &headers, BatchRequest::Single(request)).await
+    execute(&state, &headers, media, BatchRequest::Single(request)).await
 }
 
 /// Whether the operation the request would run is a mutation.
@@ -109,6 +146,11 @@ fn is_mutation(req: &async_graphql::Request) -> bool {
     ty == Some(OperationType::Mutation)
 }
 
+/// Whether a gateway asked for a federated trace (`apollo-federation-include-trace: ftv1`).
+fn wants_ftv1(headers: &HeaderMap) -> bool {
+    headers.get(ftv1::INCLUDE_TRACE_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == ftv1::FTV1)
+}
+
 fn wants_debug(headers: &HeaderMap) -> bool {
     headers
         .get(accounting::DEBUG_HEADER)
@@ -116,16 +158,22 @@ fn wants_debug(headers: &HeaderMap) -> bool {
         .is_some_and(|v| matches!(v.trim(), "1" | "true"))
 }
 
-/// Runs one operation with its own loaders and cost account.
+/// Runs one operation with its own loaders and cost account; returns the response
+/// and how long it may be reused (`None`: not at all).
 async fn execute_one(
     state: &HttpState,
     req: async_graphql::Request,
+    trace: bool,
     debug: bool,
 ) -> (async_graphql::Response, Option<Duration>) {
     let account = RequestAccount::new();
     let loaders = Arc::new(Loaders::new(&state.registry, Some(account.clone())));
     let parsed = async_graphql::parser::parse_query(&req.query).is_ok();
-    let mut resp = accounting::scope(account.clone(), state.schema.execute(req.data(loaders))).await;
+    let mut req = req.data(loaders);
+    if trace {
+        req = req.data(ftv1::TraceRequested);
+    }
+    let mut resp = accounting::scope(account.clone(), state.schema.execute(req)).await;
     tag_request_errors(&mut resp, parsed);
     if debug && let Ok(summary) = async_graphql::Value::from_json(serde_json::json!(account.summary())) {
         resp.extensions.insert("convograph".to_owned(), summary);
@@ -134,15 +182,16 @@ async fn execute_one(
     (resp, max_age)
 }
 
-async fn execute(state: &HttpState, media: MediaType, headers: &HeaderMap, req: BatchRequest) -> Response {
-    let debug = wants_debug(headers);
+async fn execute(state: &HttpState, headers: &HeaderMap, media: MediaType, req: BatchRequest) -> Response {
+    let (trace, debug) = (wants_ftv1(headers), wants_debug(headers));
     let (resp, max_ages) = match req {
         BatchRequest::Single(r) => {
-            let (resp, max_age) = execute_one(state, r, debug).await;
+            let (resp, max_age) = execute_one(state, r, trace, debug).await;
             (BatchResponse::Single(resp), vec![max_age])
         }
         BatchRequest::Batch(rs) => {
-            let results = futures::future::join_all(rs.into_iter().map(|r| execute_one(state, r, debug))).await;
+            let results =
+                futures::future::join_all(rs.into_iter().map(|r| execute_one(state, r, trace, debug))).await;
             let (resps, ages): (Vec<_>, Vec<_>) = results.into_iter().unzip();
             (BatchResponse::Batch(resps), ages)
         }
@@ -158,7 +207,11 @@ async fn execute(state: &HttpState, media: MediaType, headers: &HeaderMap, req: 
     } else {
         StatusCode::OK
     };
-    let body = serde_json::to_vec(&resp).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal\"}]}".to_vec());
+    let body = match &resp {
+        BatchResponse::Single(r) => response_json(r),
+        BatchResponse::Batch(rs) => serde_json::Value::Array(rs.iter().map(response_json).collect()),
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal\"}]}".to_vec());
     let mut out = (status, body).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
     out.headers_mut().insert(header::CACHE_CONTROL, cache_control(&max_ages));
@@ -193,6 +246,20 @@ fn tag_request_errors(r: &mut async_graphql::Response, parsed: bool) {
             ext.set("code", code);
         }
     }
+}
+
+/// One response as JSON. A request that never started executing has no `data` entry
+/// at all (GraphQL spec, "Response"), rather than `data: null`.
+fn response_json(r: &async_graphql::Response) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_else(
+        |_| serde_json::json!({ "errors": [ { "message": "internal", "extensions": { "code": "INTERNAL" } } ] }),
+    );
+    if is_request_error(r)
+        && let Some(o) = v.as_object_mut()
+    {
+        o.remove("data");
+    }
+    v
 }
 
 fn is_request_error(r: &async_graphql::Response) -> bool {
@@ -234,6 +301,20 @@ mod tests {
             MediaType::GraphqlResponseJson
         );
         assert_eq!(negotiate(&accept("application/graphql-response+json;q=0, application/json")), MediaType::Json);
+    }
+
+    #[test]
+    fn post_bodies_must_be_declared_json() {
+        let ct = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert!(is_json_body(&ct("application/json")));
+        assert!(is_json_body(&ct("Application/JSON; charset=utf-8")));
+        assert!(!is_json_body(&HeaderMap::new()));
+        assert!(!is_json_body(&ct("text/plain")));
+        assert!(!is_json_body(&ct("application/x-www-form-urlencoded")));
     }
 
     #[test]

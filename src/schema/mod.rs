@@ -38,9 +38,15 @@ pub struct AppState {
     pub connections: Arc<Vec<ConnectionNode>>,
 }
 
-/// Builds the schema over `state`.
+/// Builds the schema over `state`, with the federation extensions: `_entities` slots
+/// and federated tracing (`ftv1`, only for requests that ask for it).
 pub fn build_schema(state: AppState) -> AppSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).enable_federation().data(state).finish()
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .enable_federation()
+        .extension(crate::federation::entities::EntitySlotsExtension)
+        .extension(crate::federation::ftv1::Ftv1Extension)
+        .data(state)
+        .finish()
 }
 
 /// The SDL convograph publishes (`convograph sdl`, `schema.graphql`).

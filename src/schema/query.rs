@@ -17,6 +17,7 @@ use super::{
 use crate::{
     domain::AggregationPeriod,
     error::{AppError, AppResult},
+    federation::entities::{self, Entity},
     loaders::load_remote,
     providers::{CoachingQuery, TopicMatchQuery},
 };
@@ -408,21 +409,23 @@ impl QueryRoot {
         })
     }
 
-    /// Federation: a `User` by `id`.
+    /// Federation: a `User` by `id`. A missing or failing one is `null` in its slot
+    /// with a coded error at `["_entities", i]`.
     #[graphql(entity)]
-    async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<UserNode>> {
-        user_by_id(ctx, &id).await
+    async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Option<Entity<UserNode>> {
+        entities::resolve(ctx, "User", "id", id.as_str(), user_by_id(ctx, &id)).await
     }
 
     /// Federation: a `User` by `email`.
     #[graphql(entity)]
-    async fn find_user_by_email(&self, ctx: &Context<'_>, email: String) -> Result<Option<UserNode>> {
-        user_by_email(ctx, &email).await
+    async fn find_user_by_email(&self, ctx: &Context<'_>, email: String) -> Option<Entity<UserNode>> {
+        entities::resolve(ctx, "User", "email", &email, user_by_email(ctx, &email)).await
     }
 
-    /// Federation: a `Call` by `id`.
+    /// Federation: a `Call` by `id` (batched: one provider request per connection
+    /// for all the representations of a request, through the calls DataLoader).
     #[graphql(entity)]
-    async fn find_call_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CallNode>> {
-        call_by_id(ctx, &id).await
+    async fn find_call_by_id(&self, ctx: &Context<'_>, id: ID) -> Option<Entity<CallNode>> {
+        entities::resolve(ctx, "Call", "id", id.as_str(), call_by_id(ctx, &id)).await
     }
 }

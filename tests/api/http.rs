@@ -106,3 +106,26 @@ async fn health_and_readiness() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["connections"]["gong-demo"]["status"], "ok");
 }
+
+#[tokio::test]
+async fn a_post_body_must_be_declared_json_and_a_failed_request_has_no_data_entry() {
+    let app = spawn_app().await;
+    let body = r#"{ "query": "{ connections { id } }" }"#;
+    let resp = app.client.post(app.url("/graphql")).body(body).send().await.unwrap();
+    assert_eq!(resp.status(), 415, "no Content-Type: not guessed at");
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    let resp =
+        app.client.post(app.url("/graphql")).header("content-type", "text/plain").body(body).send().await.unwrap();
+    assert_eq!(resp.status(), 415);
+
+    let typo =
+        app.client.post(app.url("/graphql")).json(&json!({ "qeury": "{ connections { id } }" })).send().await.unwrap();
+    assert_eq!(typo.status(), 400, "a request without a query is malformed");
+
+    let failed = app.query("{ connections { nope } }", json!({})).await;
+    assert_eq!(failed["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+    assert!(failed.get("data").is_none(), "no data entry before execution: {failed}");
+    let ran = app.query("{ connections { id } }", json!({})).await;
+    assert!(ran.get("data").is_some());
+}

@@ -3,9 +3,12 @@
 mod calls;
 mod config;
 mod costs;
+mod deploy;
 mod errors;
 mod execvision;
 mod federation;
+mod ftv1;
+mod gateway;
 mod helpers;
 mod http;
 mod process;

@@ -72,3 +72,23 @@ async fn the_binary_serves_the_sandbox_and_stops_gracefully_on_sigterm() {
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_exits_0_against_a_live_server_and_1_otherwise() {
+    let app = crate::helpers::spawn_app().await;
+    let run = |url: String| async move {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_convograph"))
+            .args(["healthcheck", "--url", &url])
+            .output()
+            .await
+            .expect("runs")
+    };
+    let ok = run(app.url("/healthz")).await;
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+
+    // A port nobody listens on: bind one, then free it.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = run(format!("http://{free}/healthz")).await;
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("healthcheck"), "says why");
+}
