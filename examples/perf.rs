@@ -335,8 +335,7 @@ async fn memory(calls: usize) -> anyhow::Result<()> {
     let region = Region::new(GLOBAL);
     let mut cached = 0usize;
     for (i, bytes) in pages.iter().enumerate() {
-        let mut items = decode_calls_page(bytes).map_err(|e| anyhow::anyhow!(e))?;
-        if std::env::var_os("NORAW").is_some() { for c in &mut items { c.raw = Arc::new(Value::Null); if std::env::var_os("NOTRK").is_some() { c.trackers = None; } if std::env::var_os("NOPART").is_some() { c.participants = None; } if std::env::var_os("NOSUM").is_some() { c.summary = None; c.topics = None; } } }
+        let items = decode_calls_page(bytes).map_err(|e| anyhow::anyhow!(e))?;
         cached += items.len();
         let key = CacheKey { connection: Arc::from("gong"), op: "calls_page", fingerprint: i.to_string() };
         let page = Page { items, next: None, total: None };

@@ -161,7 +161,8 @@ pub fn limiter_wait(provider: ProviderKind, connection: &Arc<str>, waited: Durat
     record(|a| a.with_connection(provider, connection, |c| c.limiter_wait_ms = c.limiter_wait_ms.saturating_add(ms)));
 }
 
-/// A cache lookup of a provider result with time to live `ttl`.
+/// A cache lookup of a provider result that has `ttl` left to live (zero: the
+/// result is not cached at all).
 pub fn cache_lookup(provider: Option<ProviderKind>, connection: &Arc<str>, hit: bool, ttl: Duration) {
     record(|a| {
         let mut inner = a.inner.lock().unwrap_or_else(|p| p.into_inner());

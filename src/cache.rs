@@ -58,6 +58,14 @@ struct Entry {
     value: Arc<dyn Any + Send + Sync>,
     ttl: Duration,
     weight: u32,
+    created: Instant,
+}
+
+impl Entry {
+    /// Time this entry has left to live.
+    fn left(&self) -> Duration {
+        self.ttl.saturating_sub(self.created.elapsed())
+    }
 }
 
 struct PerEntryTtl;
@@ -140,13 +148,14 @@ impl Cache {
             .or_try_insert_with(async move {
                 let value = fetch.await?;
                 let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
-                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight })
+                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight, created: Instant::now() })
             })
             .await
             .map_err(|e: Arc<ProviderError>| (*e).clone())?;
         // Fresh: this caller fetched. Not fresh: cached, or another caller's fetch
         // of the same key was awaited (coalesced), which costs nothing upstream.
-        accounting::cache_lookup(None, &connection, !entry.is_fresh(), ttl);
+        let entry_left = entry.value().left();
+        accounting::cache_lookup(None, &connection, !entry.is_fresh(), entry_left);
         Ok(entry.into_value().value.downcast::<T>().expect("one type per cache key op"))
     }
 
@@ -187,7 +196,7 @@ impl Cache {
         for id in wanted {
             match self.inner.get(&key(&id)).await {
                 Some(entry) => {
-                    accounting::cache_lookup(None, connection, true, ttl);
+                    accounting::cache_lookup(None, connection, true, entry.left());
                     if let Some(v) = found::<T>(&entry) {
                         out.insert(id, v);
                     }
@@ -291,8 +300,12 @@ impl Cache {
                     let value = by_id.get(id).cloned();
                     let weight =
                         value.as_ref().and_then(|v| v.clone().downcast::<T>().ok()).map_or(64, |v| v.weigh() + 64);
-                    let entry =
-                        Entry { value: Arc::new(Found(value)), ttl, weight: u32::try_from(weight).unwrap_or(u32::MAX) };
+                    let entry = Entry {
+                        value: Arc::new(Found(value)),
+                        ttl,
+                        weight: u32::try_from(weight).unwrap_or(u32::MAX),
+                        created: Instant::now(),
+                    };
                     cache.insert(key(id), entry).await;
                 }
             }

@@ -134,6 +134,9 @@ pub struct CacheSettings {
     /// Time to live of stats, scores and scorecards.
     #[serde(with = "humantime_serde")]
     pub stats_ttl: Duration,
+    /// Upper bound of the whole-response cache, in MiB of response bodies (`0` turns
+    /// it off). A repeated query within the TTL of its data is answered from it.
+    pub responses_max_mib: u64,
 }
 
 impl Default for CacheSettings {
@@ -144,6 +147,7 @@ impl Default for CacheSettings {
             users_ttl: Duration::from_secs(600),
             transcripts_ttl: Duration::from_secs(3600),
             stats_ttl: Duration::from_secs(300),
+            responses_max_mib: 64,
         }
     }
 }

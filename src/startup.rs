@@ -108,11 +108,12 @@ impl Application {
             connections: Arc::new(nodes),
         };
         let schema = build_schema(state);
-        let router = router(HttpState {
-            schema: schema.clone(),
+        let router = router(HttpState::new(
+            schema.clone(),
             registry,
-            graphiql: Arc::new(settings.server.graphiql.clone()),
-        });
+            Arc::new(settings.server.graphiql.clone()),
+            settings.cache.responses_max_mib,
+        ));
         let addr = settings.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self { listener, router, schema, sandbox })

@@ -19,7 +19,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-use super::{HttpState, graphiql};
+use super::{HttpState, graphiql, response_cache::Stored};
 use crate::{
     accounting::{self, RequestAccount},
     federation::ftv1,
@@ -33,6 +33,15 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 enum MediaType {
     GraphqlResponseJson,
     Json,
+}
+
+impl MediaType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
+            Self::Json => "application/json",
+        }
+    }
 }
 
 fn negotiate(headers: &HeaderMap) -> MediaType {
@@ -184,18 +193,38 @@ async fn execute_one(
 
 async fn execute(state: &HttpState, headers: &HeaderMap, media: MediaType, req: BatchRequest) -> Response {
     let (trace, debug) = (wants_ftv1(headers), wants_debug(headers));
-    let (resp, max_ages) = match req {
+    match req {
         BatchRequest::Single(r) => {
-            let (resp, max_age) = execute_one(state, r, trace, debug).await;
-            (BatchResponse::Single(resp), vec![max_age])
+            // Requests for a trace or a cost report describe an execution: never cached.
+            let key = if trace || debug { None } else { state.responses.key("", media.as_str(), &r) };
+            let run = async {
+                let (resp, max_age) = execute_one(state, r, trace, debug).await;
+                render(media, BatchResponse::Single(resp), &[max_age])
+            };
+            match key {
+                Some(key) => {
+                    let (stored, hit) = state.responses.get_or_run(key, run).await;
+                    let mut out = respond(&stored);
+                    out.headers_mut()
+                        .insert(RESPONSE_CACHE_HEADER, HeaderValue::from_static(if hit { "hit" } else { "miss" }));
+                    out
+                }
+                None => respond(&run.await),
+            }
         }
         BatchRequest::Batch(rs) => {
-            let results =
-                futures::future::join_all(rs.into_iter().map(|r| execute_one(state, r, trace, debug))).await;
+            let results = futures::future::join_all(rs.into_iter().map(|r| execute_one(state, r, trace, debug))).await;
             let (resps, ages): (Vec<_>, Vec<_>) = results.into_iter().unzip();
-            (BatchResponse::Batch(resps), ages)
+            respond(&render(media, BatchResponse::Batch(resps), &ages))
         }
-    };
+    }
+}
+
+/// Response header saying whether the whole answer came from the response cache.
+const RESPONSE_CACHE_HEADER: &str = "x-convograph-response-cache";
+
+/// The HTTP form of an answer, and how long it may be reused.
+fn render(media: MediaType, resp: BatchResponse, max_ages: &[Option<Duration>]) -> Stored {
     // With the GraphQL media type, a request that never started executing (parse or
     // validation failure: no data, no error path) is a 400.
     let request_failed = match &resp {
@@ -212,25 +241,36 @@ async fn execute(state: &HttpState, headers: &HeaderMap, media: MediaType, req: 
         BatchResponse::Batch(rs) => serde_json::Value::Array(rs.iter().map(response_json).collect()),
     };
     let body = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal\"}]}".to_vec());
-    let mut out = (status, body).into_response();
-    out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
-    out.headers_mut().insert(header::CACHE_CONTROL, cache_control(&max_ages));
+    let ttl = shortest(max_ages).unwrap_or(Duration::ZERO);
+    Stored { status, content_type: content_type(media), body: body.into(), ttl, stored_at: std::time::Instant::now() }
+}
+
+fn respond(stored: &Stored) -> Response {
+    let mut out = (stored.status, stored.body.clone()).into_response();
+    out.headers_mut().insert(header::CONTENT_TYPE, stored.content_type.clone());
+    out.headers_mut().insert(header::CACHE_CONTROL, cache_control(stored));
     out
 }
 
-/// `private, max-age=N`: the shortest time to live among the cached provider data
-/// the response was built from (private: responses depend on the caller). Responses
-/// with errors, or built from data convograph does not cache, are `no-store`.
-fn cache_control(max_ages: &[Option<Duration>]) -> HeaderValue {
-    let shortest = max_ages.iter().try_fold(None::<Duration>, |acc, a| {
+/// The shortest of the answers' times to live; `None` if any may not be reused.
+fn shortest(max_ages: &[Option<Duration>]) -> Option<Duration> {
+    max_ages.iter().try_fold(None::<Duration>, |acc, a| {
         let a = (*a)?;
         Some(Some(acc.map_or(a, |m| m.min(a))))
-    });
-    match shortest.flatten() {
-        Some(age) => HeaderValue::try_from(format!("private, max-age={}", age.as_secs()))
-            .unwrap_or(HeaderValue::from_static("no-store")),
-        None => HeaderValue::from_static("no-store"),
+    })?
+}
+
+/// `private, max-age=N`: the time the provider data the answer was built from has
+/// left to live in convograph's cache (private: answers depend on the caller).
+/// Answers with errors, or built from data convograph does not cache, are `no-store`.
+fn cache_control(stored: &Stored) -> HeaderValue {
+    let left = stored.remaining();
+    if stored.ttl.is_zero() || left.is_zero() {
+        return HeaderValue::from_static("no-store");
     }
+    // Whole seconds, rounded up: a fresh answer says its full time to live.
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    HeaderValue::try_from(format!("private, max-age={secs}")).unwrap_or(HeaderValue::from_static("no-store"))
 }
 
 /// Gives parse and validation errors (raised by the engine, without a code) the

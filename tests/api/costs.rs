@@ -14,7 +14,7 @@ const CALLS_WITH_NESTED: &str = r#"{
   }
 }"#;
 
-async fn debug_query(app: &TestApp, query: &str) -> (Value, reqwest::header::HeaderMap) {
+async fn debug_query(app: &TestApp, query: &str) -> (reqwest::header::HeaderMap, Value) {
     let resp = app
         .client
         .post(app.url("/graphql"))
@@ -24,13 +24,13 @@ async fn debug_query(app: &TestApp, query: &str) -> (Value, reqwest::header::Hea
         .await
         .expect("request sent");
     let headers = resp.headers().clone();
-    (resp.json().await.expect("JSON body"), headers)
+    (headers, resp.json().await.expect("JSON body"))
 }
 
 #[tokio::test]
 async fn nested_fields_of_100_calls_cost_one_request_per_endpoint() {
     let app = spawn_app().await;
-    let (body, _) = debug_query(&app, CALLS_WITH_NESTED).await;
+    let (_, body) = debug_query(&app, CALLS_WITH_NESTED).await;
     assert!(body.get("errors").is_none(), "{body:#}");
     assert_eq!(body["data"]["calls"]["edges"].as_array().unwrap().len(), 100);
     // One calls page, one transcript batch, one users batch (hosts and participant
@@ -51,13 +51,13 @@ async fn nested_fields_of_100_calls_cost_one_request_per_endpoint() {
 #[tokio::test]
 async fn a_repeat_within_the_ttl_costs_nothing_upstream() {
     let app = spawn_app().await;
-    let (first, headers) = debug_query(&app, CALLS_WITH_NESTED).await;
+    let (headers, first) = debug_query(&app, CALLS_WITH_NESTED).await;
     let cold = app.gong.total_requests();
     assert!(cold > 0);
     // The shortest TTL involved is the calls list's (60 s by default).
     assert_eq!(headers["cache-control"], "private, max-age=60");
 
-    let (second, _) = debug_query(&app, CALLS_WITH_NESTED).await;
+    let (_, second) = debug_query(&app, CALLS_WITH_NESTED).await;
     assert_eq!(app.gong.total_requests(), cold, "no upstream request for the repeat");
     assert_eq!(second["data"], first["data"]);
     let report = &second["extensions"]["convograph"];
@@ -127,4 +127,47 @@ async fn a_spent_daily_quota_fails_fast_without_calling_the_provider() {
     let retry_ms = body["errors"][0]["extensions"]["retryAfterMs"].as_u64().expect("retryAfterMs");
     assert!((40_000_000..=43_200_000).contains(&retry_ms), "{retry_ms}");
     assert_eq!(app.gong.total_requests(), 2, "the provider was not called");
+}
+
+async fn post(app: &TestApp, query: &str, variables: Value) -> (reqwest::header::HeaderMap, Value) {
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request sent");
+    let headers = resp.headers().clone();
+    (headers, resp.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn a_repeated_query_is_answered_from_the_response_cache_only_when_it_is_the_same() {
+    let app = spawn_app().await;
+    let query = "query($n: Int) { calls(first: $n) { edges { node { id title host { name } } } } }";
+    let (h1, first) = post(&app, query, json!({ "n": 30 })).await;
+    assert_eq!(h1["x-convograph-response-cache"], "miss");
+    let (h2, second) = post(&app, query, json!({ "n": 30 })).await;
+    assert_eq!(h2["x-convograph-response-cache"], "hit");
+    assert_eq!(first, second);
+    let age: u64 = h2["cache-control"].to_str().unwrap().trim_start_matches("private, max-age=").parse().unwrap();
+    assert!(age <= 60, "{age}");
+
+    // Other variables are another answer.
+    let (h3, third) = post(&app, query, json!({ "n": 31 })).await;
+    assert_eq!(h3["x-convograph-response-cache"], "miss");
+    assert_eq!(third["data"]["calls"]["edges"].as_array().unwrap().len(), 31);
+
+    // Answers with errors are never kept.
+    let bad = r#"{ calls(first: 1, after: "forged") { edges { node { id } } } }"#;
+    for _ in 0..2 {
+        let (h, body) = post(&app, bad, json!({})).await;
+        assert_eq!(h["x-convograph-response-cache"], "miss");
+        assert_eq!(codes(&body), ["BAD_CURSOR"]);
+    }
+
+    // A cost report describes an execution: it bypasses the response cache.
+    let (h, body) = debug_query(&app, "{ calls(first: 30) { edges { node { id title host { name } } } } }").await;
+    assert!(h.get("x-convograph-response-cache").is_none());
+    assert!(body["extensions"]["convograph"]["cacheHits"].as_u64().unwrap() > 0);
 }
