@@ -2,13 +2,17 @@
 #![allow(unreachable_pub)]
 mod calls;
 mod config;
+mod coverage;
 mod errors;
 mod execvision;
 mod federation;
 mod helpers;
 mod http;
+mod nodes;
+mod people;
 mod process;
 mod readme;
 mod schema;
 mod stats;
+mod timeline;
 mod users;
