@@ -212,6 +212,9 @@ pub(crate) async fn timeline(
 ) -> AppResult<List<CallNode>> {
     let st = state(ctx);
     let (size, backward) = page_size(st.max_page_size, &args)?;
+    if (args.after.is_some() && args.last.is_some()) || (args.before.is_some() && args.first.is_some()) {
+        return Err(AppError::bad_input("page forward with `first`/`after`, backward with `last`/`before`"));
+    }
     let list = ListId::new(&Arc::from(MERGED), "timeline", &(key, order));
     let cursor: Option<TimelineCursor> = match (&args.after, &args.before) {
         (Some(c), _) | (None, Some(c)) => Some(st.cursors.open(c, &list)?),

@@ -201,8 +201,11 @@ impl QueryRoot {
             people::report_missing(ctx).await?;
             let persons = index.persons().to_vec();
             let total = persons.len() as u64;
+            // The list depends on the connections joined and on those that failed.
+            let joined: Vec<_> =
+                super::readable(ctx).filter(|p| p.capabilities().users).map(|p| p.connection_id().clone()).collect();
             let failed: Vec<_> = index.missing.iter().map(|e| e.connection.clone()).collect();
-            let list = ListId::new(&Arc::from("*"), "people", &failed);
+            let list = ListId::new(&Arc::from("*"), "people", &(joined, failed));
             let page = Page { items: persons, next: None, total: Some(total) };
             return Ok(paginate(
                 &st.cursors,
@@ -255,11 +258,11 @@ impl QueryRoot {
 
     /// Calls of every readable connection in one timeline by start time, newest first
     /// unless `order: ASC` (paged both ways; the cursor holds each connection's
-    /// position). With `connectionId`, that connection's calls: in the provider's own
-    /// order (Gong: oldest first; ExecVision: last modified), the cheapest to read and
-    /// the only form that takes `remoteQuery`, or by start time when `order` is given.
-    /// A connection that fails is reported in `errors` while the others' calls still
-    /// come.
+    /// position). With `connectionId` (the only form that takes `remoteQuery`), that
+    /// connection's calls: in the provider's own order (Gong: oldest first;
+    /// ExecVision: last modified), the cheapest to read, or by start time when `order`
+    /// is given. A connection that fails is reported in `errors` while the others'
+    /// calls still come. Filled by: Gong, ExecVision.
     async fn calls(
         &self,
         ctx: &Context<'_>,

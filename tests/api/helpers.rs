@@ -116,8 +116,8 @@ pub async fn spawn_execvision() -> TestApp {
 }
 
 /// The providers the cross-provider tests run over, in the sandbox's configuration
-/// order. Adding a provider here (and its ids to [`world_call`] and [`world_person`])
-/// runs every cross-provider test over it too.
+/// order. Adding a provider here (and its facts to the `match`es below: ids, what it
+/// lists, its calls route, its simulator) runs every cross-provider test over it too.
 pub const JOINED: &[ProviderKind] = &[ProviderKind::Gong, ProviderKind::ExecVision];
 
 /// The sandbox's demo connection of `kind` (`gong-demo`, `execvision-demo`, ...).
@@ -155,6 +155,40 @@ pub fn world_person(kind: ProviderKind, remote_id: &str) -> Option<usize> {
         ProviderKind::ExecVision => convograph::sandbox::execvision::ids::person_index(remote_id),
         other => panic!("no ids for {other} in the tests yet"),
     }
+}
+
+/// The route of a provider's calls list (method, path template), for request counts.
+pub fn calls_route(kind: ProviderKind) -> (&'static str, &'static str) {
+    match kind {
+        ProviderKind::Gong => ("POST", "/v2/calls/extensive"),
+        ProviderKind::ExecVision => ("GET", "/api/ev/2/calls"),
+        other => panic!("no calls route for {other} in the tests yet"),
+    }
+}
+
+/// Whether world person `p` has an account at `kind` that the provider lists.
+pub fn listed_person(app: &TestApp, kind: ProviderKind, p: usize) -> bool {
+    let person = &app.world.people[p];
+    match kind {
+        ProviderKind::Gong => person.accounts.gong,
+        // ExecVision lists active users only.
+        ProviderKind::ExecVision => person.accounts.execvision && person.active,
+        other => panic!("no users for {other} in the tests yet"),
+    }
+}
+
+/// The world calls a provider lists (ExecVision: recorded and not deleted).
+pub fn listed_calls(app: &TestApp, kind: ProviderKind) -> std::collections::BTreeSet<usize> {
+    app.world
+        .calls
+        .iter()
+        .filter(|c| match kind {
+            ProviderKind::Gong => c.recorded_by.gong,
+            ProviderKind::ExecVision => app.execvision.data().call(c.index).is_some_and(|e| e.deleted_at.is_none()),
+            other => panic!("no calls for {other} in the tests yet"),
+        })
+        .map(|c| c.index)
+        .collect()
 }
 
 impl TestApp {

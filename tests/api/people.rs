@@ -6,24 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use convograph::{providers::ProviderKind, sandbox::world_ev};
 use serde_json::{Value, json};
 
-use crate::helpers::{JOINED, TestApp, connection_of, joined_settings, spawn_joined, spawn_with, world_person};
+use crate::helpers::{JOINED, connection_of, joined_settings, listed_person, spawn_joined, spawn_with, world_person};
 
 const PEOPLE: &str = r#"query($after: String) { users(first: 100, after: $after) {
   totalCount
   edges { node { id email emailAliases name identities { provider remoteId connectionId accountId email } } }
   pageInfo { hasNextPage endCursor }
 } }"#;
-
-/// Whether world person `p` has an account at `kind` that the provider lists.
-fn listed_at(app: &TestApp, kind: ProviderKind, p: usize) -> bool {
-    let person = &app.world.people[p];
-    match kind {
-        ProviderKind::Gong => person.accounts.gong,
-        // ExecVision lists active users only.
-        ProviderKind::ExecVision => person.accounts.execvision && person.active,
-        other => panic!("{other}"),
-    }
-}
 
 fn account_id(kind: ProviderKind, remote: &str) -> String {
     convograph::schema::id::encode(convograph::schema::id::Kind::User, &connection_of(kind), remote).0
@@ -40,7 +29,8 @@ async fn everyone_is_one_user_with_an_identity_per_provider_account() {
         let persons: BTreeSet<usize> = identities
             .iter()
             .map(|i| {
-                let kind = if i["provider"] == "GONG" { ProviderKind::Gong } else { ProviderKind::ExecVision };
+                let kind: ProviderKind =
+                    serde_json::from_value(json!(i["provider"].as_str().unwrap().to_lowercase())).unwrap();
                 world_person(kind, i["remoteId"].as_str().unwrap()).unwrap()
             })
             .collect();
@@ -49,7 +39,7 @@ async fn everyone_is_one_user_with_an_identity_per_provider_account() {
         let providers: Vec<&str> = identities.iter().map(|i| i["provider"].as_str().unwrap()).collect();
         let expected: Vec<String> = JOINED
             .iter()
-            .filter(|k| listed_at(&app, **k, p))
+            .filter(|k| listed_person(&app, **k, p))
             .map(|k| serde_json::to_value(k).unwrap().as_str().unwrap().to_uppercase())
             .collect();
         assert_eq!(providers, expected, "{u}");
@@ -75,7 +65,7 @@ async fn a_person_is_found_by_any_address_or_account_id_and_is_the_same_everywhe
         .people
         .iter()
         .find(|p| {
-            listed_at(&app, ProviderKind::ExecVision, p.index) && world_ev::ev_email(&app.world, p.index) != p.email
+            listed_person(&app, ProviderKind::ExecVision, p.index) && world_ev::ev_email(&app.world, p.index) != p.email
         })
         .expect("someone is known to ExecVision by an alias");
     let gong_id = account_id(ProviderKind::Gong, &convograph::sandbox::gong::ids::user_id(p.index));
@@ -112,13 +102,23 @@ async fn a_person_is_found_by_any_address_or_account_id_and_is_the_same_everywhe
 #[tokio::test]
 async fn someone_at_one_provider_only_is_a_user_too() {
     let app = spawn_joined().await;
-    let p = app.world.people.iter().find(|p| !listed_at(&app, ProviderKind::ExecVision, p.index)).unwrap();
+    let (p, kind) = app
+        .world
+        .people
+        .iter()
+        .find_map(|p| {
+            let at: Vec<ProviderKind> = JOINED.iter().copied().filter(|k| listed_person(&app, *k, p.index)).collect();
+            (at.len() == 1 && app.world.calls.iter().any(|c| c.host == p.index)).then(|| (p, at[0]))
+        })
+        .expect("someone with calls is at one provider only");
+    let name = serde_json::to_value(kind).unwrap().as_str().unwrap().to_uppercase();
     let q = r#"query($e: String!) { user(email: $e) { id identities { provider } calls(first: 100) { totalCount edges { node { provider } } } } }"#;
     let data = app.data(q, json!({ "e": p.email })).await;
-    assert_eq!(data["user"]["identities"], json!([{ "provider": "GONG" }]));
+    assert_eq!(data["user"]["identities"], json!([{ "provider": name }]));
     let calls = data["user"]["calls"]["edges"].as_array().unwrap();
-    assert!(calls.iter().all(|c| c["node"]["provider"] == "GONG"));
-    let hosted = app.world.calls.iter().filter(|c| c.host == p.index).count();
+    assert!(!calls.is_empty() && calls.iter().all(|c| c["node"]["provider"] == name.as_str()));
+    let listed = crate::helpers::listed_calls(&app, kind);
+    let hosted = app.world.calls.iter().filter(|c| c.host == p.index && listed.contains(&c.index)).count();
     assert_eq!(data["user"]["calls"]["totalCount"], hosted);
 }
 
@@ -130,7 +130,7 @@ async fn a_joined_users_calls_come_from_every_connection_in_one_timeline() {
         .world
         .people
         .iter()
-        .filter(|p| JOINED.iter().all(|k| listed_at(&app, *k, p.index)))
+        .filter(|p| JOINED.iter().all(|k| listed_person(&app, *k, p.index)))
         .max_by_key(|p| app.world.calls.iter().filter(|c| c.host == p.index && c.recorded_by.execvision).count())
         .unwrap();
     let per_connection = r#"query($c: ID!, $e: String!, $after: String) {
@@ -170,7 +170,7 @@ async fn a_users_scores_and_stats_are_gathered_from_every_connection_that_has_th
     });
     let (&p, _) = reviewed
         .iter()
-        .filter(|(p, _)| JOINED.iter().all(|k| listed_at(&app, *k, **p)))
+        .filter(|(p, _)| JOINED.iter().all(|k| listed_person(&app, *k, **p)))
         .max_by_key(|(_, n)| **n)
         .unwrap();
     let q = r#"query($e: String!) { user(email: $e) {
@@ -209,4 +209,22 @@ async fn ids_are_the_same_after_a_restart_and_resolve_in_either_server() {
         let got = b.data(r#"query($id: ID!) { node(id: $id) { id } }"#, json!({ "id": id })).await;
         assert_eq!(&got["node"]["id"], id);
     }
+}
+
+#[tokio::test]
+async fn joining_costs_each_users_list_once_and_no_request_per_person() {
+    let app = spawn_joined().await;
+    let q = r#"{ calls(first: 100) { edges { node { host { name identities { provider } } participants { user { id } } } } } }"#;
+    let first = app.data(q, json!({})).await;
+    let hosts: BTreeSet<String> =
+        first["calls"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["host"]["name"].to_string()).collect();
+    assert!(hosts.len() > 3, "many people: {hosts:?}");
+    let gong_users = || app.gong.requests("GET", "/v2/users") + app.gong.requests("POST", "/v2/users/extensive");
+    let ev_users = || app.execvision.requests("GET", "/api/ev/2/users");
+    let people = app.world.people.len() as u64;
+    assert_eq!(gong_users(), people.div_ceil(100), "Gong's users list, a page per 100 people, nothing per person");
+    assert_eq!(ev_users(), 1);
+    app.data(q, json!({})).await;
+    app.data(r#"{ users(first: 100) { edges { node { id identities { remoteId } } } } }"#, json!({})).await;
+    assert_eq!((gong_users(), ev_users()), (people.div_ceil(100), 1), "kept for the users TTL");
 }

@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use convograph::{config::SandboxConfig, providers::ProviderKind, sandbox::world_ev};
 use serde_json::{Value, json};
 
-use crate::helpers::{JOINED, TestApp, codes, connection_of, joined_settings, spawn_joined, spawn_with, world_call};
+use crate::helpers::{
+    JOINED, TestApp, calls_route, codes, connection_of, joined_settings, listed_calls, spawn_joined, spawn_with,
+    world_call,
+};
 
 const PER_CONNECTION: &str = r#"query($c: ID!, $f: CallFilter, $after: String) {
   calls(connectionId: $c, filter: $f, first: 100, after: $after) {
@@ -116,18 +119,7 @@ async fn the_merged_list_is_every_connections_calls_once_in_start_order_both_way
     for (rank, kind) in JOINED.iter().enumerate() {
         let listed: BTreeSet<usize> =
             rows.iter().filter(|r| r.rank == rank).map(|r| world_call(*kind, &r.remote).unwrap()).collect();
-        let recorded: BTreeSet<usize> = app
-            .world
-            .calls
-            .iter()
-            .filter(|c| match kind {
-                ProviderKind::Gong => c.recorded_by.gong,
-                ProviderKind::ExecVision => app.execvision.data().call(c.index).is_some_and(|e| e.deleted_at.is_none()),
-                _ => unreachable!(),
-            })
-            .map(|c| c.index)
-            .collect();
-        assert_eq!(listed, recorded, "{kind}");
+        assert_eq!(listed, listed_calls(&app, *kind), "{kind}");
     }
     assert!(JOINED.iter().enumerate().all(|(rank, _)| rows.iter().any(|r| r.rank == rank)));
     let first = app.data(MERGED, json!({ "first": 5 })).await;
@@ -194,10 +186,9 @@ where
     let (app, out) = f(app).await;
     let counts = JOINED
         .iter()
-        .map(|kind| match kind {
-            ProviderKind::Gong => app.gong.requests("POST", "/v2/calls/extensive"),
-            ProviderKind::ExecVision => app.execvision.requests("GET", "/api/ev/2/calls"),
-            _ => unreachable!(),
+        .map(|kind| {
+            let (method, route) = calls_route(*kind);
+            app.sim(*kind).requests(method, route)
         })
         .collect();
     (counts, out)
@@ -267,7 +258,11 @@ async fn walk_through_an_outage(kind: ProviderKind, status: u16, size: usize) {
         let body = app.query(MERGED, json!({ "first": first, "after": after })).await;
         let list = &body["data"]["calls"];
         if down {
-            let expected = if status == 401 { "PROVIDER_ERROR" } else { "PROVIDER_UNAVAILABLE" };
+            let expected = match status {
+                401 => "PROVIDER_ERROR",
+                429 => "RATE_LIMITED",
+                _ => "PROVIDER_UNAVAILABLE",
+            };
             assert_eq!(codes(&body), [expected], "page {page_no}: {body}");
             let ext = &body["errors"][0]["extensions"];
             assert_eq!(ext["connection"].as_str(), Some(failing.as_str()));
@@ -303,6 +298,13 @@ async fn a_connection_down_mid_walk_leaves_the_others_calls_and_loses_nothing_on
 async fn a_connection_refusing_its_credentials_mid_walk_is_a_provider_error_for_it_alone() {
     for kind in JOINED {
         walk_through_an_outage(*kind, 401, 13).await;
+    }
+}
+
+#[tokio::test]
+async fn a_connection_rate_limiting_mid_walk_is_rate_limited_for_it_alone() {
+    for kind in JOINED {
+        walk_through_an_outage(*kind, 429, 11).await;
     }
 }
 
