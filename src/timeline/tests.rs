@@ -139,9 +139,6 @@ impl Provider for Fake {
             return Err(self.error(ProviderErrorKind::Unavailable("down".into())));
         }
         let key = format!("{:?}|{:?}|{:?}|{page:?}", query.from, query.to, query.order);
-        if std::env::var("FAKE_TRACE").is_ok() {
-            eprintln!("{} {key}", self.id);
-        }
         if self.seen.lock().unwrap().insert(key) {
             self.requests.fetch_add(1, Ordering::SeqCst);
         }
