@@ -10,6 +10,7 @@ use crate::{
     cache::Cache,
     config::{ConfigError, ConnectionSettings, Credentials, Secret, Settings, TrafficSettings},
     http::{HttpState, router},
+    people::Directory,
     providers::{
         Provider, ProviderKind, Registry,
         gong::GongProvider,
@@ -106,6 +107,7 @@ impl Application {
             cursors: CursorCodec::new(&cursor_key),
             max_page_size: settings.server.max_page_size,
             connections: Arc::new(nodes),
+            directory: Arc::new(Directory::new(settings.cache.users_ttl)),
         };
         let schema = build_schema(state);
         let router = router(HttpState {

@@ -42,6 +42,10 @@ pub struct Loaders {
     pub users: DataLoader<UserLoader>,
     pub calls: DataLoader<CallLoader>,
     pub transcripts: DataLoader<TranscriptLoader>,
+    /// How this request joins accounts into people (decided once, on first need).
+    pub people: tokio::sync::OnceCell<crate::people::Scope>,
+    /// Whether this request has already reported connections missing from the join.
+    pub people_reported: std::sync::atomic::AtomicBool,
 }
 
 impl Loaders {
@@ -51,6 +55,8 @@ impl Loaders {
             users: DataLoader::new(UserLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
             calls: DataLoader::new(CallLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
             transcripts: DataLoader::new(TranscriptLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
+            people: tokio::sync::OnceCell::new(),
+            people_reported: Default::default(),
         }
     }
 }

@@ -13,6 +13,8 @@
 //! sandbox.gong.total_requests();      // all requests received (u64), 429s and 401s included
 //! sandbox.gong.rejected_429();        // how many 429s it sent
 //! sandbox.gong.inject_429(n);         // the next n requests get 429 + Retry-After: 1
+//! sandbox.gong.inject_failures(n, 502); // the next n requests get that status (any simulator)
+//! sandbox.gong.set_down(Some(503));   // every request gets 503 until set_down(None)
 //! sandbox.execvision.base_url();      // "http://127.0.0.1:PORT" (paths are /api/ev/2/...)
 //! sandbox.execvision.user_id();       // Basic-auth user
 //! sandbox.execvision.password();      // Basic-auth password

@@ -114,3 +114,108 @@ pub async fn spawn_execvision() -> TestApp {
     settings.sandbox = Some(SandboxConfig { providers: vec![ProviderKind::ExecVision], ..SandboxConfig::default() });
     spawn_with(settings).await
 }
+
+/// The providers the cross-provider tests run over, in the sandbox's configuration
+/// order. Adding a provider here (and its facts to the `match`es below: ids, what it
+/// lists, its calls route, its simulator) runs every cross-provider test over it too.
+pub const JOINED: &[ProviderKind] = &[ProviderKind::Gong, ProviderKind::ExecVision];
+
+/// The sandbox's demo connection of `kind` (`gong-demo`, `execvision-demo`, ...).
+pub fn connection_of(kind: ProviderKind) -> String {
+    format!("{}-demo", kind.as_str())
+}
+
+/// Test settings with a demo connection for every provider in [`JOINED`].
+pub fn joined_settings() -> Settings {
+    let mut settings = test_settings();
+    if let Some(sandbox) = settings.sandbox.as_mut() {
+        sandbox.providers = JOINED.to_vec();
+    }
+    settings
+}
+
+/// A sandbox with the same people at every provider in [`JOINED`].
+pub async fn spawn_joined() -> TestApp {
+    spawn_with(joined_settings()).await
+}
+
+/// The world call a provider's call id names.
+pub fn world_call(kind: ProviderKind, remote_id: &str) -> Option<usize> {
+    match kind {
+        ProviderKind::Gong => convograph::sandbox::gong::ids::call_index(remote_id),
+        ProviderKind::ExecVision => convograph::sandbox::execvision::ids::call_index(remote_id),
+        other => panic!("no ids for {other} in the tests yet"),
+    }
+}
+
+/// The world person a provider's user id names.
+pub fn world_person(kind: ProviderKind, remote_id: &str) -> Option<usize> {
+    match kind {
+        ProviderKind::Gong => convograph::sandbox::gong::ids::person_index(remote_id),
+        ProviderKind::ExecVision => convograph::sandbox::execvision::ids::person_index(remote_id),
+        other => panic!("no ids for {other} in the tests yet"),
+    }
+}
+
+/// The route of a provider's calls list (method, path template), for request counts.
+pub fn calls_route(kind: ProviderKind) -> (&'static str, &'static str) {
+    match kind {
+        ProviderKind::Gong => ("POST", "/v2/calls/extensive"),
+        ProviderKind::ExecVision => ("GET", "/api/ev/2/calls"),
+        other => panic!("no calls route for {other} in the tests yet"),
+    }
+}
+
+/// Whether world person `p` has an account at `kind` that the provider lists.
+pub fn listed_person(app: &TestApp, kind: ProviderKind, p: usize) -> bool {
+    let person = &app.world.people[p];
+    match kind {
+        ProviderKind::Gong => person.accounts.gong,
+        // ExecVision lists active users only.
+        ProviderKind::ExecVision => person.accounts.execvision && person.active,
+        other => panic!("no users for {other} in the tests yet"),
+    }
+}
+
+/// The world calls a provider lists (ExecVision: recorded and not deleted).
+pub fn listed_calls(app: &TestApp, kind: ProviderKind) -> std::collections::BTreeSet<usize> {
+    app.world
+        .calls
+        .iter()
+        .filter(|c| match kind {
+            ProviderKind::Gong => c.recorded_by.gong,
+            ProviderKind::ExecVision => app.execvision.data().call(c.index).is_some_and(|e| e.deleted_at.is_none()),
+            other => panic!("no calls for {other} in the tests yet"),
+        })
+        .map(|c| c.index)
+        .collect()
+}
+
+impl TestApp {
+    /// The simulator of `kind`.
+    pub fn sim(&self, kind: ProviderKind) -> &convograph::sandbox::SimHandle {
+        match kind {
+            ProviderKind::Gong => &self.gong,
+            ProviderKind::ExecVision => self.execvision.sim(),
+            other => panic!("no simulator for {other} in the tests yet"),
+        }
+    }
+
+    /// Every node of a list field (at `path` in `data`), paging forward with `$after`.
+    pub async fn walk(&self, query: &str, variables: Value, path: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..10_000 {
+            let mut vars = variables.clone();
+            vars["after"] = json!(after);
+            let data = self.data(query, vars).await;
+            let list = data.pointer(path).unwrap_or_else(|| panic!("no {path} in {data}"));
+            out.extend(list["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()));
+            if list["pageInfo"]["hasNextPage"] == false {
+                return out;
+            }
+            after = list["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        }
+        panic!("paging does not end");
+    }
+}

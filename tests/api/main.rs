@@ -2,6 +2,7 @@
 #![allow(unreachable_pub)]
 mod calls;
 mod config;
+mod coverage;
 mod deploy;
 mod errors;
 mod execvision;
@@ -10,8 +11,11 @@ mod ftv1;
 mod gateway;
 mod helpers;
 mod http;
+mod nodes;
+mod people;
 mod process;
 mod readme;
 mod schema;
 mod stats;
+mod timeline;
 mod users;
