@@ -118,7 +118,8 @@ impl QueryRoot {
         }
     }
 
-    /// Calls of a connection in provider order (Gong: oldest first).
+    /// Calls of a connection in provider order (Gong: oldest first; Salesloft: newest
+    /// created first unless `remoteQuery` sorts; Hubster: the configured conversations).
     async fn calls(
         &self,
         ctx: &Context<'_>,

@@ -108,7 +108,8 @@ impl UserNode {
         self.provider
     }
 
-    /// Primary email address, as the provider has it. Filled by: Gong.
+    /// Primary email address, as the provider has it (case and address may differ
+    /// between providers for one person). Filled by: Gong, ExecVision, Salesloft.
     async fn email(&self) -> Option<&str> {
         self.user.email.as_deref()
     }

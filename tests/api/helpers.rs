@@ -6,7 +6,9 @@ use std::{net::SocketAddr, sync::Arc};
 use convograph::{
     config::{SandboxConfig, Settings},
     providers::ProviderKind,
-    sandbox::{GongSimHandle, World, execvision::ExecVisionSimHandle},
+    sandbox::{
+        GongSimHandle, HubsterSimHandle, SalesloftSimHandle, SandboxSettings, World, execvision::ExecVisionSimHandle,
+    },
     startup::Application,
 };
 use serde_json::{Value, json};
@@ -22,6 +24,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub gong: GongSimHandle,
     pub execvision: ExecVisionSimHandle,
+    pub salesloft: SalesloftSimHandle,
+    pub hubster: HubsterSimHandle,
     pub world: Arc<World>,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -54,17 +58,24 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(settings: Settings) -> TestApp {
-    let app = Application::build(settings).await.expect("app builds");
+    spawn_with_simulators(settings, SandboxSettings::default()).await
+}
+
+/// As [`spawn_with`], with these simulator behaviours.
+pub async fn spawn_with_simulators(settings: Settings, simulators: SandboxSettings) -> TestApp {
+    let app = Application::build_with_simulators(settings, simulators).await.expect("app builds");
     let addr = app.local_addr();
     let sandbox = app.sandbox().expect("sandbox mode");
     let gong = sandbox.gong.clone();
     let execvision = sandbox.execvision.clone();
+    let salesloft = sandbox.salesloft.clone();
+    let hubster = sandbox.hubster.clone();
     let world = sandbox.world_arc();
     let (tx, rx) = oneshot::channel();
     tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
     }));
-    TestApp { addr, client: reqwest::Client::new(), gong, execvision, world, stop: Some(tx) }
+    TestApp { addr, client: reqwest::Client::new(), gong, execvision, salesloft, hubster, world, stop: Some(tx) }
 }
 
 impl TestApp {
@@ -113,4 +124,11 @@ pub async fn spawn_execvision() -> TestApp {
     let mut settings = test_settings();
     settings.sandbox = Some(SandboxConfig { providers: vec![ProviderKind::ExecVision], ..SandboxConfig::default() });
     spawn_with(settings).await
+}
+
+/// Settings of a sandbox with only `provider`'s demo connection over the test world.
+pub fn settings_for(provider: ProviderKind) -> Settings {
+    let mut settings = test_settings();
+    settings.sandbox = Some(SandboxConfig { providers: vec![provider], ..settings.sandbox.unwrap() });
+    settings
 }
