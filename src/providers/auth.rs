@@ -50,6 +50,7 @@ impl Auth {
                     client_secret: client_secret.clone(),
                     scope: scope.clone(),
                     current: Mutex::new(None),
+                    suspect: std::sync::Mutex::new(Suspect::default()),
                 })))
             }
         }
@@ -64,16 +65,32 @@ impl Auth {
     }
 
     /// The provider refused `used` with a 401: forgets that token. True when a
-    /// retry with a new token can help (token credentials), false otherwise.
+    /// retry with a new token can help: token credentials, unless `used` was itself
+    /// obtained because a token was refused and has never been accepted (then the
+    /// credentials, not the token's age, are the problem).
     pub(crate) async fn refused(&self, used: &HeaderValue) -> bool {
         match self {
             Auth::Static(_) => false,
             Auth::Token(t) => {
+                if t.suspect.lock().expect("suspect lock").token.as_ref() == Some(used) {
+                    return false;
+                }
                 let mut current = t.current.lock().await;
                 if current.as_ref().is_some_and(|c| c.header == used) {
                     *current = None;
+                    t.suspect.lock().expect("suspect lock").renewing = true;
                 }
                 true
+            }
+        }
+    }
+
+    /// The provider accepted `used` (answered anything but 401).
+    pub(crate) fn accepted(&self, used: &HeaderValue) {
+        if let Auth::Token(t) = self {
+            let mut suspect = t.suspect.lock().expect("suspect lock");
+            if suspect.token.as_ref() == Some(used) {
+                suspect.token = None;
             }
         }
     }
@@ -88,6 +105,15 @@ pub(crate) struct ClientCredentials {
     scope: Option<String>,
     /// Held while fetching, so concurrent requests wait for one token request.
     current: Mutex<Option<CachedToken>>,
+    suspect: std::sync::Mutex<Suspect>,
+}
+
+/// A token obtained because another was refused, until the provider accepts it.
+#[derive(Default)]
+struct Suspect {
+    /// The next token fetched replaces a refused one.
+    renewing: bool,
+    token: Option<HeaderValue>,
 }
 
 impl std::fmt::Debug for ClientCredentials {
@@ -132,6 +158,12 @@ impl ClientCredentials {
             return Ok(c.header.clone());
         }
         let (header, lifetime) = self.fetch().await?;
+        {
+            let mut suspect = self.suspect.lock().expect("suspect lock");
+            if std::mem::take(&mut suspect.renewing) {
+                suspect.token = Some(header.clone());
+            }
+        }
         let refresh_at = Instant::now() + lifetime - refresh_margin(lifetime);
         *current = Some(CachedToken { header: header.clone(), refresh_at });
         Ok(header)

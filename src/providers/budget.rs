@@ -112,11 +112,16 @@ impl CostBudget {
         let Some(remaining) = remaining else { return };
         let mut st = self.state.lock().expect("budget lock");
         self.roll(&mut st, now);
-        // Our own requests still in flight are already taken from the estimate, so
-        // the lower of the two is the better bound.
-        st.remaining = Some(st.remaining.map_or(remaining, |r| r.min(remaining)));
         let seen = remaining + cost.unwrap_or(0);
+        let grew = st.capacity.is_none_or(|c| seen > c);
         st.capacity = Some(st.capacity.map_or(seen, |c| c.max(seen)));
+        // Our own requests still in flight are already taken from the estimate, so the
+        // lower of the two is the better bound; unless the budget turned out larger
+        // than we knew (a first window shared with others), when the report wins.
+        st.remaining = Some(match st.remaining {
+            Some(r) if !grew => r.min(remaining),
+            _ => remaining,
+        });
     }
 
     /// The provider refused a request (429): nothing is left until the next window,
@@ -153,6 +158,19 @@ mod tests {
             assert_eq!(b.try_take(1, at(6_060, 10)), Ok(()));
         }
         assert!(b.try_take(1, at(6_060, 20)).is_err());
+    }
+
+    #[test]
+    fn a_budget_learned_while_others_had_spent_it_is_corrected_by_the_next_report() {
+        let b = CostBudget::new(Duration::from_secs(60));
+        b.observe_at(Some(0), Some(1), at(600, 0));
+        // Next window: we believe the budget is 1, Salesloft says 599 are left.
+        assert_eq!(b.try_take(1, at(660, 100)), Ok(()));
+        b.observe_at(Some(599), Some(1), at(660, 200));
+        for _ in 0..599 {
+            assert_eq!(b.try_take(1, at(660, 300)), Ok(()));
+        }
+        assert!(b.try_take(1, at(660, 400)).is_err());
     }
 
     #[test]

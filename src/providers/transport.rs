@@ -217,8 +217,13 @@ impl Transport {
             let auth = self.auth.header().await.map_err(|k| self.error(k))?;
             self.sent.fetch_add(1, Ordering::Relaxed);
             let outcome = self.send_once(req, &auth).await;
-            if let (Some(budget), Ok(resp)) = (&self.budget, &outcome) {
-                budget.observe(resp.budget_remaining, resp.budget_cost);
+            if let Ok(resp) = &outcome {
+                if let Some(budget) = &self.budget {
+                    budget.observe(resp.budget_remaining, resp.budget_cost);
+                }
+                if resp.status != 401 {
+                    self.auth.accepted(&auth);
+                }
             }
             let retry_in = match outcome {
                 Ok(resp) if resp.status == 429 => {

@@ -32,6 +32,7 @@
 //! sandbox.hubster.expire_tokens();    // every issued token now answers 401
 //! sandbox.hubster.push_message(i, Party::Customer, Party::Agent, "text", event_id);
 //! sandbox.hubster.conversation_ids(); // every conversation id (no list endpoint exists)
+//! sandbox.hubster.activity_reads();   // every activities read: conversation, type, leid
 //! sandbox.world();                    // &World, the generated data (for tests to compare)
 //! sandbox.shutdown().await;
 //! ```
@@ -74,7 +75,7 @@ pub mod world_sl;
 pub use common::{SimCounters, SimHandle};
 pub use execvision::{ExecVisionSimHandle, ExecVisionSimSettings};
 pub use gong::GongSimSettings;
-pub use hubster::{HubsterSimHandle, HubsterSimSettings};
+pub use hubster::{ActivityRead, HubsterSimHandle, HubsterSimSettings};
 pub use salesloft::{SalesloftSimHandle, SalesloftSimSettings};
 pub use world::World;
 

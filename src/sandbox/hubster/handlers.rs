@@ -152,6 +152,14 @@ pub(super) async fn activities(
         .filter(|a| a.involves(party) && if inclusive { a.event_id >= leid } else { a.event_id > leid })
         .map(|a| activity_json(c, a))
         .collect();
+    let kind = param(&p, "type").unwrap_or_default().to_owned();
+    let read = super::ActivityRead {
+        conversation: c.index,
+        kind,
+        leid: param(&p, "leid").and_then(|l| l.parse().ok()),
+        returned: items.len(),
+    };
+    st.shared.reads.lock().expect("reads lock").push(read);
     Ok(Json(Value::Array(items)))
 }
 

@@ -116,6 +116,21 @@ pub(crate) struct Shared {
     live: Mutex<HashMap<usize, Vec<HubActivity>>>,
     tokens: Mutex<HashMap<String, Issued>>,
     issued: AtomicU64,
+    /// Every activities read: (conversation index, type, leid).
+    reads: Mutex<Vec<ActivityRead>>,
+}
+
+/// One `GET /api/v1/interactions/activities/{id}` the engine answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActivityRead {
+    /// Conversation index.
+    pub conversation: usize,
+    /// The `type` asked (`Customer`, `Agent` or `Bot`, as sent).
+    pub kind: String,
+    /// The `leid` sent, if any.
+    pub leid: Option<i64>,
+    /// Activities returned.
+    pub returned: usize,
 }
 
 impl Shared {
@@ -237,6 +252,11 @@ impl HubsterSimHandle {
         (0..self.shared.data.conversations.len()).map(ids::conversation_id).collect()
     }
 
+    /// Every activities read answered so far, in arrival order.
+    pub fn activity_reads(&self) -> Vec<ActivityRead> {
+        self.shared.reads.lock().expect("reads lock").clone()
+    }
+
     /// Appends a live text message to conversation `i` at `event_id` (epoch ms).
     pub fn push_message(&self, i: usize, sender: Party, recipient: Party, text: &str, event_id: i64) {
         let seq = self.shared.activities(i).len();
@@ -262,6 +282,7 @@ pub(crate) fn routers(world: Arc<World>, settings: HubsterSimSettings) -> (Route
         live: Mutex::new(HashMap::new()),
         tokens: Mutex::new(HashMap::new()),
         issued: AtomicU64::new(0),
+        reads: Mutex::new(Vec::new()),
     });
     let identity_state: AppState = Arc::new(Inner {
         world: world.clone(),
