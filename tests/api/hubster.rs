@@ -72,7 +72,7 @@ fn segment_lines(call: &Value, opened_ms: i64) -> Vec<(i64, String)> {
 async fn the_calls_list_is_the_configured_conversations_as_chats() {
     let app = spawn().await;
     let data = app.hubster.data();
-    let q = r#"query($after: String) { calls(connectionId: "hubster-demo", first: 25, after: $after) { totalCount edges { node { remoteId provider medium platform direction startedAt participants { name email roles affiliation } } } pageInfo { hasNextPage endCursor } } }"#;
+    let q = r#"query($after: String) { calls(connectionId: "hubster-demo", first: 20, after: $after) { totalCount edges { node { remoteId provider medium platform direction startedAt participants { name email roles affiliation } } } pageInfo { hasNextPage endCursor } } }"#;
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -256,7 +256,7 @@ async fn the_token_is_obtained_once_and_renewed_once_when_the_engine_refuses_it(
     app.data(r#"{ calls(connectionId: "hubster-demo", first: 3) { edges { node { remoteId } } } }"#, json!({})).await;
     assert_eq!(app.hubster.token_requests(), 1);
     app.hubster.expire_tokens();
-    // A conversation not read yet (the first page of 25 is cached).
+    // A conversation not read yet (the first page is cached).
     let q = r#"query($id: ID!) { call(id: $id) { remoteId } }"#;
     let id = encode(Kind::Call, CONN, &app.hubster.conversation_ids()[40]);
     let d = app.data(q, json!({ "id": id })).await;

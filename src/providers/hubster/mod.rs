@@ -3,7 +3,7 @@
 //!
 //! Hubster's engine API has no way to list conversations: a connection's `calls`
 //! list reads the conversations its configuration names (`conversation_ids`), in that
-//! order, 25 a page; `call(id:)` and `node` read any conversation by id.
+//! order, 10 a page; `call(id:)` and `node` read any conversation by id.
 //!
 //! Activities are read per integration type (`Customer`, `Agent`, `Bot`: each read
 //! returns the activities whose sender *or* recipient has that type), so a message
@@ -44,9 +44,9 @@ use crate::{
 };
 
 /// Requests per second convograph sends at most (Hubster documents no number).
-pub const DEFAULT_RATE_PER_SEC: f64 = 5.0;
+pub const DEFAULT_RATE_PER_SEC: f64 = 10.0;
 /// Conversations per page of a `calls` list.
-const PAGE_SIZE: usize = 25;
+const PAGE_SIZE: usize = 10;
 /// Conversations read at once (no batch form exists).
 const PER_ID_CONCURRENCY: usize = 4;
 /// The integration types activities are read for.
@@ -210,7 +210,8 @@ impl Provider for HubsterProvider {
         self.client.conversation(probe).await.map(|_| ())
     }
 
-    /// The configured conversations, in configuration order, 25 a page.
+    /// The configured conversations, in configuration order, 10 a page (each costs a
+    /// request: there is no batch form).
     async fn list_calls(&self, _query: &CallQuery, page: Option<String>) -> Result<Page<Call>, ProviderError> {
         let offset: usize = match page.as_deref() {
             None => 0,

@@ -19,7 +19,7 @@
 //!   unknown conversation 404 ENG006500, bad request 400 ENG000100 (*choice*), 429
 //!   ENG000110 (*choice*).
 //! - **Rate limit**: a token bucket per client at [`HubsterSimSettings::rate_per_sec`]
-//!   (default 10/s, *choice*: Hubster documents only "429 — API usage limit has been
+//!   (default 20/s, *choice*: Hubster documents only "429 — API usage limit has been
 //!   reached"); past it 429 without `Retry-After` (none is documented).
 //! - `GET /api/v1/conversations/{id}` → the conversation (*choice* for the inner shape
 //!   of `integration` and `properties`, which the docs elide).
@@ -74,7 +74,7 @@ pub struct HubsterSimSettings {
     pub portal_client_secret: String,
     /// Lifetime of issued tokens (default 30 days).
     pub token_lifetime: Duration,
-    /// Engine requests per second per client (default 10; 0 = unlimited).
+    /// Engine requests per second per client (default 20; 0 = unlimited).
     pub rate_per_sec: u32,
     /// Number of conversations (default 60).
     pub conversations: usize,
@@ -92,7 +92,7 @@ impl Default for HubsterSimSettings {
             portal_client_id: "hubster.portal.api.sandbox".into(),
             portal_client_secret: "sandbox-hubster-portal-secret".into(),
             token_lifetime: Duration::from_secs(30 * 24 * 3600),
-            rate_per_sec: 10,
+            rate_per_sec: 20,
             conversations: 60,
             leid_inclusive: true,
             latency: Duration::ZERO,
