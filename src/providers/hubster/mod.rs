@@ -51,8 +51,8 @@ const PAGE_SIZE: usize = 10;
 const PER_ID_CONCURRENCY: usize = 4;
 /// The integration types activities are read for.
 const TYPES: [&str; 3] = ["Customer", "Agent", "Bot"];
-/// Conversations whose activities are kept.
-const MAX_LOGS: u64 = 5_000;
+/// Conversations whose activities are kept (idle ones leave after an hour).
+const MAX_LOGS: u64 = 1_000;
 
 /// Activities merged from several reads: each once, in event order.
 #[derive(Default)]
