@@ -4,7 +4,7 @@
 //! (`tests/api/coverage.rs`) keeps the README in step and checks the field claims
 //! against what the sandbox's calls and users really carry.
 
-use super::{CallFilterSupport, Capabilities, ProviderKind, execvision, gong};
+use super::{CallFilterSupport, Capabilities, ProviderKind, execvision, gong, hubster, salesloft};
 
 /// What one provider fills.
 #[derive(Debug, Clone)]
@@ -40,6 +40,7 @@ pub const LISTS: &[(&str, Has<Capabilities>)] = &[
     ("feedback", |c| c.feedback),
     ("shares", |c| c.shares),
     ("kpis", |c| c.kpis),
+    ("Call.chatActivities", |c| c.chats),
 ];
 
 /// Every unified `Call` field a provider may or may not fill.
@@ -166,7 +167,46 @@ pub fn of(provider: ProviderKind) -> Option<Coverage> {
             ],
             user_fields: &["email", "name", "active", "team", "department", "systemIds"],
         }),
-        ProviderKind::Salesloft | ProviderKind::Hubster => None,
+        ProviderKind::Salesloft => Some(Coverage {
+            provider,
+            capabilities: salesloft::capabilities(),
+            notes: &[
+                ("users", "`/v2/users` (id = the user's guid; `guid[]` for lookups)"),
+                ("calls", "`/v2/conversations` (filters, `remoteQuery`; `ids[]` for lookups)"),
+                ("transcripts", "`/v2/transcriptions/{id}/sentences` (ordered, every page)"),
+            ],
+            call_fields: &[
+                "title",
+                "scheduledAt",
+                "startedAt",
+                "duration",
+                "scope",
+                "medium",
+                "platform",
+                "language",
+                "host",
+                "crmMatches",
+                "transcript",
+            ],
+            user_fields: &["email", "name", "title", "active", "createdAt"],
+        }),
+        ProviderKind::Hubster => Some(Coverage {
+            provider,
+            capabilities: hubster::capabilities(),
+            notes: &[
+                (
+                    "calls",
+                    "`/api/v1/conversations/{id}` as chats: the configured `conversation_ids`, any id by `call`/`node`",
+                ),
+                (
+                    "transcripts",
+                    "the messages of `/api/v1/interactions/activities/{id}` (`Customer`, `Agent`, `Bot`, merged)",
+                ),
+                ("Call.chatActivities", "the same activities, messages and events, each once, in event order"),
+            ],
+            call_fields: &["startedAt", "scope", "medium", "platform", "participants", "transcript"],
+            user_fields: &[],
+        }),
     }
 }
 

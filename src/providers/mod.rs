@@ -3,10 +3,14 @@
 //! records), behind the object-safe [`Provider`] trait and a registry keyed by
 //! connection id.
 
+mod auth;
+pub mod budget;
 pub mod coverage;
 mod error;
 pub mod execvision;
 pub mod gong;
+pub mod hubster;
+pub mod salesloft;
 pub mod transport;
 pub(crate) mod wire;
 
@@ -19,9 +23,9 @@ use serde::{Deserialize, Serialize};
 pub use error::{ProviderError, ProviderErrorKind};
 
 use crate::domain::{
-    Activity, AggregationPeriod, Call, CallDirection, CallTopicMatches, Coaching, CoachingPlan, Department, Feedback,
-    Interaction, KpiDefinition, KpiObservation, Listen, Medium, Meeting, Page, Score, Scorecard, Share, Team, Topic,
-    Transcript, User,
+    Activity, AggregationPeriod, Call, CallDirection, CallTopicMatches, ChatActivity, Coaching, CoachingPlan,
+    Department, Feedback, Interaction, KpiDefinition, KpiObservation, Listen, Medium, Meeting, Page, Score, Scorecard,
+    Share, Team, Topic, Transcript, User,
 };
 
 /// The providers convograph speaks to.
@@ -229,6 +233,8 @@ pub struct Capabilities {
     pub feedback: bool,
     pub shares: bool,
     pub kpis: bool,
+    /// Calls can be chats with message and event activities (Hubster).
+    pub chats: bool,
     /// Which call filters the provider applies itself.
     pub native_call_filters: CallFilterSupport,
 }
@@ -275,6 +281,10 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Transcripts by call id; calls without a transcript are absent.
     async fn transcripts(&self, _call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
         Err(self.unsupported("transcripts"))
+    }
+    /// The message and event activities of a chat, in event order (Hubster).
+    async fn chat_activities(&self, _call_id: &str) -> Result<Vec<ChatActivity>, ProviderError> {
+        Err(self.unsupported("chat activities"))
     }
     /// Activity records for the range, all pages.
     async fn activity(&self, _query: &StatsQuery) -> Result<Vec<Activity>, ProviderError> {

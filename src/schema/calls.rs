@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ConnectionNode, UserNode,
+    chat::ChatActivityNode,
     connection::{List, ListId, ListInfo, PageArgs, page_size, paginate},
     connection_node,
     id::{self, Kind},
@@ -17,7 +18,7 @@ use super::{
     rank, report, state,
 };
 use crate::{
-    domain::{self, Affiliation, Call, CallDirection, Medium, Page, Transcript},
+    domain::{self, Affiliation, Call, CallDirection, ChatActivityKind, Medium, Page, Transcript},
     error::{AppError, AppResult},
     loaders::load_remote,
     people::Person,
@@ -53,8 +54,14 @@ pub struct CallFilter {
     pub title_contains: Option<String>,
     /// Calls in any of these languages (as `Call.language` reports them, any case).
     pub languages: Option<Vec<String>>,
-    /// Provider-specific query options, passed to the provider unchanged (only with
-    /// `connectionId`, and only for providers that take them; see the README).
+    /// Provider-specific query options, validated and passed to the provider (only
+    /// with `connectionId`, and only for providers that take them). Salesloft: the
+    /// `GET /v2/conversations` filters with no unified meaning, named as Salesloft
+    /// names them (`title`, `title[_starts_with]`, `created_at[gt|gte|lt|lte]`,
+    /// `updated_at[…]`, `duration[…]` in milliseconds, `language_code`, `platform`,
+    /// `media_type`, `owner_ids`, `user_guids`, `ids`, `account_ids`, `person_ids`,
+    /// `is_api`, `sort_by`, `sort_direction`), or nested (`{created_at: {gte: "…"}}`).
+    /// An unknown key or a wrong type is `BAD_USER_INPUT` naming the key.
     pub remote_query: Option<Json<serde_json::Map<String, serde_json::Value>>>,
 }
 
@@ -362,7 +369,7 @@ impl CallNode {
         self.provider
     }
 
-    /// Title or meeting subject.
+    /// Title or meeting subject (Gong, ExecVision, Salesloft; none for Hubster chats).
     async fn title(&self) -> Option<&str> {
         self.call.title.as_deref()
     }
@@ -372,22 +379,22 @@ impl CallNode {
         self.call.url.as_deref()
     }
 
-    /// When the call was scheduled to start.
+    /// When the call was scheduled to start (Salesloft: the calendar event's start).
     async fn scheduled_at(&self) -> Option<DateTime<Utc>> {
         self.call.scheduled_at
     }
 
-    /// When the recording started.
+    /// When the recording started (Hubster: when the chat was opened).
     async fn started_at(&self) -> Option<DateTime<Utc>> {
         self.call.started_at
     }
 
-    /// Length in seconds.
+    /// Length in seconds (Salesloft reports milliseconds; none for Hubster chats).
     async fn duration(&self) -> Option<f64> {
         self.call.duration_secs
     }
 
-    /// Inbound, outbound or conference.
+    /// Inbound, outbound or conference (`UNKNOWN` for Salesloft and Hubster, which do not say).
     async fn direction(&self) -> CallDirection {
         self.call.direction
     }
@@ -397,17 +404,19 @@ impl CallNode {
         self.call.scope
     }
 
-    /// Audio, video or chat.
+    /// Audio, video (Gong, ExecVision, Salesloft `media_type`) or chat (Hubster).
     async fn medium(&self) -> Option<Medium> {
         self.call.medium
     }
 
-    /// The conferencing or telephony system (e.g. Zoom).
+    /// The conferencing or telephony system (e.g. Zoom; Salesloft `platform` such as
+    /// `zoom`, `ms_teams`, `salesloft`; Hubster: the customer's channel, e.g. `WebChat`).
     async fn platform(&self) -> Option<&str> {
         self.call.platform.as_deref()
     }
 
-    /// Spoken language as the provider reports it (Gong: ISO-639-2B, e.g. `eng`).
+    /// Spoken language as the provider reports it (Gong: ISO-639-2B, e.g. `eng`;
+    /// Salesloft: BCP-47, e.g. `en-US`).
     async fn language(&self) -> Option<&str> {
         self.call.language.as_deref()
     }
@@ -417,7 +426,8 @@ impl CallNode {
         self.call.purpose.as_deref()
     }
 
-    /// The user who hosted the call (Gong `primaryUserId`).
+    /// The user who hosted the call (Gong `primaryUserId`, ExecVision caller,
+    /// Salesloft `owner_id` joined through the user's guid; none for Hubster chats).
     async fn host(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
         match &self.call.host_remote_id {
             Some(h) => UserNode::load(ctx, &self.connection, h).await,
@@ -431,7 +441,7 @@ impl CallNode {
             .participants
             .iter()
             .flatten()
-            .map(|p| Participant { connection: self.connection.clone(), p: p.clone() })
+            .map(|p| Participant { connection: self.connection.clone(), p: p.clone(), channel: None })
             .collect()
     }
 
@@ -484,7 +494,8 @@ impl CallNode {
         self.call.state.as_deref()
     }
 
-    /// CRM records the provider linked to the call (ExecVision).
+    /// CRM records the provider linked to the call (ExecVision; Salesloft: the
+    /// conversation's account and person, with `crmName` `Salesloft`).
     async fn crm_matches(&self) -> Vec<CrmMatch> {
         let entity = |e: &domain::CrmEntity| CrmEntity { crm_id: e.crm_id.clone(), name: e.name.clone() };
         self.call
@@ -512,7 +523,9 @@ impl CallNode {
     }
 
     /// The transcript, when the call has one. Batched: a page of calls costs one
-    /// transcript request per connection (Gong `POST /v2/calls/transcript`).
+    /// transcript request per connection (Gong `POST /v2/calls/transcript`). Salesloft:
+    /// the transcription's sentences; Hubster: the chat's messages, from customer,
+    /// agent and bot.
     async fn transcript(&self, ctx: &Context<'_>) -> Result<Option<TranscriptNode>> {
         let transcript = load_remote(&loaders(ctx)?.transcripts, &self.connection, &self.call.remote_id)
             .await
@@ -523,6 +536,45 @@ impl CallNode {
             transcript: t,
             call: Some(self.call.clone()),
         }))
+    }
+
+    /// The messages and events of a chat in event order, each once (Hubster: the
+    /// conversation's activities from its customer, agent and bot reads). Empty for
+    /// calls of providers without chats.
+    async fn chat_activities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only these kinds (messages, events).")] kinds: Option<Vec<ChatActivityKind>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<ChatActivityNode>> {
+        let st = state(ctx);
+        let provider = super::provider(ctx, &self.connection)?;
+        let list = ListId::new(&self.connection, "chat_activities", &(&self.call.remote_id, &kinds));
+        let mut items = if provider.capabilities().chats {
+            provider.chat_activities(&self.call.remote_id).await.map_err(AppError::from)?
+        } else {
+            Vec::new()
+        };
+        if let Some(kinds) = &kinds {
+            items.retain(|a| kinds.contains(&a.kind));
+        }
+        let total = items.len() as u64;
+        let page = Page { items: items.into_iter().map(Arc::new).collect::<Vec<_>>(), next: None, total: Some(total) };
+        Ok(paginate(
+            &st.cursors,
+            st.max_page_size,
+            &list,
+            PageArgs { first, after, last, before },
+            |_| {
+                let page = page.clone();
+                async move { Ok(page) }
+            },
+            ChatActivityNode,
+        )
+        .await?)
     }
 
     /// The provider's own record, unchanged.
@@ -540,6 +592,7 @@ fn clamp_i32(n: i64) -> i32 {
 pub struct Participant {
     connection: Arc<str>,
     p: domain::Participant,
+    channel: Option<String>,
 }
 
 #[Object]
@@ -564,9 +617,14 @@ impl Participant {
     async fn affiliation(&self) -> Affiliation {
         self.p.affiliation
     }
-    /// How the person relates to the call, e.g. `Invitee`, `Attendee`.
+    /// How the person relates to the call, e.g. `Invitee`, `Attendee` (Gong);
+    /// `Customer`, `Agent` or `Bot` (Hubster).
     async fn roles(&self) -> &[String] {
         &self.p.roles
+    }
+    /// The messaging channel the participant writes on (Hubster: `WebChat`, `Slack`, …).
+    async fn channel(&self) -> Option<&str> {
+        self.channel.as_deref()
     }
     /// Seconds this person talked.
     async fn talk_time(&self) -> Option<f64> {
@@ -805,9 +863,10 @@ impl TranscriptNode {
                             domain::SpeakerType::External => Affiliation::External,
                             domain::SpeakerType::Unknown => Affiliation::Unknown,
                         },
-                        roles: Vec::new(),
+                        roles: s.roles.clone(),
                         talk_time_secs: None,
                     },
+                    channel: s.channel.clone(),
                 })
                 .collect());
         }
@@ -818,7 +877,7 @@ impl TranscriptNode {
             .iter()
             .flat_map(|c| c.participants.iter().flatten())
             .filter(|p| p.speaker_id.as_deref().is_some_and(|s| speaking.contains(s)))
-            .map(|p| Participant { connection: self.connection.clone(), p: p.clone() })
+            .map(|p| Participant { connection: self.connection.clone(), p: p.clone(), channel: None })
             .collect())
     }
 

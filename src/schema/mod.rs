@@ -3,6 +3,7 @@
 //! request's [`Loaders`].
 
 pub mod calls;
+pub mod chat;
 pub mod coaching;
 pub mod connection;
 pub mod coverage;

@@ -261,9 +261,11 @@ impl QueryRoot {
     /// unless `order: ASC` (paged both ways; the cursor holds each connection's
     /// position). With `connectionId` (the only form that takes `remoteQuery`), that
     /// connection's calls: in the provider's own order (Gong: oldest first;
-    /// ExecVision: last modified), the cheapest to read, or by start time when `order`
-    /// is given. A connection that fails is reported in `errors` while the others'
-    /// calls still come. Filled by: Gong, ExecVision.
+    /// ExecVision: last modified; Salesloft: newest created first unless `remoteQuery`
+    /// sorts; Hubster: the configured conversations), the cheapest to read, or by start
+    /// time when `order` is given. A connection that fails is reported in `errors`
+    /// while the others' calls still come. Filled by: Gong, ExecVision, Salesloft,
+    /// Hubster.
     async fn calls(
         &self,
         ctx: &Context<'_>,

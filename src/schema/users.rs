@@ -203,8 +203,8 @@ impl UserNode {
         self.person.anchor().provider
     }
 
-    /// Primary email address (of the first account that has one). Filled by: Gong,
-    /// ExecVision.
+    /// Primary email address (of the first account that has one; case and address may
+    /// differ between providers for one person). Filled by: Gong, ExecVision, Salesloft.
     async fn email(&self) -> Option<&str> {
         self.person.first(|u| u.email.as_deref())
     }

@@ -288,6 +288,7 @@ mod pacing {
             },
             time_zone: None,
             workspace_id: None,
+            conversation_ids: Vec::new(),
             traffic,
         });
         (spawn_with(settings).await, ev, dir)

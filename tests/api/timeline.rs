@@ -303,7 +303,10 @@ async fn a_connection_refusing_its_credentials_mid_walk_is_a_provider_error_for_
 
 #[tokio::test]
 async fn a_connection_rate_limiting_mid_walk_is_rate_limited_for_it_alone() {
-    for kind in JOINED {
+    // Salesloft's 429 means the team's budget for the minute is spent, so convograph
+    // rightly waits for the next window before asking again (tests/api/salesloft.rs
+    // covers that); the outage-then-recovery walk here is for the others.
+    for kind in JOINED.iter().filter(|k| **k != ProviderKind::Salesloft) {
         walk_through_an_outage(*kind, 429, 11).await;
     }
 }
