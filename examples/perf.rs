@@ -194,6 +194,7 @@ async fn latency_server(latency_ms: u64) -> anyhow::Result<()> {
         time_zone: None,
         workspace_id: None,
         traffic: TrafficSettings { rate_per_sec: Some(10_000.0), ..TrafficSettings::default() },
+        conversation_ids: Vec::new(),
     });
     let addr = serve(settings).await?;
     let user = convograph::sandbox::gong::ids::user_id(3);

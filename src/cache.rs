@@ -327,6 +327,22 @@ impl Cache {
         self.inner.weighted_size()
     }
 
+    /// The cached value for `key`, without fetching.
+    pub async fn peek<T: Send + Sync + 'static>(&self, key: &CacheKey) -> Option<Arc<T>> {
+        self.inner.get(key).await.and_then(|e| e.value.downcast::<T>().ok())
+    }
+
+    /// Caches `value` under `key` (a record read as part of a list, for later lookups
+    /// by id).
+    pub async fn insert<T: Weigh + Send + Sync + 'static>(&self, key: CacheKey, kind: ResourceKind, value: T) {
+        let ttl = self.ttl(kind);
+        if ttl.is_zero() {
+            return;
+        }
+        let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
+        self.inner.insert(key, Entry { value: Arc::new(value), ttl, weight, created: Instant::now() }).await;
+    }
+
     /// Entries held now (after pending maintenance).
     pub async fn entry_count(&self) -> u64 {
         self.inner.run_pending_tasks().await;

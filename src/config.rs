@@ -246,8 +246,19 @@ impl fmt::Debug for Secret {
 pub enum CredentialsConfig {
     /// HTTP Basic (Gong access key + secret, ExecVision user + password).
     Basic { username: SecretSource, password: SecretSource },
-    /// A bearer token (Gong OAuth, Salesloft API key).
+    /// A bearer token (Gong OAuth, a Salesloft API key or OAuth access token).
     Bearer { token: SecretSource },
+    /// OAuth 2.0 client credentials (Hubster): convograph obtains a token from
+    /// `token_url` (e.g. `https://identity.hubster.io/connect/token`), caches it,
+    /// renews it before it expires and when the provider refuses it.
+    ClientCredentials {
+        client_id: SecretSource,
+        client_secret: SecretSource,
+        token_url: Url,
+        /// Optional `scope` sent with the token request.
+        #[serde(default)]
+        scope: Option<String>,
+    },
 }
 
 /// Resolved credentials.
@@ -257,6 +268,8 @@ pub enum Credentials {
     Basic { username: Secret, password: Secret },
     /// Bearer token.
     Bearer { token: Secret },
+    /// OAuth 2.0 client credentials.
+    ClientCredentials { client_id: Secret, client_secret: Secret, token_url: Url, scope: Option<String> },
 }
 
 /// One tenant's account at one provider.
@@ -277,6 +290,10 @@ pub struct ConnectionSettings {
     /// Gong workspace id (coaching needs one).
     #[serde(default)]
     pub workspace_id: Option<String>,
+    /// Hubster: the conversations a `calls` list of this connection reads (Hubster's
+    /// engine API cannot list conversations; `call(id:)` reads any conversation).
+    #[serde(default)]
+    pub conversation_ids: Vec<String>,
     /// Traffic overrides for this connection.
     #[serde(default)]
     pub traffic: TrafficSettings,
@@ -343,6 +360,14 @@ impl Settings {
                 tz.parse::<chrono_tz::Tz>()
                     .map_err(|_| value_err(&key("time_zone"), &format!("unknown time zone '{tz}'")))?;
             }
+            if let CredentialsConfig::ClientCredentials { token_url, .. } = &c.credentials
+                && (!matches!(token_url.scheme(), "http" | "https") || token_url.cannot_be_a_base())
+            {
+                return Err(value_err(&key("credentials.client_credentials.token_url"), "must be an http(s) URL"));
+            }
+            if c.conversation_ids.iter().any(|id| id.trim().is_empty() || id.contains('/')) {
+                return Err(value_err(&key("conversation_ids"), "ids must be non-empty and contain no '/'"));
+            }
             if let Some(rate) = c.traffic.rate_per_sec
                 && !(rate > 0.0 && rate.is_finite())
             {
@@ -381,6 +406,15 @@ impl CredentialsConfig {
                 password: password.resolve(&format!("{key}.basic.password"))?,
             },
             Self::Bearer { token } => Credentials::Bearer { token: token.resolve(&format!("{key}.bearer.token"))? },
+            Self::ClientCredentials { client_id, client_secret, token_url, scope } => {
+                let key = format!("{key}.client_credentials");
+                Credentials::ClientCredentials {
+                    client_id: client_id.resolve(&format!("{key}.client_id"))?,
+                    client_secret: client_secret.resolve(&format!("{key}.client_secret"))?,
+                    token_url: token_url.clone(),
+                    scope: scope.clone(),
+                }
+            }
         })
     }
 }

@@ -9,9 +9,11 @@
 //! - [`loaders`]: per-request DataLoaders that batch nested provider lookups.
 //! - [`providers`]: one folder per provider (`client`, `model`, `mapping`) behind the
 //!   [`providers::Provider`] trait, and the rate-aware [`providers::transport`].
+//! - [`people`]: provider accounts joined into persons by email.
 //! - [`cache`]: the cross-request cache of provider results.
 //! - [`accounting`]: what one request cost (upstream requests, cache hits, limiter wait).
 //! - [`domain`]: provider-neutral records.
+//! - [`timeline`]: calls of several connections in one start-time order, paged both ways.
 //! - [`sandbox`]: simulators of the providers' APIs over one synthetic world.
 //! - [`error`]: the error codes clients see.
 
@@ -23,8 +25,10 @@ pub mod error;
 pub mod federation;
 pub mod http;
 pub mod loaders;
+pub mod people;
 pub mod providers;
 pub mod sandbox;
 pub mod schema;
 pub mod startup;
 pub mod telemetry;
+pub mod timeline;

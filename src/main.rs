@@ -116,6 +116,14 @@ async fn run_sandbox() -> ExitCode {
         sandbox.execvision.user_id(),
         sandbox.execvision.password()
     );
+    println!("salesloft\t{}\tbearer {}", sandbox.salesloft.base_url(), sandbox.salesloft.token());
+    println!(
+        "hubster\t{}\tclient_credentials {}:{} via {}",
+        sandbox.hubster.engine_url(),
+        sandbox.hubster.client_id(),
+        sandbox.hubster.client_secret(),
+        sandbox.hubster.token_url()
+    );
     shutdown_signal().await;
     sandbox.shutdown().await;
     ExitCode::SUCCESS

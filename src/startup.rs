@@ -1,7 +1,7 @@
 //! Start-up: resolves settings into running parts (sandbox, providers, cache,
 //! schema, HTTP), binds the listener (port 0 in tests) and serves until shutdown.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 use url::Url;
@@ -10,9 +10,12 @@ use crate::{
     cache::Cache,
     config::{ConfigError, ConnectionSettings, Credentials, Secret, Settings, TrafficSettings},
     http::{HttpState, router},
+    people::Directory,
     providers::{
         Provider, ProviderKind, Registry,
         gong::GongProvider,
+        hubster::{self, HubsterProvider},
+        salesloft::{self, SalesloftProvider},
         transport::{RateSchedule, TrafficPolicy, Transport},
     },
     sandbox::{Sandbox, SandboxSettings},
@@ -23,6 +26,10 @@ use crate::{
 pub const SANDBOX_GONG_CONNECTION: &str = "gong-demo";
 /// Connection id of the sandbox's ExecVision demo connection.
 pub const SANDBOX_EXECVISION_CONNECTION: &str = "execvision-demo";
+/// Connection id of the sandbox's Salesloft demo connection.
+pub const SANDBOX_SALESLOFT_CONNECTION: &str = "salesloft-demo";
+/// Connection id of the sandbox's Hubster demo connection.
+pub const SANDBOX_HUBSTER_CONNECTION: &str = "hubster-demo";
 
 /// A connection with its secrets read.
 #[derive(Debug, Clone)]
@@ -33,6 +40,10 @@ pub struct ResolvedConnection {
     pub credentials: Credentials,
     pub time_zone: Option<String>,
     pub workspace_id: Option<String>,
+    /// Hubster: the conversations the calls list reads.
+    pub conversation_ids: Vec<String>,
+    /// Salesloft: the budget window (the sandbox's may be shorter than a minute).
+    pub budget_window: Option<Duration>,
     pub traffic: TrafficSettings,
 }
 
@@ -60,16 +71,17 @@ pub struct Application {
 impl Application {
     /// Builds everything from settings and binds the listen address.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_simulators(settings, SandboxSettings::default()).await
+    }
+
+    /// As [`Application::build`], with these simulator behaviours when the sandbox is
+    /// on (its seed and sizes still come from `settings.sandbox`); for tests.
+    pub async fn build_with_simulators(settings: Settings, simulators: SandboxSettings) -> Result<Self, StartupError> {
         let mut connections =
             settings.connections.iter().enumerate().map(|(i, c)| resolve(i, c)).collect::<Result<Vec<_>, _>>()?;
         let sandbox = match &settings.sandbox {
             Some(cfg) => {
-                let sim = SandboxSettings {
-                    seed: cfg.seed,
-                    people: cfg.people,
-                    calls: cfg.calls,
-                    ..SandboxSettings::default()
-                };
+                let sim = SandboxSettings { seed: cfg.seed, people: cfg.people, calls: cfg.calls, ..simulators };
                 let sandbox = Sandbox::start(sim).await.map_err(|e| StartupError::Sandbox(e.to_string()))?;
                 connections
                     .extend(sandbox_connections(&sandbox).into_iter().filter(|c| cfg.providers.contains(&c.provider)));
@@ -106,6 +118,7 @@ impl Application {
             cursors: CursorCodec::new(&cursor_key),
             max_page_size: settings.server.max_page_size,
             connections: Arc::new(nodes),
+            directory: Arc::new(Directory::new(settings.cache.users_ttl)),
         };
         let schema = build_schema(state);
         let router = router(HttpState::new(
@@ -153,6 +166,8 @@ fn resolve(i: usize, c: &ConnectionSettings) -> Result<ResolvedConnection, Confi
         credentials: c.credentials.resolve(&format!("connections[{i}].credentials"))?,
         time_zone: c.time_zone.clone(),
         workspace_id: c.workspace_id.clone(),
+        conversation_ids: c.conversation_ids.clone(),
+        budget_window: None,
         traffic: c.traffic.clone(),
     })
 }
@@ -171,6 +186,8 @@ fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
             },
             time_zone: Some(sandbox.world().time_zone.name().to_owned()),
             workspace_id: Some(crate::sandbox::gong::ids::WORKSPACE_ID.to_owned()),
+            conversation_ids: Vec::new(),
+            budget_window: None,
             traffic: TrafficSettings::default(),
         },
         ResolvedConnection {
@@ -183,6 +200,36 @@ fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
             },
             time_zone: None,
             workspace_id: None,
+            conversation_ids: Vec::new(),
+            budget_window: None,
+            traffic: TrafficSettings::default(),
+        },
+        ResolvedConnection {
+            id: SANDBOX_SALESLOFT_CONNECTION.into(),
+            provider: ProviderKind::Salesloft,
+            base_url: sandbox.salesloft.base_url().parse().expect("the simulator's URL parses"),
+            credentials: Credentials::Bearer { token: Secret::new(sandbox.salesloft.token()) },
+            time_zone: None,
+            workspace_id: None,
+            conversation_ids: Vec::new(),
+            budget_window: Some(sandbox.salesloft.budget_window()),
+            traffic: TrafficSettings::default(),
+        },
+        ResolvedConnection {
+            id: SANDBOX_HUBSTER_CONNECTION.into(),
+            provider: ProviderKind::Hubster,
+            base_url: sandbox.hubster.engine_url().parse().expect("the simulator's URL parses"),
+            credentials: Credentials::ClientCredentials {
+                client_id: Secret::new(sandbox.hubster.client_id()),
+                client_secret: Secret::new(sandbox.hubster.client_secret()),
+                token_url: sandbox.hubster.token_url().parse().expect("the simulator's URL parses"),
+                scope: None,
+            },
+            time_zone: None,
+            workspace_id: None,
+            // Hubster cannot list conversations: the demo connection names them all.
+            conversation_ids: sandbox.hubster.conversation_ids(),
+            budget_window: None,
             traffic: TrafficSettings::default(),
         },
     ]
@@ -217,7 +264,35 @@ fn build_provider(
             let provider = crate::providers::execvision::ExecVisionProvider::new(transport, cache.clone(), id);
             Ok((Arc::new(provider), policy))
         }
-        other => Err(fail(format!("the {other} provider is not available in this build yet"))),
+        ProviderKind::Salesloft => {
+            if matches!(c.credentials, Credentials::Basic { .. }) {
+                return Err(fail(
+                    "Salesloft takes a bearer token (an API key or OAuth access token), not basic".into(),
+                ));
+            }
+            let policy = TrafficPolicy::resolve(&traffic, RateSchedule::Fixed(salesloft::DEFAULT_RATE_PER_SEC));
+            let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
+                .map_err(|e| fail(e.to_string()))?
+                .with_cost_budget(c.budget_window.unwrap_or(salesloft::BUDGET_WINDOW));
+            let provider = SalesloftProvider::new(transport, cache.clone(), id);
+            Ok((Arc::new(provider), policy))
+        }
+        ProviderKind::Hubster => {
+            if matches!(c.credentials, Credentials::Basic { .. }) {
+                return Err(fail("Hubster takes client_credentials (or a bearer engine token), not basic".into()));
+            }
+            let policy = TrafficPolicy::resolve(&traffic, RateSchedule::Fixed(hubster::DEFAULT_RATE_PER_SEC));
+            let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
+                .map_err(|e| fail(e.to_string()))?;
+            let provider = HubsterProvider::new(
+                transport,
+                cache.clone(),
+                id,
+                c.conversation_ids.clone(),
+                settings.cache.calls_ttl,
+            );
+            Ok((Arc::new(provider), policy))
+        }
     }
 }
 

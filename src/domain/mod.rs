@@ -410,6 +410,10 @@ pub struct TranscriptSpeaker {
     pub name: Option<String>,
     pub email: Option<String>,
     pub kind: SpeakerType,
+    /// The speaker's part, when the provider says (Hubster: `Customer`, `Agent`, `Bot`).
+    pub roles: Vec<String>,
+    /// The channel the speaker writes on (Hubster: `WebChat`, `Slack`, …).
+    pub channel: Option<String>,
 }
 
 /// A CRM record linked to a call.
@@ -620,4 +624,62 @@ pub struct MeetingQuestion {
     pub possible_score: Option<f64>,
     pub actual_score: Option<f64>,
     pub weight: Option<f64>,
+}
+
+/// A party of a chat, by integration type (Hubster).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+pub enum ChatParty {
+    /// The customer.
+    Customer,
+    /// A human agent of the company.
+    Agent,
+    /// A bot of the company.
+    Bot,
+    /// The platform itself.
+    System,
+    /// A type the provider did not name or convograph does not know.
+    Unknown,
+}
+
+/// Whether a chat activity carries a message or an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, async_graphql::Enum)]
+pub enum ChatActivityKind {
+    /// A message someone sent.
+    Message,
+    /// An event (a hand-off, someone joining, typing, closing, …).
+    Event,
+}
+
+/// One end of a chat activity.
+#[derive(Debug, Clone)]
+pub struct ChatEndpoint {
+    pub party: ChatParty,
+    pub integration_id: Option<String>,
+    /// The channel type (`WebChat`, `Slack`, `Messenger`, …).
+    pub channel: Option<String>,
+    /// Identifies the participant within the integration.
+    pub token_id: Option<String>,
+}
+
+/// A message or event of a chat conversation (Hubster activities).
+#[derive(Debug, Clone)]
+pub struct ChatActivity {
+    pub call_remote_id: String,
+    /// The provider's event id: epoch milliseconds (not unique).
+    pub event_id: i64,
+    pub kind: ChatActivityKind,
+    /// E.g. `message:customer`, `event:agent`.
+    pub trigger: Option<String>,
+    pub sender: ChatEndpoint,
+    pub recipient: ChatEndpoint,
+    pub text: Option<String>,
+    pub message_type: Option<String>,
+    pub payload_type: Option<String>,
+    pub payload: Option<Value>,
+    /// An echo of a message back to the integration that sent it.
+    pub is_echo: bool,
+    pub interaction_id: Option<String>,
+    pub external_id: Option<String>,
+    pub flow_process: Option<String>,
+    pub raw: Arc<Value>,
 }

@@ -44,6 +44,10 @@ pub struct Loaders {
     pub users: DataLoader<UserLoader, HashMapCache>,
     pub calls: DataLoader<CallLoader, HashMapCache>,
     pub transcripts: DataLoader<TranscriptLoader, HashMapCache>,
+    /// How this request joins accounts into people (decided once, on first need).
+    pub people: tokio::sync::OnceCell<crate::people::Scope>,
+    /// Whether this request has already reported connections missing from the join.
+    pub people_reported: std::sync::atomic::AtomicBool,
 }
 
 impl Loaders {
@@ -57,6 +61,8 @@ impl Loaders {
                 .delay(BATCH_DELAY),
             transcripts: DataLoader::with_cache(TranscriptLoader(registry.clone()), spawn(), HashMapCache::default())
                 .delay(BATCH_DELAY),
+            people: tokio::sync::OnceCell::new(),
+            people_reported: Default::default(),
         }
     }
 }

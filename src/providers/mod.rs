@@ -3,24 +3,29 @@
 //! records), behind the object-safe [`Provider`] trait and a registry keyed by
 //! connection id.
 
+mod auth;
+pub mod budget;
+pub mod coverage;
 mod error;
 pub mod execvision;
 pub mod gong;
+pub mod hubster;
+pub mod salesloft;
 pub mod transport;
 pub(crate) mod wire;
 
 use std::{collections::BTreeMap, fmt, sync::Arc};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use error::{ProviderError, ProviderErrorKind};
 
 use crate::domain::{
-    Activity, AggregationPeriod, Call, CallDirection, CallTopicMatches, Coaching, CoachingPlan, Department, Feedback,
-    Interaction, KpiDefinition, KpiObservation, Listen, Medium, Meeting, Page, Score, Scorecard, Share, Team, Topic,
-    Transcript, User,
+    Activity, AggregationPeriod, Call, CallDirection, CallTopicMatches, ChatActivity, Coaching, CoachingPlan,
+    Department, Feedback, Interaction, KpiDefinition, KpiObservation, Listen, Medium, Meeting, Page, Score, Scorecard,
+    Share, Team, Topic, Transcript, User,
 };
 
 /// The providers convograph speaks to.
@@ -58,7 +63,7 @@ impl fmt::Display for ProviderKind {
 }
 
 /// Order of a calls list by start time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 pub enum SortDirection {
     /// Oldest first.
     Asc,
@@ -98,6 +103,11 @@ pub struct CallQuery {
     /// Provider-specific query options passed through unchanged (per-connection lists
     /// only), e.g. Salesloft's `is_api` or `account_ids`.
     pub remote_query: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The start-time order wanted from the provider's pages. Set only when the
+    /// provider says it can page that way ([`CallFilterSupport::oldest_first`],
+    /// [`CallFilterSupport::newest_first`]); `None` is the provider's own order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<SortDirection>,
 }
 
 impl CallQuery {
@@ -149,8 +159,12 @@ pub struct CallFilterSupport {
     pub duration: bool,
     pub title: bool,
     pub language: bool,
-    /// Newest-first order is available without reading the list to its end.
+    /// Pages can come in start-time order, newest first (honouring
+    /// `CallQuery::order = Some(Desc)`), without reading the list to its end.
     pub newest_first: bool,
+    /// Pages can come in start-time order, oldest first (honouring
+    /// `CallQuery::order = Some(Asc)`; Gong's `calls/extensive` always does).
+    pub oldest_first: bool,
     /// `remote_query` is understood.
     pub remote_query: bool,
 }
@@ -219,6 +233,8 @@ pub struct Capabilities {
     pub feedback: bool,
     pub shares: bool,
     pub kpis: bool,
+    /// Calls can be chats with message and event activities (Hubster).
+    pub chats: bool,
     /// Which call filters the provider applies itself.
     pub native_call_filters: CallFilterSupport,
 }
@@ -266,6 +282,10 @@ pub trait Provider: Send + Sync + fmt::Debug {
     async fn transcripts(&self, _call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
         Err(self.unsupported("transcripts"))
     }
+    /// The message and event activities of a chat, in event order (Hubster).
+    async fn chat_activities(&self, _call_id: &str) -> Result<Vec<ChatActivity>, ProviderError> {
+        Err(self.unsupported("chat activities"))
+    }
     /// Activity records for the range, all pages.
     async fn activity(&self, _query: &StatsQuery) -> Result<Vec<Activity>, ProviderError> {
         Err(self.unsupported("activity"))
@@ -274,9 +294,36 @@ pub trait Provider: Send + Sync + fmt::Debug {
     async fn interactions(&self, _query: &StatsQuery) -> Result<Vec<Interaction>, ProviderError> {
         Err(self.unsupported("interactions"))
     }
+    /// The activity record of one user over `[from, to)` (dates as the provider
+    /// aggregates them), aggregated by `period`; for `node(id:)`.
+    async fn activity_record(
+        &self,
+        _user_remote_id: &str,
+        _period: AggregationPeriod,
+        _from: NaiveDate,
+        _to: NaiveDate,
+    ) -> Result<Option<Activity>, ProviderError> {
+        Err(self.unsupported("activity"))
+    }
+    /// The interaction record of one user over `[from, to)`; for `node(id:)`.
+    async fn interaction_record(
+        &self,
+        _user_remote_id: &str,
+        _from: NaiveDate,
+        _to: NaiveDate,
+    ) -> Result<Option<Interaction>, ProviderError> {
+        Err(self.unsupported("interactions"))
+    }
     /// One page of answered scorecards.
     async fn list_scores(&self, _query: &ScoreQuery, _page: Option<String>) -> Result<Page<Score>, ProviderError> {
         Err(self.unsupported("scores"))
+    }
+    /// One answered scorecard by id; for `node(id:)`. Neither Gong nor ExecVision
+    /// looks one up by id, so this reads the (cached) list whole.
+    async fn score(&self, id: &str) -> Result<Option<Score>, ProviderError> {
+        let all_time = ScoreQuery::default();
+        let all = all_pages(|page| self.list_scores(&all_time, page)).await?;
+        Ok(all.into_iter().find(|s| s.remote_id == id))
     }
     /// Scorecard templates.
     async fn scorecards(&self) -> Result<Vec<Scorecard>, ProviderError> {

@@ -6,6 +6,11 @@
 //! a bounded number of times with jittered backoff, but only for idempotent requests;
 //! no wait (limiter or `Retry-After`) may exceed `max_queue_wait`: past it the request
 //! fails with `RATE_LIMITED` and the time to retry instead of hanging.
+//!
+//! The `Authorization` header comes from [`Auth`](super::auth): fixed credentials, or
+//! a client-credentials token that is renewed once when the provider answers 401.
+//! Providers with a cost budget per window (Salesloft) also pace against the budget
+//! their responses report ([`CostBudget`]).
 
 use std::{
     num::NonZeroU32,
@@ -16,7 +21,6 @@ use std::{
     time::Duration,
 };
 
-use base64::Engine;
 use governor::{
     DefaultDirectRateLimiter, Quota, RateLimiter,
     clock::DefaultClock,
@@ -29,7 +33,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
-use super::{ProviderError, ProviderErrorKind, ProviderKind};
+use super::{ProviderError, ProviderErrorKind, ProviderKind, auth::Auth, budget::CostBudget};
 use crate::{
     accounting,
     config::{Credentials, TrafficSettings},
@@ -112,20 +116,27 @@ pub struct UpstreamRequest {
     pub json: Option<serde_json::Value>,
     /// Safe to send twice (reads, including Gong's POST queries).
     pub idempotent: bool,
+    /// Expected cost against a cost budget (Salesloft deep pages cost more than 1).
+    pub cost: u32,
 }
 
 impl UpstreamRequest {
     /// A GET.
     pub fn get(path: impl Into<String>) -> Self {
-        Self { method: Method::GET, path: path.into(), query: Vec::new(), json: None, idempotent: true }
+        Self { method: Method::GET, path: path.into(), query: Vec::new(), json: None, idempotent: true, cost: 1 }
     }
     /// A POST with a JSON body that only reads (idempotent).
     pub fn post_query(path: impl Into<String>, body: serde_json::Value) -> Self {
-        Self { method: Method::POST, path: path.into(), query: Vec::new(), json: Some(body), idempotent: true }
+        Self { method: Method::POST, path: path.into(), query: Vec::new(), json: Some(body), idempotent: true, cost: 1 }
     }
     /// Adds a query parameter.
     pub fn param(mut self, key: &str, value: impl Into<String>) -> Self {
         self.query.push((key.to_owned(), value.into()));
+        self
+    }
+    /// Sets the expected cost against a cost budget.
+    pub fn with_cost(mut self, cost: u32) -> Self {
+        self.cost = cost;
         self
     }
 }
@@ -144,7 +155,8 @@ pub struct Transport {
     connection: Arc<str>,
     client: reqwest::Client,
     base_url: Url,
-    auth: HeaderValue,
+    auth: Auth,
+    budget: Option<CostBudget>,
     limiter: DefaultDirectRateLimiter,
     /// The night limiter of a day/night schedule.
     night_limiter: Option<DefaultDirectRateLimiter>,
@@ -167,21 +179,8 @@ impl Transport {
         policy: TrafficPolicy,
     ) -> Result<Self, ProviderError> {
         let err = |m: String| ProviderError::new(provider, &connection, ProviderErrorKind::BadInput(m));
-        let mut auth = match credentials {
-            Credentials::Basic { username, password } => {
-                let raw = format!("{}:{}", username.expose(), password.expose());
-                HeaderValue::try_from(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))
-            }
-            Credentials::Bearer { token } => HeaderValue::try_from(format!("Bearer {}", token.expose())),
-        }
-        .map_err(|_| err("credentials contain characters not allowed in a header".into()))?;
-        auth.set_sensitive(true);
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("convograph/", env!("CARGO_PKG_VERSION")))
-            .timeout(policy.timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| err(format!("http client: {e}")))?;
+        let client = http_client(policy.timeout).map_err(|e| err(format!("http client: {e}")))?;
+        let auth = Auth::new(credentials, &client).map_err(err)?;
         let (day, night) = match policy.schedule {
             RateSchedule::Fixed(rate) => (rate, None),
             RateSchedule::UsEasternBusinessHours { day, night } => (day, Some(night)),
@@ -200,10 +199,17 @@ impl Transport {
             client,
             base_url,
             auth,
+            budget: None,
             policy,
             paused_until: Mutex::new(None),
             sent: AtomicU64::new(0),
         })
+    }
+
+    /// Paces against a cost budget per `window` that responses report (Salesloft).
+    pub fn with_cost_budget(mut self, window: Duration) -> Self {
+        self.budget = Some(CostBudget::new(window));
+        self
     }
 
     /// Requests sent so far (every attempt).
@@ -234,17 +240,35 @@ impl Transport {
     pub async fn send(&self, req: &UpstreamRequest) -> Result<UpstreamResponse, ProviderError> {
         let deadline = Instant::now() + self.policy.max_queue_wait;
         let mut attempt = 0u32;
+        let mut renewed = false;
         loop {
             let waited_from = Instant::now();
             let turn = self.wait_for_turn(deadline).await;
+            let turn = match (turn, &self.budget) {
+                (Ok(()), Some(budget)) => budget
+                    .reserve(req.cost, deadline)
+                    .await
+                    .map_err(|retry_after| self.error(ProviderErrorKind::RateLimited { retry_after })),
+                (turn, _) => turn,
+            };
             accounting::limiter_wait(self.provider, &self.connection, waited_from.elapsed());
             turn?;
+            let auth = self.auth.header().await.map_err(|k| self.error(k))?;
             self.sent.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.send_once(req).await;
+            let outcome = self.send_once(req, &auth).await;
             accounting::upstream_request(self.provider, &self.connection, outcome.as_ref().ok().map(|r| r.status));
+            if let Ok(resp) = &outcome {
+                if let Some(budget) = &self.budget {
+                    budget.observe(resp.budget_remaining, resp.budget_cost);
+                }
+                if resp.status != 401 {
+                    self.auth.accepted(&auth);
+                }
+            }
             let retry_in = match outcome {
                 Ok(resp) if resp.status == 429 => {
-                    let after = resp.retry_after.unwrap_or(Duration::from_secs(1));
+                    let refused = self.budget.as_ref().map(CostBudget::refused);
+                    let after = resp.retry_after.or(refused).unwrap_or(Duration::from_secs(1));
                     self.pause(after);
                     if !req.idempotent || attempt >= self.policy.max_retries || Instant::now() + after > deadline {
                         return Err(self.error(ProviderErrorKind::RateLimited { retry_after: after }));
@@ -257,6 +281,13 @@ impl Transport {
                         return Err(self.error(ProviderErrorKind::Unavailable(format!("HTTP {}", resp.status))));
                     }
                     Some(backoff(attempt))
+                }
+                Ok(resp) if resp.status == 401 && !renewed && self.auth.refused(&auth).await => {
+                    // A token the provider no longer takes (expired, revoked): one more
+                    // try with a new one.
+                    renewed = true;
+                    tracing::info!(connection = %self.connection, "Access token refused; obtaining a new one.");
+                    continue;
                 }
                 Ok(resp) if resp.status == 401 || resp.status == 403 => {
                     return Err(self.error(ProviderErrorKind::Unauthorized(resp.status)));
@@ -321,12 +352,12 @@ impl Transport {
         }
     }
 
-    async fn send_once(&self, req: &UpstreamRequest) -> Result<RawResponse, String> {
+    async fn send_once(&self, req: &UpstreamRequest, auth: &HeaderValue) -> Result<RawResponse, String> {
         let mut url = self.base_url.clone();
         let base_path = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{base_path}{}", req.path));
         let mut builder =
-            self.client.request(req.method.clone(), url).header(reqwest::header::AUTHORIZATION, self.auth.clone());
+            self.client.request(req.method.clone(), url).header(reqwest::header::AUTHORIZATION, auth.clone());
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
         }
@@ -343,9 +374,11 @@ impl Transport {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64);
+        let number = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok());
+        let (budget_remaining, budget_cost) = (number(REMAINING_HEADER), number(COST_HEADER));
         let body = resp.bytes().await.map_err(|e| describe(&e))?;
         tracing::debug!(connection = %self.connection, method = %req.method, path = %req.path, status, elapsed_ms = started.elapsed().as_millis() as u64, "Upstream request.");
-        Ok(RawResponse { status, body, retry_after })
+        Ok(RawResponse { status, body, retry_after, budget_remaining, budget_cost })
     }
 
     /// Decodes a JSON body into a wire model; errors name the JSON path.
@@ -367,10 +400,28 @@ struct RawResponse {
     status: u16,
     body: bytes::Bytes,
     retry_after: Option<Duration>,
+    /// `x-ratelimit-remaining-minute`.
+    budget_remaining: Option<i64>,
+    /// `x-ratelimit-endpoint-cost`.
+    budget_cost: Option<i64>,
+}
+
+/// The budget left in the window (Salesloft).
+const REMAINING_HEADER: &str = "x-ratelimit-remaining-minute";
+/// The cost of the request (Salesloft).
+const COST_HEADER: &str = "x-ratelimit-endpoint-cost";
+
+/// The HTTP client of a connection (and of its token requests).
+pub(crate) fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("convograph/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
 }
 
 /// Transport errors without URLs (which could carry query secrets).
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {

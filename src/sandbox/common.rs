@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -23,6 +23,11 @@ struct CountersInner {
     total: AtomicU64,
     rejected_429: AtomicU64,
     inject_429: AtomicU64,
+    /// Pending injected failures and their status.
+    inject_failures: AtomicU64,
+    failure_status: AtomicU16,
+    /// While non-zero, every request is answered with this status ("down").
+    down: AtomicU16,
     per_route: Mutex<HashMap<(String, String), u64>>,
 }
 
@@ -47,6 +52,33 @@ impl SimCounters {
     /// The next `n` requests get 429 + `Retry-After: 1` (adds to any pending ones).
     pub fn inject_429(&self, n: u64) {
         self.inner.inject_429.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` requests are answered with `status` (e.g. 500, 502, 503) and the
+    /// provider's error body; replaces any pending injected failures.
+    pub fn inject_failures(&self, n: u64, status: u16) {
+        self.inner.failure_status.store(status, Ordering::SeqCst);
+        self.inner.inject_failures.store(n, Ordering::SeqCst);
+    }
+
+    /// Takes the provider down (`Some(status)`: every request is answered with that
+    /// status, e.g. 503) or brings it back (`None`).
+    pub fn set_down(&self, status: Option<u16>) {
+        self.inner.down.store(status.unwrap_or(0), Ordering::SeqCst);
+    }
+
+    /// The status to answer this request with instead of serving it (down, or an
+    /// injected failure, which this consumes).
+    pub(crate) fn take_injected_failure(&self) -> Option<u16> {
+        match self.inner.down.load(Ordering::SeqCst) {
+            0 => {}
+            status => return Some(status),
+        }
+        self.inner
+            .inject_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .ok()
+            .map(|_| self.inner.failure_status.load(Ordering::SeqCst))
     }
 
     pub(crate) fn record(&self, method: &str, route: &str) {
@@ -147,6 +179,16 @@ impl SimHandle {
         self.counters.inject_429(n);
     }
 
+    /// The next `n` requests get `status` (e.g. 500) with the provider's error body.
+    pub fn inject_failures(&self, n: u64, status: u16) {
+        self.counters.inject_failures(n, status);
+    }
+
+    /// `Some(status)`: every request gets `status` until `set_down(None)`.
+    pub fn set_down(&self, status: Option<u16>) {
+        self.counters.set_down(status);
+    }
+
     /// The shared counters.
     pub fn counters(&self) -> &SimCounters {
         &self.counters
@@ -199,6 +241,20 @@ mod tests {
         assert!(b.try_take("other"));
         let unlimited = TokenBuckets::new(0);
         assert!((0..100).all(|_| unlimited.try_take("k")));
+    }
+
+    #[test]
+    fn injected_failures_are_consumed_and_down_lasts() {
+        let c = SimCounters::default();
+        c.inject_failures(2, 502);
+        assert_eq!(c.take_injected_failure(), Some(502));
+        assert_eq!(c.take_injected_failure(), Some(502));
+        assert_eq!(c.take_injected_failure(), None);
+        c.set_down(Some(503));
+        assert_eq!(c.take_injected_failure(), Some(503));
+        assert_eq!(c.take_injected_failure(), Some(503));
+        c.set_down(None);
+        assert_eq!(c.take_injected_failure(), None);
     }
 
     #[test]

@@ -13,12 +13,28 @@
 //! sandbox.gong.total_requests();      // all requests received (u64), 429s and 401s included
 //! sandbox.gong.rejected_429();        // how many 429s it sent
 //! sandbox.gong.inject_429(n);         // the next n requests get 429 + Retry-After: 1
+//! sandbox.gong.inject_failures(n, 502); // the next n requests get that status (any simulator)
+//! sandbox.gong.set_down(Some(503));   // every request gets 503 until set_down(None)
 //! sandbox.execvision.base_url();      // "http://127.0.0.1:PORT" (paths are /api/ev/2/...)
 //! sandbox.execvision.user_id();       // Basic-auth user
 //! sandbox.execvision.password();      // Basic-auth password
 //! sandbox.execvision.requests("GET", "/api/ev/2/calls");
 //! sandbox.execvision.max_queue_depth(); // deepest rate-limit queue seen
 //! sandbox.execvision.data();          // &EvData, the ExecVision-only generated data
+//! sandbox.salesloft.base_url();       // "http://127.0.0.1:PORT" (paths are /v2/...)
+//! sandbox.salesloft.token();          // the bearer token it accepts
+//! sandbox.salesloft.requests("GET", "/v2/conversations");
+//! sandbox.salesloft.budget_remaining(); // cost budget left in this window
+//! sandbox.salesloft.spend(n);         // another integration of the team spends n
+//! sandbox.salesloft.data();           // &SlData, the Salesloft-only generated data
+//! sandbox.hubster.token_url();        // "http://127.0.0.1:PORT/connect/token" (identity host)
+//! sandbox.hubster.engine_url();       // "http://127.0.0.1:PORT" (engine host, paths /api/v1/...)
+//! sandbox.hubster.client_id();        // client-credentials id and secret
+//! sandbox.hubster.token_requests();   // requests to the token endpoint
+//! sandbox.hubster.expire_tokens();    // every issued token now answers 401
+//! sandbox.hubster.push_message(i, Party::Customer, Party::Agent, "text", event_id);
+//! sandbox.hubster.conversation_ids(); // every conversation id (no list endpoint exists)
+//! sandbox.hubster.activity_reads();   // every activities read: conversation, type, leid
 //! sandbox.world();                    // &World, the generated data (for tests to compare)
 //! sandbox.shutdown().await;
 //! ```
@@ -30,6 +46,11 @@
 //! ExecVision: see [`execvision`] (behaviour, quirks, choices), [`execvision::ids`]
 //! (`user_id(person)`, `call_id(call)`, ... with inverses) and [`world_ev`]
 //! (`Person::accounts.execvision`, `Call::recorded_by.execvision`, [`world_ev::EvData`]).
+//!
+//! Salesloft: see [`salesloft`] (behaviour, budget), [`salesloft::ids`] and
+//! [`world_sl`] (`Person::accounts.salesloft`, `Call::recorded_by.salesloft`,
+//! [`world_sl::SlData`]). Hubster: see [`hubster`], [`hubster::ids`] and [`world_hub`]
+//! (chat conversations between world contacts and agents).
 //!
 //! Notes for tests: `GongSimSettings::rate_per_sec = 0` turns the rate limit off;
 //! `GongSimSettings::today` pins "today" for the stats `toDate` check; `GET /v2/calls`
@@ -44,13 +65,20 @@ use chrono::{DateTime, TimeZone, Utc};
 mod common;
 pub mod execvision;
 pub mod gong;
+pub mod hubster;
 mod rng;
+pub mod salesloft;
+mod uuids;
 pub mod world;
 pub mod world_ev;
+pub mod world_hub;
+pub mod world_sl;
 
 pub use common::{SimCounters, SimHandle};
 pub use execvision::{ExecVisionSimHandle, ExecVisionSimSettings};
 pub use gong::GongSimSettings;
+pub use hubster::{ActivityRead, HubsterSimHandle, HubsterSimSettings};
+pub use salesloft::{SalesloftSimHandle, SalesloftSimSettings};
 pub use world::World;
 
 /// The handle of the running Gong simulator.
@@ -73,6 +101,10 @@ pub struct SandboxSettings {
     pub gong: GongSimSettings,
     /// ExecVision simulator behaviour.
     pub execvision: ExecVisionSimSettings,
+    /// Salesloft simulator behaviour.
+    pub salesloft: SalesloftSimSettings,
+    /// Hubster simulator behaviour.
+    pub hubster: HubsterSimSettings,
 }
 
 impl Default for SandboxSettings {
@@ -85,6 +117,8 @@ impl Default for SandboxSettings {
             window_end: Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap(),
             gong: GongSimSettings::default(),
             execvision: ExecVisionSimSettings::default(),
+            salesloft: SalesloftSimSettings::default(),
+            hubster: HubsterSimSettings::default(),
         }
     }
 }
@@ -96,6 +130,10 @@ pub struct Sandbox {
     pub gong: GongSimHandle,
     /// The ExecVision simulator (routes under `/api/ev/2/`).
     pub execvision: ExecVisionSimHandle,
+    /// The Salesloft simulator (routes under `/v2/`).
+    pub salesloft: SalesloftSimHandle,
+    /// The Hubster simulator (identity and engine hosts).
+    pub hubster: HubsterSimHandle,
     world: Arc<World>,
     servers: Vec<common::Server>,
 }
@@ -111,7 +149,21 @@ impl Sandbox {
         let (router, counters, shared) = execvision::router(world.clone(), settings.execvision.clone());
         let (addr, ev_server) = common::serve(router).await?;
         let execvision = ExecVisionSimHandle::new(addr, &settings.execvision, counters, shared);
-        Ok(Sandbox { gong, execvision, world, servers: vec![server, ev_server] })
+        let (router, counters, data, budget) = salesloft::router(world.clone(), settings.salesloft.clone());
+        let (addr, sl_server) = common::serve(router).await?;
+        let salesloft = salesloft::handle(addr, &settings.salesloft, counters, data, budget);
+        let (identity, engine, parts) = hubster::routers(world.clone(), settings.hubster.clone());
+        let (identity_addr, identity_server) = common::serve(identity).await?;
+        let (engine_addr, engine_server) = common::serve(engine).await?;
+        let hubster = parts.into_handle(identity_addr, engine_addr);
+        Ok(Sandbox {
+            gong,
+            execvision,
+            salesloft,
+            hubster,
+            world,
+            servers: vec![server, ev_server, sl_server, identity_server, engine_server],
+        })
     }
 
     /// The generated data.

@@ -338,7 +338,8 @@ pub struct Call {
     pub comments: Vec<Comment>,
     pub is_private: bool,
     /// Which providers recorded this call (all Gong; ExecVision see
-    /// [`crate::sandbox::world_ev::records_call`]).
+    /// [`crate::sandbox::world_ev::records_call`], Salesloft
+    /// [`crate::sandbox::world_sl::records_call`]; Hubster chats are not world calls).
     pub recorded_by: Providers,
 }
 
@@ -1384,6 +1385,7 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
                 recorded_by: Providers {
                     gong: true,
                     execvision: super::world_ev::records_call(seed, index, hp.accounts.execvision),
+                    salesloft: super::world_sl::records_call(seed, index, hp.accounts.salesloft),
                     ..Providers::default()
                 },
             }

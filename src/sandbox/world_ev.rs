@@ -14,6 +14,9 @@
 //! instant — with the default world one run holds more than 100 calls (longer than a
 //! default page); listens and KPI observations are imported in nightly batches that
 //! share one instant; scores have one bulk re-computation.
+//!
+//! ExecVision knows some people by an alias rather than their primary address
+//! ([`ev_email`]).
 
 use std::collections::BTreeMap;
 
@@ -35,6 +38,17 @@ const S_EV_KPI: u64 = 47;
 /// has an ExecVision account (a hash of `(seed, call)`, no PRNG stream consumed).
 pub fn records_call(seed: u64, call: usize, host_has_account: bool) -> bool {
     host_has_account && mix(seed ^ 0xE5EC_0000_0000_0000 ^ (call as u64).wrapping_mul(0x9E37_79B9)) % 10 < 8
+}
+
+/// The address ExecVision knows person `person` by: their primary address, except for
+/// every other person who has an alias (`index % 6 == 4`), whom ExecVision knows by
+/// that alias. So joining people across providers must honour aliases.
+pub fn ev_email(world: &World, person: usize) -> &str {
+    let p = &world.people[person];
+    match p.email_aliases.first() {
+        Some(alias) if person % 6 == 4 => alias,
+        _ => &p.email,
+    }
 }
 
 /// Skill names (coaching plans, meeting scores, scorecard question skills);

@@ -2,34 +2,44 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject, connection::Edge};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
 
 use super::{
     ConnectionNode, UserNode,
-    connection::{List, ListId, PageArgs, paginate},
+    chat::ChatActivityNode,
+    connection::{List, ListId, ListInfo, PageArgs, page_size, paginate},
     connection_node,
     id::{self, Kind},
-    loaders, state,
+    loaders,
+    people::{check_email, person_among, remote_ids_at},
+    rank, report, state,
 };
 use crate::{
-    domain::{self, Affiliation, Call, CallDirection, Medium, Page, Transcript},
+    domain::{self, Affiliation, Call, CallDirection, ChatActivityKind, Medium, Page, Transcript},
     error::{AppError, AppResult},
     loaders::{RemoteKey, load_remote, load_with_siblings},
-    providers::{CallQuery, Provider, ProviderKind},
+    people::Person,
+    providers::{CallQuery, Provider, ProviderKind, SortDirection},
+    timeline::{Cut, Source, StreamPos, call_hash, merge, start_of},
 };
 
 /// Narrows a calls list. Each part is applied by the provider where its API can
-/// filter on it, and by convograph otherwise, with the same result either way.
+/// filter on it, and by convograph otherwise, with the same result either way (the
+/// `providers` query says which, per provider).
 #[derive(Debug, Clone, Default, InputObject, Serialize)]
 pub struct CallFilter {
     /// Calls that started at or after this time.
     pub started_from: Option<DateTime<Utc>>,
     /// Calls that started before this time.
     pub started_before: Option<DateTime<Utc>>,
-    /// Calls hosted by any of these users (`User.id`).
+    /// Calls hosted by any of these people (`User.id`, or the id of any of their
+    /// accounts): their accounts at every connection.
     pub host_ids: Option<Vec<ID>>,
+    /// Calls hosted by the people with any of these addresses or aliases (any case).
+    pub host_emails: Option<Vec<String>>,
     /// Calls in any of these directions.
     pub directions: Option<Vec<CallDirection>>,
     /// Calls carried over any of these media (audio, video, chat).
@@ -44,13 +54,20 @@ pub struct CallFilter {
     pub title_contains: Option<String>,
     /// Calls in any of these languages (as `Call.language` reports them, any case).
     pub languages: Option<Vec<String>>,
-    /// Provider-specific query options, passed to the provider unchanged (only with
-    /// `connectionId`, and only for providers that take them; see the README).
+    /// Provider-specific query options, validated and passed to the provider (only
+    /// with `connectionId`, and only for providers that take them). Salesloft: the
+    /// `GET /v2/conversations` filters with no unified meaning, named as Salesloft
+    /// names them (`title`, `title[_starts_with]`, `created_at[gt|gte|lt|lte]`,
+    /// `updated_at[…]`, `duration[…]` in milliseconds, `language_code`, `platform`,
+    /// `media_type`, `owner_ids`, `user_guids`, `ids`, `account_ids`, `person_ids`,
+    /// `is_api`, `sort_by`, `sort_direction`), or nested (`{created_at: {gte: "…"}}`).
+    /// An unknown key or a wrong type is `BAD_USER_INPUT` naming the key.
     pub remote_query: Option<Json<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl CallFilter {
-    pub(crate) fn to_query(&self, connection: &str) -> AppResult<CallQuery> {
+    /// Checks the filter's own consistency (before any provider is called).
+    pub(crate) fn check(&self) -> AppResult<()> {
         if let (Some(a), Some(b)) = (self.started_from, self.started_before)
             && a >= b
         {
@@ -66,18 +83,35 @@ impl CallFilter {
         {
             return Err(AppError::bad_input("`minDuration` must not exceed `maxDuration`"));
         }
-        let mut hosts = Vec::new();
-        for h in self.host_ids.iter().flatten() {
-            let g = id::decode_kind(h, Kind::User)?;
-            if &*g.connection != connection {
-                return Err(AppError::bad_input(format!("user '{}' is not of connection '{connection}'", h.as_str())));
-            }
-            hosts.push(g.remote_id);
+        for e in self.host_emails.iter().flatten() {
+            check_email(e)?;
         }
-        Ok(CallQuery {
+        for i in self.host_ids.iter().flatten() {
+            id::decode_kind(i, Kind::User)?;
+        }
+        Ok(())
+    }
+
+    fn names_hosts(&self) -> bool {
+        self.host_ids.is_some() || self.host_emails.is_some()
+    }
+
+    /// The people the filter's host fields name (`None`: no host filter).
+    pub(crate) async fn hosts(&self, ctx: &Context<'_>) -> AppResult<Option<Vec<Arc<Person>>>> {
+        if !self.names_hosts() {
+            return Ok(None);
+        }
+        let ids = self.host_ids.clone().unwrap_or_default();
+        let emails = self.host_emails.clone().unwrap_or_default();
+        Ok(Some(super::people::persons(ctx, &ids, &emails).await?))
+    }
+
+    /// The provider query for one connection, hosted by `hosts` there (`None`: any).
+    pub(crate) fn to_query(&self, hosts: Option<Vec<String>>) -> CallQuery {
+        CallQuery {
             from: self.started_from,
             to: self.started_before,
-            host_remote_ids: hosts,
+            host_remote_ids: hosts.unwrap_or_default(),
             directions: self.directions.clone().unwrap_or_default(),
             media: self.media.clone().unwrap_or_default(),
             platforms: self.platforms.clone().unwrap_or_default(),
@@ -86,11 +120,37 @@ impl CallFilter {
             title_contains: self.title_contains.clone().filter(|t| !t.is_empty()),
             languages: self.languages.clone().unwrap_or_default(),
             remote_query: self.remote_query.as_ref().map(|j| j.0.clone()),
-        })
+            order: None,
+        }
     }
 }
 
-/// A connection's calls as a Relay connection.
+/// The query of each connection of `providers` that can hold calls for `filter`
+/// (with `hosts` resolved: a connection where none of them has an account has none).
+pub(crate) fn per_connection(
+    providers: &[Arc<dyn Provider>],
+    filter: &CallFilter,
+    hosts: &Option<Vec<Arc<Person>>>,
+) -> Vec<(Arc<dyn Provider>, CallQuery)> {
+    providers
+        .iter()
+        .filter_map(|p| {
+            let host_ids = match hosts {
+                None => None,
+                Some(persons) => {
+                    let ids = remote_ids_at(persons, p.connection_id());
+                    if ids.is_empty() {
+                        return None;
+                    }
+                    Some(ids)
+                }
+            };
+            Some((p.clone(), filter.to_query(host_ids)))
+        })
+        .collect()
+}
+
+/// A connection's calls in the provider's own order, as a Relay connection.
 pub(crate) async fn calls_list(
     ctx: &Context<'_>,
     provider: &Arc<dyn Provider>,
@@ -99,10 +159,16 @@ pub(crate) async fn calls_list(
 ) -> AppResult<List<CallNode>> {
     let st = state(ctx);
     let conn = provider.connection_id().clone();
-    let query = filter.to_query(&conn)?;
-    if query.remote_query.is_some() && !provider.capabilities().native_call_filters.remote_query {
+    filter.check()?;
+    if filter.remote_query.is_some() && !provider.capabilities().native_call_filters.remote_query {
         return Err(AppError::bad_input(format!("connection '{conn}' ({}) takes no `remoteQuery`", provider.kind())));
     }
+    page_size(st.max_page_size, &args)?;
+    let hosts = filter.hosts(ctx).await?;
+    let Some((_, query)) = per_connection(std::slice::from_ref(provider), &filter, &hosts).pop() else {
+        // The hosts named have no account here: no calls.
+        return Ok(List::with_additional_fields(false, false, ListInfo { total_count: Some(0) }));
+    };
     let local = query.needs_local_filtering(&provider.capabilities().native_call_filters);
     let list = ListId::new(&conn, "calls", &query);
     let kind = provider.kind();
@@ -141,6 +207,137 @@ pub(crate) fn with_siblings(mut list: List<CallNode>) -> List<CallNode> {
 
 /// The calls of one listed page, with their connections.
 pub(crate) type CallPage = Arc<[(Arc<str>, Arc<Call>)]>;
+
+/// The connection id of merged lists' cursors.
+const MERGED: &str = "*";
+
+/// A position in a merged calls timeline: every connection's position, and the edge's
+/// own call (connection, start, id hash), which paging backward gives back first.
+#[derive(Debug, Serialize, Deserialize)]
+struct TimelineCursor {
+    s: Vec<(Arc<str>, StreamPos)>,
+    e: Arc<str>,
+    t: DateTime<Utc>,
+    i: String,
+}
+
+/// The calls of several connections (each with its query) as one timeline ordered by
+/// start time, as a Relay connection. `key` identifies the list (its arguments).
+pub(crate) async fn timeline(
+    ctx: &Context<'_>,
+    parts: Vec<(Arc<dyn Provider>, CallQuery)>,
+    order: SortDirection,
+    key: &impl Serialize,
+    args: PageArgs,
+) -> AppResult<List<CallNode>> {
+    let st = state(ctx);
+    let (size, backward) = page_size(st.max_page_size, &args)?;
+    if (args.after.is_some() && args.last.is_some()) || (args.before.is_some() && args.first.is_some()) {
+        return Err(AppError::bad_input("page forward with `first`/`after`, backward with `last`/`before`"));
+    }
+    let list = ListId::new(&Arc::from(MERGED), "timeline", &(key, order));
+    let cursor: Option<TimelineCursor> = match (&args.after, &args.before) {
+        (Some(c), _) | (None, Some(c)) => Some(st.cursors.open(c, &list)?),
+        (None, None) => None,
+    };
+    let mut parts = parts;
+    parts.sort_by_key(|(p, _)| (rank(ctx, p.connection_id()), p.connection_id().clone()));
+    let positions: Vec<StreamPos> = parts
+        .iter()
+        .map(|(p, _)| {
+            let from_end = StreamPos { cut: Cut::All, hint: None };
+            let Some(c) = &cursor else {
+                return if backward { from_end } else { StreamPos::default() };
+            };
+            // A connection the cursor does not know (new, or newly readable) has all
+            // its calls after the position, and before it when paging backward.
+            let saved = c.s.iter().find(|(id, _)| id == p.connection_id()).map(|(_, pos)| pos.clone());
+            if !backward {
+                return saved.unwrap_or_default();
+            }
+            let mut pos = saved.unwrap_or(from_end);
+            if c.e == *p.connection_id() {
+                // Backward from an edge: its own call is not before it.
+                pos.cut.untake_key(c.t, &c.i);
+            }
+            pos.hint = None;
+            pos
+        })
+        .collect();
+    let want_total = ctx.look_ahead().field("totalCount").exists();
+    let sources: Vec<Source> = parts
+        .into_iter()
+        .map(|(provider, query)| Source { rank: rank(ctx, provider.connection_id()), provider, query })
+        .collect();
+    let totals = async {
+        if !want_total {
+            return None;
+        }
+        let totals = join_all(sources.iter().map(Source::total)).await;
+        totals.into_iter().map(|t| t.ok().flatten()).sum::<Option<u64>>()
+    };
+    let (page, total) = futures::join!(merge(sources.clone(), positions, order, !backward, size), totals);
+    for (i, e) in &page.failures {
+        tracing::warn!(connection = %sources[*i].provider.connection_id(), error = %e, "a connection failed in a merged calls list");
+        report(ctx, e.clone());
+    }
+    let total = if page.failures.is_empty() { total } else { None };
+    let (has_prev, has_next) =
+        if backward { (page.more, args.before.is_some()) } else { (args.after.is_some(), page.more) };
+    let mut conn = List::with_additional_fields(has_prev, has_next, ListInfo { total_count: total });
+    conn.edges.extend(page.calls.into_iter().map(|m| {
+        let src = &sources[m.source];
+        let pos = TimelineCursor {
+            s: sources.iter().map(|s| s.provider.connection_id().clone()).zip(m.after).collect(),
+            e: src.provider.connection_id().clone(),
+            t: start_of(&m.call),
+            i: call_hash(&m.call.remote_id),
+        };
+        let node = CallNode::new(src.provider.connection_id().clone(), src.provider.kind(), Arc::new(m.call));
+        Edge::new(st.cursors.seal(&list, &pos), node)
+    }));
+    Ok(with_siblings(conn))
+}
+
+/// The calls list of every readable connection with calls (or of one, in its own
+/// order or in `order`).
+pub(crate) async fn calls_field(
+    ctx: &Context<'_>,
+    connection_id: Option<&ID>,
+    filter: CallFilter,
+    order: Option<SortDirection>,
+    args: PageArgs,
+) -> AppResult<List<CallNode>> {
+    filter.check()?;
+    let providers: Vec<Arc<dyn Provider>> = match connection_id {
+        Some(id) => {
+            let p = super::provider(ctx, id)?;
+            if !p.capabilities().calls {
+                return Err(AppError::Provider(p.unsupported("calls")));
+            }
+            if order.is_none() {
+                return calls_list(ctx, p, filter, args).await;
+            }
+            if filter.remote_query.is_some() && !p.capabilities().native_call_filters.remote_query {
+                let id = id.as_str();
+                return Err(AppError::bad_input(format!("connection '{id}' ({}) takes no `remoteQuery`", p.kind())));
+            }
+            vec![p.clone()]
+        }
+        None => {
+            if filter.remote_query.is_some() {
+                return Err(AppError::bad_input("`remoteQuery` is provider-specific: give `connectionId` with it"));
+            }
+            super::readable(ctx).filter(|p| p.capabilities().calls).cloned().collect()
+        }
+    };
+    page_size(state(ctx).max_page_size, &args)?;
+    let hosts = filter.hosts(ctx).await?;
+    let parts = per_connection(&providers, &filter, &hosts);
+    let ids: Vec<&str> = providers.iter().map(|p| &**p.connection_id()).collect();
+    let key = (ids, parts.iter().map(|(p, q)| (p.connection_id().clone(), q.clone())).collect::<Vec<_>>());
+    timeline(ctx, parts, order.unwrap_or_default(), &key, args).await
+}
 
 /// A recorded call or meeting.
 #[derive(Clone, Debug)]
@@ -198,7 +395,7 @@ impl CallNode {
         self.provider
     }
 
-    /// Title or meeting subject.
+    /// Title or meeting subject (Gong, ExecVision, Salesloft; none for Hubster chats).
     async fn title(&self) -> Option<&str> {
         self.call.title.as_deref()
     }
@@ -208,22 +405,22 @@ impl CallNode {
         self.call.url.as_deref()
     }
 
-    /// When the call was scheduled to start.
+    /// When the call was scheduled to start (Salesloft: the calendar event's start).
     async fn scheduled_at(&self) -> Option<DateTime<Utc>> {
         self.call.scheduled_at
     }
 
-    /// When the recording started.
+    /// When the recording started (Hubster: when the chat was opened).
     async fn started_at(&self) -> Option<DateTime<Utc>> {
         self.call.started_at
     }
 
-    /// Length in seconds.
+    /// Length in seconds (Salesloft reports milliseconds; none for Hubster chats).
     async fn duration(&self) -> Option<f64> {
         self.call.duration_secs
     }
 
-    /// Inbound, outbound or conference.
+    /// Inbound, outbound or conference (`UNKNOWN` for Salesloft and Hubster, which do not say).
     async fn direction(&self) -> CallDirection {
         self.call.direction
     }
@@ -233,17 +430,19 @@ impl CallNode {
         self.call.scope
     }
 
-    /// Audio, video or chat.
+    /// Audio, video (Gong, ExecVision, Salesloft `media_type`) or chat (Hubster).
     async fn medium(&self) -> Option<Medium> {
         self.call.medium
     }
 
-    /// The conferencing or telephony system (e.g. Zoom).
+    /// The conferencing or telephony system (e.g. Zoom; Salesloft `platform` such as
+    /// `zoom`, `ms_teams`, `salesloft`; Hubster: the customer's channel, e.g. `WebChat`).
     async fn platform(&self) -> Option<&str> {
         self.call.platform.as_deref()
     }
 
-    /// Spoken language as the provider reports it (Gong: ISO-639-2B, e.g. `eng`).
+    /// Spoken language as the provider reports it (Gong: ISO-639-2B, e.g. `eng`;
+    /// Salesloft: BCP-47, e.g. `en-US`).
     async fn language(&self) -> Option<&str> {
         self.call.language.as_deref()
     }
@@ -253,13 +452,12 @@ impl CallNode {
         self.call.purpose.as_deref()
     }
 
-    /// The user who hosted the call (Gong `primaryUserId`).
+    /// The user who hosted the call (Gong `primaryUserId`, ExecVision caller,
+    /// Salesloft `owner_id` joined through the user's guid; none for Hubster chats).
     async fn host(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
         let Some(h) = &self.call.host_remote_id else { return Ok(None) };
-        let wanted = RemoteKey { connection: self.connection.clone(), remote_id: h.clone() };
         let siblings = self.sibling_keys(|c| c.host_remote_id.as_deref().into_iter().collect());
-        let user = load_with_siblings(&loaders(ctx)?.users, wanted, siblings).await.map_err(AppError::from)?;
-        Ok(user.map(|u| UserNode::new(self.connection.clone(), self.provider, u)))
+        Ok(person_among(ctx, &self.connection, h, siblings).await?.map(UserNode::new))
     }
 
     /// Everyone invited to or present on the call.
@@ -274,8 +472,8 @@ impl CallNode {
             .flatten()
             .map(|p| Participant {
                 connection: self.connection.clone(),
-                provider: self.provider,
                 p: p.clone(),
+                channel: None,
                 page_users: page_users.clone(),
             })
             .collect()
@@ -330,7 +528,8 @@ impl CallNode {
         self.call.state.as_deref()
     }
 
-    /// CRM records the provider linked to the call (ExecVision).
+    /// CRM records the provider linked to the call (ExecVision; Salesloft: the
+    /// conversation's account and person, with `crmName` `Salesloft`).
     async fn crm_matches(&self) -> Vec<CrmMatch> {
         let entity = |e: &domain::CrmEntity| CrmEntity { crm_id: e.crm_id.clone(), name: e.name.clone() };
         self.call
@@ -358,7 +557,9 @@ impl CallNode {
     }
 
     /// The transcript, when the call has one. Batched: a page of calls costs one
-    /// transcript request per connection (Gong `POST /v2/calls/transcript`).
+    /// transcript request per connection (Gong `POST /v2/calls/transcript`). Salesloft:
+    /// the transcription's sentences; Hubster: the chat's messages, from customer,
+    /// agent and bot.
     async fn transcript(&self, ctx: &Context<'_>) -> Result<Option<TranscriptNode>> {
         let wanted = RemoteKey { connection: self.connection.clone(), remote_id: self.call.remote_id.clone() };
         let siblings = self.sibling_keys(|c| vec![c.remote_id.as_str()]);
@@ -370,6 +571,45 @@ impl CallNode {
             transcript: t,
             call: Some(self.call.clone()),
         }))
+    }
+
+    /// The messages and events of a chat in event order, each once (Hubster: the
+    /// conversation's activities from its customer, agent and bot reads). Empty for
+    /// calls of providers without chats.
+    async fn chat_activities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only these kinds (messages, events).")] kinds: Option<Vec<ChatActivityKind>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<ChatActivityNode>> {
+        let st = state(ctx);
+        let provider = super::provider(ctx, &self.connection)?;
+        let list = ListId::new(&self.connection, "chat_activities", &(&self.call.remote_id, &kinds));
+        let mut items = if provider.capabilities().chats {
+            provider.chat_activities(&self.call.remote_id).await.map_err(AppError::from)?
+        } else {
+            Vec::new()
+        };
+        if let Some(kinds) = &kinds {
+            items.retain(|a| kinds.contains(&a.kind));
+        }
+        let total = items.len() as u64;
+        let page = Page { items: items.into_iter().map(Arc::new).collect::<Vec<_>>(), next: None, total: Some(total) };
+        Ok(paginate(
+            &st.cursors,
+            st.max_page_size,
+            &list,
+            PageArgs { first, after, last, before },
+            |_| {
+                let page = page.clone();
+                async move { Ok(page) }
+            },
+            ChatActivityNode,
+        )
+        .await?)
     }
 
     /// The provider's own record, unchanged.
@@ -386,10 +626,10 @@ fn clamp_i32(n: i64) -> i32 {
 #[derive(Clone, Debug)]
 pub struct Participant {
     connection: Arc<str>,
-    provider: ProviderKind,
     p: domain::Participant,
     /// The users of every participant of the page (batched together).
     page_users: Arc<[RemoteKey]>,
+    channel: Option<String>,
 }
 
 #[Object]
@@ -414,9 +654,14 @@ impl Participant {
     async fn affiliation(&self) -> Affiliation {
         self.p.affiliation
     }
-    /// How the person relates to the call, e.g. `Invitee`, `Attendee`.
+    /// How the person relates to the call, e.g. `Invitee`, `Attendee` (Gong);
+    /// `Customer`, `Agent` or `Bot` (Hubster).
     async fn roles(&self) -> &[String] {
         &self.p.roles
+    }
+    /// The messaging channel the participant writes on (Hubster: `WebChat`, `Slack`, …).
+    async fn channel(&self) -> Option<&str> {
+        self.channel.as_deref()
     }
     /// Seconds this person talked.
     async fn talk_time(&self) -> Option<f64> {
@@ -429,11 +674,7 @@ impl Participant {
     /// The provider user, when the participant is one.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
         let Some(u) = &self.p.user_remote_id else { return Ok(None) };
-        let wanted = RemoteKey { connection: self.connection.clone(), remote_id: u.clone() };
-        let user = load_with_siblings(&loaders(ctx)?.users, wanted, self.page_users.iter().cloned())
-            .await
-            .map_err(AppError::from)?;
-        Ok(user.map(|u| UserNode::new(self.connection.clone(), self.provider, u)))
+        Ok(person_among(ctx, &self.connection, u, self.page_users.iter().cloned()).await?.map(UserNode::new))
     }
 }
 
@@ -644,7 +885,6 @@ impl TranscriptNode {
                 .iter()
                 .map(|s| Participant {
                     connection: self.connection.clone(),
-                    provider: self.provider,
                     page_users: Arc::from([]),
                     p: domain::Participant {
                         remote_id: None,
@@ -659,9 +899,10 @@ impl TranscriptNode {
                             domain::SpeakerType::External => Affiliation::External,
                             domain::SpeakerType::Unknown => Affiliation::Unknown,
                         },
-                        roles: Vec::new(),
+                        roles: s.roles.clone(),
                         talk_time_secs: None,
                     },
+                    channel: s.channel.clone(),
                 })
                 .collect());
         }
@@ -674,8 +915,8 @@ impl TranscriptNode {
             .filter(|p| p.speaker_id.as_deref().is_some_and(|s| speaking.contains(s)))
             .map(|p| Participant {
                 connection: self.connection.clone(),
-                provider: self.provider,
                 p: p.clone(),
+                channel: None,
                 page_users: Arc::from([]),
             })
             .collect())

@@ -9,7 +9,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{
     CallNode, ConnectionNode, UserNode,
     connection::{List, ListId, PageArgs, paginate},
-    connection_node, state,
+    connection_node,
+    id::Kind,
+    state,
 };
 use crate::{
     domain::{self, SpeakerType},
@@ -25,7 +27,7 @@ pub(crate) struct Src {
 }
 
 impl Src {
-    fn of(p: &Arc<dyn Provider>) -> Self {
+    pub(crate) fn of(p: &Arc<dyn Provider>) -> Self {
         Self { connection: p.connection_id().clone(), provider: p.kind() }
     }
     async fn user(&self, ctx: &Context<'_>, id: &Option<String>) -> Result<Option<UserNode>> {
@@ -39,6 +41,34 @@ impl Src {
     }
     fn call_id(&self, remote_id: &str) -> ID {
         super::id::encode(super::id::Kind::Call, &self.connection, remote_id)
+    }
+    fn id(&self, kind: Kind, key: &str) -> ID {
+        super::id::encode(kind, &self.connection, key)
+    }
+}
+
+fn iso(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)).unwrap_or_default()
+}
+
+/// The remote part of the ids of records without an id of their own at the provider
+/// (what makes each one unique), and of those with one.
+pub(crate) mod keys {
+    use super::{domain, iso};
+
+    pub(crate) fn listen(l: &domain::Listen) -> String {
+        let date = l.date.map(|d| d.to_string()).unwrap_or_default();
+        format!("{}|{}|{date}", l.call_remote_id, l.listener_remote_id.as_deref().unwrap_or(""))
+    }
+    pub(crate) fn feedback(f: &domain::Feedback) -> String {
+        let kind = if f.is_highlight { "h" } else { "c" };
+        format!("{}|{}|{}|{kind}", f.call_remote_id, f.author_remote_id.as_deref().unwrap_or(""), iso(f.given_at))
+    }
+    pub(crate) fn share(s: &domain::Share) -> String {
+        format!("{}|{}|{}", s.call_remote_id, s.sharer_remote_id.as_deref().unwrap_or(""), iso(s.shared_at))
+    }
+    pub(crate) fn kpi(k: &domain::KpiObservation) -> String {
+        format!("{}|{}|{}", k.kpi_remote_id, k.observed_remote_id.as_deref().unwrap_or(""), iso(k.observed_at))
     }
 }
 
@@ -186,12 +216,16 @@ since_fn!(meetings, list_meetings, MeetingNode, m);
 /// A team.
 #[derive(Clone, Debug)]
 pub struct TeamNode {
-    src: Src,
-    t: Arc<domain::Team>,
+    pub(crate) src: Src,
+    pub(crate) t: Arc<domain::Team>,
 }
 
 #[Object(name = "Team")]
 impl TeamNode {
+    /// Globally unique, stable id; `node(id:)` finds it in the (cached) teams list.
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::Team, &self.t.remote_id)
+    }
     /// The provider's team id.
     async fn remote_id(&self) -> &str {
         &self.t.remote_id
@@ -221,12 +255,16 @@ impl TeamNode {
 /// A department.
 #[derive(Clone, Debug)]
 pub struct DepartmentNode {
-    src: Src,
-    d: Arc<domain::Department>,
+    pub(crate) src: Src,
+    pub(crate) d: Arc<domain::Department>,
 }
 
 #[Object(name = "Department")]
 impl DepartmentNode {
+    /// Globally unique, stable id; `node(id:)` finds it in the (cached) departments list.
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::Department, &self.d.remote_id)
+    }
     /// The provider's department id.
     async fn remote_id(&self) -> &str {
         &self.d.remote_id
@@ -248,12 +286,16 @@ impl DepartmentNode {
 /// A topic definition: words and phrases the provider looks for in transcripts.
 #[derive(Clone, Debug)]
 pub struct TopicNode {
-    src: Src,
-    t: Arc<domain::Topic>,
+    pub(crate) src: Src,
+    pub(crate) t: Arc<domain::Topic>,
 }
 
 #[Object(name = "Topic")]
 impl TopicNode {
+    /// Globally unique, stable id; `node(id:)` finds it in the (cached) topics list.
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::Topic, &self.t.remote_id)
+    }
     /// The provider's topic id.
     async fn remote_id(&self) -> &str {
         &self.t.remote_id
@@ -279,12 +321,17 @@ impl TopicNode {
 /// The topics matched in one call's transcript.
 #[derive(Clone, Debug)]
 pub struct CallTopicMatchesNode {
-    src: Src,
-    m: Arc<domain::CallTopicMatches>,
+    pub(crate) src: Src,
+    pub(crate) m: Arc<domain::CallTopicMatches>,
 }
 
 #[Object(name = "CallTopicMatches")]
 impl CallTopicMatchesNode {
+    /// Globally unique, stable id (the call's); `node(id:)` finds it in the (cached) topic
+    /// matches, read whole (ExecVision has no lookup by call).
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::CallTopicMatches, &self.m.call_remote_id)
+    }
     /// The call.
     async fn call(&self, ctx: &Context<'_>) -> Result<Option<CallNode>> {
         self.src.call(ctx, &self.m.call_remote_id).await
@@ -394,12 +441,17 @@ pub struct TopicHitMatch {
 /// Someone listened to a call. Listens are computed nightly by ExecVision.
 #[derive(Clone, Debug)]
 pub struct ListenNode {
-    src: Src,
-    l: Arc<domain::Listen>,
+    pub(crate) src: Src,
+    pub(crate) l: Arc<domain::Listen>,
 }
 
 #[Object(name = "Listen")]
 impl ListenNode {
+    /// Globally unique, stable id (call, listener and day); `node(id:)` finds it in the
+    /// (cached) listens, read whole.
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::Listen, &keys::listen(&self.l))
+    }
     /// The day of the listen.
     async fn date(&self) -> Option<NaiveDate> {
         self.l.date
@@ -434,12 +486,17 @@ impl ListenNode {
 /// A comment or highlight on a call.
 #[derive(Clone, Debug)]
 pub struct FeedbackNode {
-    src: Src,
-    f: Arc<domain::Feedback>,
+    pub(crate) src: Src,
+    pub(crate) f: Arc<domain::Feedback>,
 }
 
 #[Object(name = "Feedback")]
 impl FeedbackNode {
+    /// Globally unique, stable id (call, author, time and kind); `node(id:)` finds it in
+    /// the (cached) feedback, read whole.
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::Feedback, &keys::feedback(&self.f))
+    }
     /// When it was given.
     async fn given_at(&self) -> Option<DateTime<Utc>> {
         self.f.given_at
@@ -486,12 +543,17 @@ impl FeedbackNode {
 /// A call shared with colleagues or outside the company.
 #[derive(Clone, Debug)]
 pub struct ShareNode {
-    src: Src,
-    s: Arc<domain::Share>,
+    pub(crate) src: Src,
+    pub(crate) s: Arc<domain::Share>,
 }
 
 #[Object(name = "Share")]
 impl ShareNode {
+    /// Globally unique, stable id (call, sharer and time); `node(id:)` finds it in the
+    /// (cached) shares, read whole.
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::Share, &keys::share(&self.s))
+    }
     /// When it was shared.
     async fn shared_at(&self) -> Option<DateTime<Utc>> {
         self.s.shared_at
@@ -530,12 +592,17 @@ impl ShareNode {
 /// One observation of a KPI for a user.
 #[derive(Clone, Debug)]
 pub struct KpiNode {
-    src: Src,
-    k: Arc<domain::KpiObservation>,
+    pub(crate) src: Src,
+    pub(crate) k: Arc<domain::KpiObservation>,
 }
 
 #[Object(name = "Kpi")]
 impl KpiNode {
+    /// Globally unique, stable id (KPI, observed user and time); `node(id:)` finds it in
+    /// the (cached) observations, read whole.
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::Kpi, &keys::kpi(&self.k))
+    }
     /// When it was observed.
     async fn observed_at(&self) -> Option<DateTime<Utc>> {
         self.k.observed_at
@@ -595,6 +662,10 @@ pub struct CoachingPlanNode {
 
 #[Object(name = "CoachingPlan")]
 impl CoachingPlanNode {
+    /// Globally unique, stable id; `node(id:)` finds it in the (cached) plans, read whole.
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::CoachingPlan, &self.p.remote_id)
+    }
     /// The provider's plan id.
     async fn remote_id(&self) -> &str {
         &self.p.remote_id
@@ -682,12 +753,17 @@ pub struct Skill {
 /// A coaching meeting.
 #[derive(Clone, Debug)]
 pub struct MeetingNode {
-    src: Src,
-    m: Arc<domain::Meeting>,
+    pub(crate) src: Src,
+    pub(crate) m: Arc<domain::Meeting>,
 }
 
 #[Object(name = "CoachingMeeting")]
 impl MeetingNode {
+    /// Globally unique, stable id; `node(id:)` finds it in the (cached) meetings, read
+    /// whole.
+    pub(crate) async fn id(&self) -> ID {
+        self.src.id(Kind::CoachingMeeting, &self.m.remote_id)
+    }
     /// The provider's meeting id.
     async fn remote_id(&self) -> &str {
         &self.m.remote_id

@@ -89,6 +89,37 @@ impl CursorCodec {
     }
 
     fn decode(&self, cursor: &str, list: &ListId) -> AppResult<Position> {
+        let body = self.verified(cursor)?;
+        let pos: Position =
+            serde_json::from_slice(&body).map_err(|_| AppError::BadCursor("not a cursor of this server"))?;
+        if pos.c != list.connection || pos.l != list.fingerprint {
+            return Err(AppError::BadCursor("the cursor belongs to another list; repeat the same arguments"));
+        }
+        Ok(pos)
+    }
+
+    /// Seals any position `data` of `list` into a cursor.
+    pub(crate) fn seal<T: Serialize>(&self, list: &ListId, data: &T) -> String {
+        let body = serde_json::to_vec(&Sealed { c: list.connection.clone(), l: list.fingerprint.clone(), d: data })
+            .expect("positions serialise");
+        let mut bytes = body.clone();
+        bytes.extend_from_slice(&self.mac(&body));
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Opens a cursor sealed by [`Self::seal`] for `list`, or `BAD_CURSOR`.
+    pub(crate) fn open<T: serde::de::DeserializeOwned>(&self, cursor: &str, list: &ListId) -> AppResult<T> {
+        let body = self.verified(cursor)?;
+        let sealed: Sealed<T> =
+            serde_json::from_slice(&body).map_err(|_| AppError::BadCursor("not a cursor of this list"))?;
+        if sealed.c != list.connection || sealed.l != list.fingerprint {
+            return Err(AppError::BadCursor("the cursor belongs to another list; repeat the same arguments"));
+        }
+        Ok(sealed.d)
+    }
+
+    /// The body of a cursor whose MAC checks out.
+    fn verified(&self, cursor: &str) -> AppResult<Vec<u8>> {
         let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| AppError::BadCursor("not a cursor of this server"))?;
         if bytes.len() <= MAC_LEN {
             return Err(AppError::BadCursor("not a cursor of this server"));
@@ -99,12 +130,7 @@ impl CursorCodec {
         verifier
             .verify_truncated_left(mac)
             .map_err(|_| AppError::BadCursor("the cursor was altered or was issued by another server"))?;
-        let pos: Position =
-            serde_json::from_slice(body).map_err(|_| AppError::BadCursor("not a cursor of this server"))?;
-        if pos.c != list.connection || pos.l != list.fingerprint {
-            return Err(AppError::BadCursor("the cursor belongs to another list; repeat the same arguments"));
-        }
-        Ok(pos)
+        Ok(body.to_vec())
     }
 
     fn remember(&self, list: &ListId, page: u32, token: Option<String>) {
@@ -117,6 +143,39 @@ impl CursorCodec {
         }
         self.tokens.get(&(list.connection.clone(), list.fingerprint.clone(), page))
     }
+}
+
+/// A sealed position: the list it belongs to and the data.
+#[derive(Serialize, Deserialize)]
+struct Sealed<T> {
+    c: Arc<str>,
+    l: String,
+    d: T,
+}
+
+/// Checks `first`/`last` and the cursor arguments of a connection field: the page
+/// size (`first` or `last`, else the default) and whether it pages backward.
+pub(crate) fn page_size(max_page_size: usize, args: &PageArgs) -> AppResult<(usize, bool)> {
+    let limit = |n: Option<i32>, name: &str| -> AppResult<Option<usize>> {
+        match n {
+            None => Ok(None),
+            Some(n) if n < 0 => Err(AppError::bad_input(format!("`{name}` must not be negative"))),
+            Some(n) if n as usize > max_page_size => {
+                Err(AppError::bad_input(format!("`{name}` may be at most {max_page_size}")))
+            }
+            Some(n) => Ok(Some(n as usize)),
+        }
+    };
+    let first = limit(args.first, "first")?;
+    let last = limit(args.last, "last")?;
+    if first.is_some() && last.is_some() {
+        return Err(AppError::bad_input("give `first` or `last`, not both"));
+    }
+    if args.after.is_some() && args.before.is_some() {
+        return Err(AppError::bad_input("give `after` or `before`, not both"));
+    }
+    let backward = last.is_some() || args.before.is_some();
+    Ok((first.or(last).unwrap_or(max_page_size.min(25)), backward))
 }
 
 /// Identifies one list: a connection and the fingerprint of its arguments.

@@ -8,9 +8,36 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use crate::error::{AppError, AppResult};
 
-/// The kinds of object with a global id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+macro_rules! kinds {
+    ($($name:ident),* $(,)?) => {
+        /// The kinds of object with a global id (named as their GraphQL type).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $($name,)*
+        }
+
+        impl Kind {
+            /// Every kind.
+            pub const ALL: &'static [Kind] = &[$(Kind::$name,)*];
+
+            /// The GraphQL type name (and the id's prefix).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$name => stringify!($name),)*
+                }
+            }
+
+            fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $(stringify!($name) => Some(Self::$name),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+kinds!(
     User,
     Call,
     Transcript,
@@ -18,34 +45,18 @@ pub enum Kind {
     Interaction,
     Score,
     Scorecard,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "User",
-            Self::Call => "Call",
-            Self::Transcript => "Transcript",
-            Self::Activity => "Activity",
-            Self::Interaction => "Interaction",
-            Self::Score => "Score",
-            Self::Scorecard => "Scorecard",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "User" => Self::User,
-            "Call" => Self::Call,
-            "Transcript" => Self::Transcript,
-            "Activity" => Self::Activity,
-            "Interaction" => Self::Interaction,
-            "Score" => Self::Score,
-            "Scorecard" => Self::Scorecard,
-            _ => return None,
-        })
-    }
-}
+    Coaching,
+    Team,
+    Department,
+    Topic,
+    CallTopicMatches,
+    Listen,
+    Feedback,
+    Share,
+    Kpi,
+    CoachingPlan,
+    CoachingMeeting,
+);
 
 /// A decoded global id.
 #[derive(Debug, Clone, PartialEq, Eq)]

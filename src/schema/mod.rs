@@ -3,27 +3,37 @@
 //! request's [`Loaders`].
 
 pub mod calls;
+pub mod chat;
 pub mod coaching;
 pub mod connection;
+pub mod coverage;
 pub mod id;
+pub mod people;
 pub mod query;
 pub mod stats;
 pub mod users;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, Interface, Object, Schema, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, EmptyMutation, EmptySubscription, ID, Interface, Object, Schema, SimpleObject,
+};
 
 pub use calls::{CallNode, TranscriptNode};
+pub use coaching::{
+    CallTopicMatchesNode, CoachingPlanNode, DepartmentNode, FeedbackNode, KpiNode, ListenNode, MeetingNode, ShareNode,
+    TeamNode, TopicNode,
+};
 pub use query::QueryRoot;
-pub use stats::{ActivityNode, InteractionNode, ScoreNode, ScorecardNode};
+pub use stats::{ActivityNode, Coaching, InteractionNode, ScoreNode, ScorecardNode};
 pub use users::UserNode;
 
 use self::connection::CursorCodec;
 use crate::{
     error::{AppError, AppResult},
     loaders::Loaders,
-    providers::{Capabilities, Provider, ProviderKind, Registry, transport::RateSchedule},
+    people::Directory,
+    providers::{Capabilities, Provider, ProviderError, ProviderKind, Registry, transport::RateSchedule},
 };
 
 /// The schema type.
@@ -35,7 +45,11 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub cursors: CursorCodec,
     pub max_page_size: usize,
+    /// In configuration order (which ranks connections: a person's anchor account,
+    /// ties in the merged calls timeline).
     pub connections: Arc<Vec<ConnectionNode>>,
+    /// Users lists and the people joined from them, shared by every request.
+    pub directory: Arc<Directory>,
 }
 
 /// Builds the schema over `state`, with the federation extensions: `_entities` slots
@@ -70,6 +84,18 @@ pub(crate) fn readable<'a>(ctx: &Context<'a>) -> impl Iterator<Item = &'a Arc<dy
     state(ctx).registry.iter()
 }
 
+/// A connection's place in the configuration (ranks it where connections tie).
+pub(crate) fn rank(ctx: &Context<'_>, connection: &str) -> usize {
+    state(ctx).connections.iter().position(|c| c.id.as_str() == connection).unwrap_or(usize::MAX)
+}
+
+/// Reports a failed connection as an error of the current field while the field
+/// still answers with what the other connections gave (partial data).
+pub(crate) fn report(ctx: &Context<'_>, error: ProviderError) {
+    let err = async_graphql::Error::from(AppError::Provider(error)).into_server_error(ctx.item.pos);
+    ctx.add_error(ctx.set_error_path(err));
+}
+
 /// The provider of connection `id`, or `NOT_FOUND`.
 pub(crate) fn provider<'a>(ctx: &Context<'a>, id: &str) -> AppResult<&'a Arc<dyn Provider>> {
     state(ctx).registry.get(id).ok_or_else(|| AppError::NotFound(format!("connection '{id}'")))
@@ -101,7 +127,7 @@ pub(crate) fn pick_connection<'a>(
 
 /// A configured provider account.
 #[derive(Debug, Clone, SimpleObject)]
-#[graphql(name = "Connection")]
+#[graphql(name = "Connection", complex)]
 pub struct ConnectionNode {
     /// The connection id from the configuration.
     pub id: ID,
@@ -133,6 +159,15 @@ impl RateLimitInfo {
     }
 }
 
+#[ComplexObject]
+impl ConnectionNode {
+    /// What this connection's provider fills: lists, `Call` and `User` fields, how each
+    /// call filter is applied and how calls are put in order.
+    async fn capabilities(&self) -> Option<coverage::ProviderCoverage> {
+        coverage::ProviderCoverage::of(self.provider)
+    }
+}
+
 pub(crate) fn connection_node(ctx: &Context<'_>, id: &str) -> Option<ConnectionNode> {
     state(ctx).connections.iter().find(|c| c.id.as_str() == id).cloned()
 }
@@ -141,7 +176,7 @@ pub(crate) fn connection_node(ctx: &Context<'_>, id: &str) -> Option<ConnectionN
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "Globally unique, stable id; resolve it with `node(id:)`."))]
 pub enum Node {
-    /// A provider user.
+    /// A person (one or more provider accounts).
     User(UserNode),
     /// A call.
     Call(CallNode),
@@ -155,4 +190,26 @@ pub enum Node {
     Scorecard(ScorecardNode),
     /// A scored review.
     Score(ScoreNode),
+    /// Coaching metrics of a manager's team.
+    Coaching(Coaching),
+    /// A team.
+    Team(TeamNode),
+    /// A department.
+    Department(DepartmentNode),
+    /// A topic definition.
+    Topic(TopicNode),
+    /// Topic matches of a call.
+    CallTopicMatches(CallTopicMatchesNode),
+    /// A listen.
+    Listen(ListenNode),
+    /// Feedback on a call.
+    Feedback(FeedbackNode),
+    /// A share of a call.
+    Share(ShareNode),
+    /// A KPI observation.
+    Kpi(KpiNode),
+    /// A coaching plan.
+    CoachingPlan(CoachingPlanNode),
+    /// A coaching meeting.
+    CoachingMeeting(MeetingNode),
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{
     CallNode, ConnectionNode, UserNode,
     calls::Metric,
-    connection::{List, ListId, PageArgs, paginate},
+    connection::{List, ListId, ListInfo, PageArgs, page_size, paginate},
     connection_node,
     id::{self, Kind},
     state,
@@ -17,10 +17,10 @@ use super::{
 use crate::{
     domain::{self, Activity, AggregationPeriod, Interaction, Page, Score, Scorecard},
     error::{AppError, AppResult},
-    providers::{Provider, ProviderKind, ScoreQuery, StatsQuery},
+    providers::{CoachingQuery, Provider, ProviderKind, ScoreQuery, StatsQuery},
 };
 
-fn check_range(start: DateTime<Utc>, end: DateTime<Utc>) -> AppResult<()> {
+pub(crate) fn check_range(start: DateTime<Utc>, end: DateTime<Utc>) -> AppResult<()> {
     if start >= end {
         return Err(AppError::bad_input("`startTime` must be before `endTime`"));
     }
@@ -122,6 +122,40 @@ pub struct ScoreFilter {
     pub scorecard_ids: Option<Vec<ID>>,
 }
 
+/// The provider query of `filter` at `provider` (reviewees are people: their
+/// accounts there), or `None` when it names only people without an account there.
+pub(crate) async fn score_query(
+    ctx: &Context<'_>,
+    provider: &Arc<dyn Provider>,
+    filter: &ScoreFilter,
+) -> AppResult<Option<ScoreQuery>> {
+    let conn = provider.connection_id().clone();
+    let mut scorecards = Vec::new();
+    for i in filter.scorecard_ids.iter().flatten() {
+        let g = id::decode_kind(i, Kind::Scorecard)?;
+        if g.connection != conn {
+            return Err(AppError::bad_input(format!("'{}' is not of connection '{conn}'", i.as_str())));
+        }
+        scorecards.push(g.remote_id);
+    }
+    let mut reviewees = Vec::new();
+    if let Some(ids) = &filter.reviewee_ids {
+        let persons = super::people::persons(ctx, ids, &[]).await?;
+        reviewees = super::people::remote_ids_at(&persons, &conn);
+        if reviewees.is_empty() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(ScoreQuery {
+        call_from: filter.call_started_from,
+        call_to: filter.call_started_before,
+        review_from: filter.reviewed_from,
+        review_to: filter.reviewed_before,
+        reviewed_user_remote_ids: reviewees,
+        scorecard_remote_ids: scorecards,
+    }))
+}
+
 pub(crate) async fn scores_list(
     ctx: &Context<'_>,
     provider: &Arc<dyn Provider>,
@@ -129,29 +163,12 @@ pub(crate) async fn scores_list(
     args: PageArgs,
 ) -> AppResult<List<ScoreNode>> {
     let conn = provider.connection_id().clone();
-    let remote = |ids: &Option<Vec<ID>>, kind: Kind| -> AppResult<Vec<String>> {
-        ids.iter()
-            .flatten()
-            .map(|i| {
-                let g = id::decode_kind(i, kind)?;
-                if g.connection != conn {
-                    return Err(AppError::bad_input(format!("'{}' is not of connection '{conn}'", i.as_str())));
-                }
-                Ok(g.remote_id)
-            })
-            .collect()
-    };
-    let query = ScoreQuery {
-        call_from: filter.call_started_from,
-        call_to: filter.call_started_before,
-        review_from: filter.reviewed_from,
-        review_to: filter.reviewed_before,
-        reviewed_user_remote_ids: remote(&filter.reviewee_ids, Kind::User)?,
-        scorecard_remote_ids: remote(&filter.scorecard_ids, Kind::Scorecard)?,
-    };
     let st = state(ctx);
+    page_size(st.max_page_size, &args)?;
+    let Some(query) = score_query(ctx, provider, &filter).await? else {
+        return Ok(List::with_additional_fields(false, false, ListInfo { total_count: Some(0) }));
+    };
     let list = ListId::new(&conn, "scores", &query);
-    let kind = provider.kind();
     paginate(
         &st.cursors,
         st.max_page_size,
@@ -161,7 +178,7 @@ pub(crate) async fn scores_list(
             let (p, q) = (provider.clone(), query.clone());
             async move { p.list_scores(&q, token).await }
         },
-        |s: Score| ScoreNode { connection: conn.clone(), provider: kind, s: Arc::new(s) },
+        |s: Score| ScoreNode::new(provider, s),
     )
     .await
 }
@@ -197,16 +214,38 @@ pub struct ActivityNode {
     pub(crate) a: Arc<Activity>,
 }
 
+impl ActivityNode {
+    pub(crate) fn new(provider: &Arc<dyn Provider>, a: Activity) -> Self {
+        Self { connection: provider.connection_id().clone(), provider: provider.kind(), a: Arc::new(a) }
+    }
+
+    /// The remote part of the id: user, period and dates.
+    pub(crate) fn key(a: &Activity) -> String {
+        format!("{}|{:?}|{}|{}", a.user.remote_id, a.period, a.from_date, a.to_date)
+    }
+
+    /// The parts of [`Self::key`].
+    pub(crate) fn parse_key(key: &str) -> Option<(String, AggregationPeriod, NaiveDate, NaiveDate)> {
+        let mut parts = key.rsplitn(4, '|');
+        let to = parts.next()?.parse().ok()?;
+        let from = parts.next()?.parse().ok()?;
+        let period = match parts.next()? {
+            "Day" => AggregationPeriod::Day,
+            "Week" => AggregationPeriod::Week,
+            "Month" => AggregationPeriod::Month,
+            "Total" => AggregationPeriod::Total,
+            _ => return None,
+        };
+        Some((parts.next()?.to_owned(), period, from, to))
+    }
+}
+
 #[Object(name = "Activity")]
 impl ActivityNode {
-    /// Stable id of this record (connection, user, period and dates).
+    /// Stable id of this record (connection, user, period and dates); `node(id:)`
+    /// re-reads the record (cached).
     pub(crate) async fn id(&self) -> ID {
-        let a = &self.a;
-        id::encode(
-            Kind::Activity,
-            &self.connection,
-            &format!("{}|{:?}|{}|{}", a.user.remote_id, a.period, a.from_date, a.to_date),
-        )
+        id::encode(Kind::Activity, &self.connection, &Self::key(&self.a))
     }
     /// The user the record belongs to.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
@@ -327,12 +366,31 @@ pub struct InteractionNode {
     pub(crate) i: Arc<Interaction>,
 }
 
+impl InteractionNode {
+    pub(crate) fn new(provider: &Arc<dyn Provider>, i: Interaction) -> Self {
+        Self { connection: provider.connection_id().clone(), provider: provider.kind(), i: Arc::new(i) }
+    }
+
+    /// The remote part of the id: user and dates.
+    pub(crate) fn key(i: &Interaction) -> String {
+        format!("{}|{}|{}", i.user.remote_id, i.from_date, i.to_date)
+    }
+
+    /// The parts of [`Self::key`].
+    pub(crate) fn parse_key(key: &str) -> Option<(String, NaiveDate, NaiveDate)> {
+        let mut parts = key.rsplitn(3, '|');
+        let to = parts.next()?.parse().ok()?;
+        let from = parts.next()?.parse().ok()?;
+        Some((parts.next()?.to_owned(), from, to))
+    }
+}
+
 #[Object(name = "Interaction")]
 impl InteractionNode {
-    /// Stable id of this record (connection, user and dates).
+    /// Stable id of this record (connection, user and dates); `node(id:)` re-reads
+    /// the record (cached).
     pub(crate) async fn id(&self) -> ID {
-        let i = &self.i;
-        id::encode(Kind::Interaction, &self.connection, &format!("{}|{}|{}", i.user.remote_id, i.from_date, i.to_date))
+        id::encode(Kind::Interaction, &self.connection, &Self::key(&self.i))
     }
     /// The user the record belongs to.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
@@ -419,6 +477,10 @@ pub struct ScoreNode {
 }
 
 impl ScoreNode {
+    pub(crate) fn new(provider: &Arc<dyn Provider>, s: Score) -> Self {
+        Self { connection: provider.connection_id().clone(), provider: provider.kind(), s: Arc::new(s) }
+    }
+
     /// A user named by provider id, or by email where the provider only gives that.
     async fn person(&self, ctx: &Context<'_>, id: &Option<String>, email: &Option<String>) -> Result<Option<UserNode>> {
         match (id, email) {
@@ -440,7 +502,8 @@ impl ScoreNode {
 
 #[Object(name = "Score")]
 impl ScoreNode {
-    /// Globally unique, stable id.
+    /// Globally unique, stable id; `node(id:)` finds the review in the (cached) list of
+    /// reviews, as neither Gong nor ExecVision looks one up by id.
     pub(crate) async fn id(&self) -> ID {
         id::encode(Kind::Score, &self.connection, &self.s.remote_id)
     }
@@ -664,6 +727,9 @@ pub struct ScorecardQuestion {
 /// Coaching metrics of one manager's team (Gong coaching).
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Coaching {
+    /// Stable id (connection, manager and time range); `node(id:)` re-reads it (cached).
+    #[graphql(owned)]
+    pub id: ID,
     /// The manager.
     pub manager: CoachingPerson,
     /// Metrics per direct report.
@@ -715,7 +781,21 @@ pub struct CoachingMetric {
 }
 
 impl Coaching {
-    pub(crate) fn from_domain(connection: &Arc<str>, c: domain::Coaching) -> Self {
+    /// The remote part of the id: manager and range.
+    pub(crate) fn key(manager: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+        let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        format!("{manager}|{}|{}", iso(from), iso(to))
+    }
+
+    /// The parts of [`Self::key`].
+    pub(crate) fn parse_key(key: &str) -> Option<(String, DateTime<Utc>, DateTime<Utc>)> {
+        let mut parts = key.rsplitn(3, '|');
+        let to = DateTime::parse_from_rfc3339(parts.next()?).ok()?.with_timezone(&Utc);
+        let from = DateTime::parse_from_rfc3339(parts.next()?).ok()?.with_timezone(&Utc);
+        Some((parts.next()?.to_owned(), from, to))
+    }
+
+    pub(crate) fn from_domain(connection: &Arc<str>, query: &CoachingQuery, c: domain::Coaching) -> Self {
         let person = |p: domain::CoachingPerson| CoachingPerson {
             connection: connection.clone(),
             name: match (&p.first_name, &p.last_name) {
@@ -727,6 +807,7 @@ impl Coaching {
             title: p.title,
         };
         Self {
+            id: id::encode(Kind::Coaching, connection, &Self::key(&c.manager.remote_id, query.from, query.to)),
             manager: person(c.manager),
             direct_reports: c
                 .reports

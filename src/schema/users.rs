@@ -1,53 +1,73 @@
-//! `User`: a person's account at a provider.
+//! `User`: one person across connections, with the provider accounts behind them.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
-use async_graphql::{ComplexObject, Context, ID, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Json, Object, OutputType, Result};
 use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use serde::Serialize;
 
 use super::{
     ConnectionNode,
-    calls::{CallFilter, calls_list},
-    coaching::{CoachingPlanNode, Src, plain_list},
-    connection::{List, PageArgs},
+    calls::{CallFilter, per_connection, timeline},
+    coaching::{CoachingPlanNode, Src},
+    connection::{List, ListId, PageArgs, page_size, paginate},
     connection_node,
     id::{self, Kind},
-    loaders,
-    stats::{ActivityNode, InteractionNode, activity_list, interactions_list},
+    people, report, state,
+    stats::{ActivityNode, InteractionNode, ScoreFilter, ScoreNode, activity_list, interactions_list, score_query},
 };
 use crate::{
-    domain::{AggregationPeriod, User},
+    domain::{AggregationPeriod, Page, User},
     error::{AppError, AppResult},
-    loaders::load_remote,
-    providers::ProviderKind,
-    providers::{Provider, SinceQuery, all_pages},
+    people::{Account, Person},
+    providers::{
+        Capabilities, Provider, ProviderError, ProviderKind, SinceQuery, SortDirection, StatsQuery, all_pages,
+    },
 };
 
-/// A person's account at one provider connection.
+/// A person: one or more provider accounts joined by email.
 #[derive(Clone, Debug)]
 pub struct UserNode {
-    pub(crate) connection: Arc<str>,
-    pub(crate) provider: ProviderKind,
-    pub(crate) user: Arc<User>,
+    pub(crate) person: Arc<Person>,
 }
 
 /// One provider account behind a `User`.
-#[derive(Debug, Clone, SimpleObject)]
-#[graphql(complex)]
+#[derive(Debug, Clone)]
 pub struct ProviderIdentity {
-    /// The connection the account belongs to.
-    pub connection_id: ID,
-    /// The provider.
-    pub provider: ProviderKind,
-    /// The provider's own id of the account.
-    pub remote_id: String,
+    account: Account,
 }
 
-#[ComplexObject]
+#[Object]
 impl ProviderIdentity {
+    /// The account's own global id; `node`, `user(id:)` and `_entities` resolve it to
+    /// the person.
+    async fn account_id(&self) -> ID {
+        id::encode(Kind::User, &self.account.connection, &self.account.user.remote_id)
+    }
+    /// The connection the account belongs to.
+    async fn connection_id(&self) -> ID {
+        ID(self.account.connection.to_string())
+    }
     /// The connection.
     async fn connection(&self, ctx: &Context<'_>) -> Option<ConnectionNode> {
-        connection_node(ctx, &self.connection_id)
+        connection_node(ctx, &self.account.connection)
+    }
+    /// The provider.
+    async fn provider(&self) -> ProviderKind {
+        self.account.provider
+    }
+    /// The provider's own id of the account.
+    async fn remote_id(&self) -> &str {
+        &self.account.user.remote_id
+    }
+    /// The account's address at the provider.
+    async fn email(&self) -> Option<&str> {
+        self.account.user.email.as_deref()
+    }
+    /// The provider's own record of the account, unchanged.
+    async fn remote_data(&self) -> Json<serde_json::Value> {
+        Json((*self.account.user.raw).clone())
     }
 }
 
@@ -67,141 +87,243 @@ pub(crate) async fn find_by_email(provider: &Arc<dyn Provider>, email: &str) -> 
 }
 
 impl UserNode {
-    /// The user of `connection` with this email or alias, if any.
-    pub(crate) async fn by_email(ctx: &Context<'_>, connection: &Arc<str>, email: &str) -> Result<Option<Self>> {
-        let provider = super::provider(ctx, connection)?;
-        let found = find_by_email(provider, email).await?;
-        Ok(found.map(|u| Self::new(connection.clone(), provider.kind(), Arc::new(u))))
+    pub(crate) fn new(person: Arc<Person>) -> Self {
+        Self { person }
     }
 
-    pub(crate) fn new(connection: Arc<str>, provider: ProviderKind, user: Arc<User>) -> Self {
-        Self { connection, provider, user }
-    }
-
-    /// Loads a user of a connection through the request's DataLoader.
+    /// The person of account `remote_id` at `connection`.
     pub(crate) async fn load(ctx: &Context<'_>, connection: &Arc<str>, remote_id: &str) -> Result<Option<Self>> {
-        let user = load_remote(&loaders(ctx)?.users, connection, remote_id).await.map_err(AppError::from)?;
-        let provider = super::provider(ctx, connection)?.kind();
-        Ok(user.map(|u| Self::new(connection.clone(), provider, u)))
+        Ok(people::person(ctx, connection, remote_id).await?.map(Self::new))
     }
+
+    /// The person a provider names by address in `connection`'s records.
+    pub(crate) async fn by_email(ctx: &Context<'_>, connection: &Arc<str>, email: &str) -> Result<Option<Self>> {
+        Ok(people::person_by_email_at(ctx, connection, email).await?.map(Self::new))
+    }
+
+    /// The person's id (their anchor account's).
+    pub(crate) fn gid(&self) -> ID {
+        let a = self.person.anchor();
+        id::encode(Kind::User, &a.connection, &a.user.remote_id)
+    }
+
+    fn user(&self) -> &User {
+        &self.person.anchor().user
+    }
+
+    /// The readable connections of this person's accounts that `able` to serve, each once.
+    fn connections<'a>(
+        &self,
+        ctx: &Context<'a>,
+        able: fn(&Capabilities) -> bool,
+    ) -> Vec<(&'a Arc<dyn Provider>, Vec<String>)> {
+        let mut out: Vec<(&Arc<dyn Provider>, Vec<String>)> = Vec::new();
+        for a in self.person.accounts() {
+            let Ok(p) = super::provider(ctx, &a.connection) else { continue };
+            if !able(&p.capabilities()) {
+                continue;
+            }
+            match out.iter_mut().find(|(q, _)| q.connection_id() == p.connection_id()) {
+                Some((_, ids)) => ids.push(a.user.remote_id.clone()),
+                None => out.push((p, vec![a.user.remote_id.clone()])),
+            }
+        }
+        out
+    }
+}
+
+/// A Relay connection over the records several connections return whole (a person's
+/// activity, scores, plans): each connection's records in turn. A failing connection
+/// is reported as an error and its records are missing; the list's cursors name the
+/// connections that answered, so a cursor is not reused across a change of them.
+pub(crate) async fn gather<R, T, Fut>(
+    ctx: &Context<'_>,
+    what: &str,
+    key: &impl Serialize,
+    args: PageArgs,
+    parts: Vec<Fut>,
+    map: impl Fn(R) -> T,
+) -> AppResult<List<T>>
+where
+    R: Clone,
+    T: OutputType,
+    Fut: Future<Output = Result<Vec<R>, ProviderError>>,
+{
+    let st = state(ctx);
+    page_size(st.max_page_size, &args)?;
+    let mut items = Vec::new();
+    let mut failed = Vec::new();
+    for result in join_all(parts).await {
+        match result {
+            Ok(list) => items.extend(list),
+            Err(e) => {
+                failed.push(e.connection.clone());
+                report(ctx, e);
+            }
+        }
+    }
+    let list = ListId::new(&Arc::from("*"), what, &(key, &failed));
+    let total = if failed.is_empty() { Some(items.len() as u64) } else { None };
+    let page = Page { items, next: None, total };
+    paginate(
+        &st.cursors,
+        st.max_page_size,
+        &list,
+        args,
+        |_| {
+            let page = page.clone();
+            async move { Ok(page) }
+        },
+        map,
+    )
+    .await
 }
 
 #[Object(name = "User")]
 impl UserNode {
-    /// Globally unique, stable id (names the connection and the provider's id).
+    /// Globally unique, stable id: the id of the person's account at the first
+    /// connection (in configuration order) that has them. Every account id of the
+    /// person (`identities { accountId }`) resolves to the person too.
     pub(crate) async fn id(&self) -> ID {
-        id::encode(Kind::User, &self.connection, &self.user.remote_id)
+        self.gid()
     }
 
-    /// The provider's own id of this user.
+    /// The provider's own id of the account `id` names (see `identities` for all).
     async fn remote_id(&self) -> &str {
-        &self.user.remote_id
+        &self.user().remote_id
     }
 
-    /// The connection this account belongs to.
+    /// The connection of the account `id` names.
     async fn connection(&self, ctx: &Context<'_>) -> Option<ConnectionNode> {
-        connection_node(ctx, &self.connection)
+        connection_node(ctx, &self.person.anchor().connection)
     }
 
-    /// The provider of this account.
+    /// The provider of the account `id` names.
     async fn provider(&self) -> ProviderKind {
-        self.provider
+        self.person.anchor().provider
     }
 
-    /// Primary email address, as the provider has it. Filled by: Gong.
+    /// Primary email address (of the first account that has one; case and address may
+    /// differ between providers for one person). Filled by: Gong, ExecVision, Salesloft.
     async fn email(&self) -> Option<&str> {
-        self.user.email.as_deref()
+        self.person.first(|u| u.email.as_deref())
     }
 
-    /// Other addresses of the same person (Gong `emailAliases`).
-    async fn email_aliases(&self) -> &[String] {
-        &self.user.email_aliases
+    /// The person's other addresses: Gong `emailAliases` and the addresses their other
+    /// accounts use.
+    async fn email_aliases(&self) -> Vec<String> {
+        let primary = self.person.first(|u| u.email.as_deref()).map(crate::people::normalize);
+        self.person.emails().into_iter().filter(|e| Some(crate::people::normalize(e)) != primary).collect()
     }
 
-    /// Full name.
+    /// Full name. Filled by: Gong, ExecVision.
     async fn name(&self) -> Option<String> {
-        self.user.name()
+        self.person.accounts().iter().find_map(|a| a.user.name())
     }
 
-    /// Given name.
+    /// Given name. Filled by: Gong, ExecVision.
     async fn first_name(&self) -> Option<&str> {
-        self.user.first_name.as_deref()
+        self.person.first(|u| u.first_name.as_deref())
     }
 
-    /// Family name.
+    /// Family name. Filled by: Gong, ExecVision.
     async fn last_name(&self) -> Option<&str> {
-        self.user.last_name.as_deref()
+        self.person.first(|u| u.last_name.as_deref())
     }
 
-    /// Job title.
+    /// Job title. Filled by: Gong.
     async fn title(&self) -> Option<&str> {
-        self.user.title.as_deref()
+        self.person.first(|u| u.title.as_deref())
     }
 
-    /// Phone number.
+    /// Phone number. Filled by: Gong.
     async fn phone(&self) -> Option<&str> {
-        self.user.phone.as_deref()
+        self.person.first(|u| u.phone.as_deref())
     }
 
-    /// Whether the account is active at the provider.
+    /// Whether any of the person's accounts is active. Filled by: Gong, ExecVision
+    /// (which lists active users only).
     async fn active(&self) -> Option<bool> {
-        self.user.active
+        let flags: Vec<bool> = self.person.accounts().iter().filter_map(|a| a.user.active).collect();
+        (!flags.is_empty()).then(|| flags.contains(&true))
     }
 
-    /// When the account was created at the provider.
+    /// When the person's first account was created at its provider. Filled by: Gong.
     async fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.user.created_at
+        self.person.accounts().iter().filter_map(|a| a.user.created_at).min()
     }
 
-    /// Team name, where the provider has teams (ExecVision).
+    /// Team name. Filled by: ExecVision.
     async fn team(&self) -> Option<&str> {
-        self.user.team.as_deref()
+        self.person.first(|u| u.team.as_deref())
     }
 
-    /// Department name, where the provider has departments (ExecVision).
+    /// Department name. Filled by: ExecVision.
     async fn department(&self) -> Option<&str> {
-        self.user.department.as_deref()
+        self.person.first(|u| u.department.as_deref())
     }
 
-    /// Ids of this user in other systems, e.g. the dialer or CRM (ExecVision `systemIds`).
-    async fn system_ids(&self) -> &[String] {
-        &self.user.system_ids
-    }
-
-    /// The user's manager at the same provider. Filled by: Gong.
-    async fn manager(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        match &self.user.manager_remote_id {
-            Some(m) => UserNode::load(ctx, &self.connection, m).await,
-            None => Ok(None),
+    /// Ids of this person in other systems, e.g. the dialer or CRM (ExecVision `systemIds`).
+    async fn system_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for a in self.person.accounts() {
+            for s in &a.user.system_ids {
+                if !ids.contains(s) {
+                    ids.push(s.clone());
+                }
+            }
         }
+        ids
     }
 
-    /// The provider accounts behind this user.
-    async fn identities(&self) -> Vec<ProviderIdentity> {
-        vec![ProviderIdentity {
-            connection_id: ID(self.connection.to_string()),
-            provider: self.provider,
-            remote_id: self.user.remote_id.clone(),
-        }]
+    /// The person's manager (from the first account whose provider names one). Filled
+    /// by: Gong.
+    async fn manager(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        for a in self.person.accounts() {
+            if let Some(m) = &a.user.manager_remote_id {
+                return UserNode::load(ctx, &a.connection, m).await;
+            }
+        }
+        Ok(None)
     }
 
-    /// Calls this user hosted, in provider order (oldest first for Gong).
+    /// The provider accounts behind this person (joined by email and alias, any
+    /// case), the account `id` names first. A connection whose users cannot be read is
+    /// reported as an error, and its accounts are missing.
+    async fn identities(&self, ctx: &Context<'_>) -> Result<Vec<ProviderIdentity>> {
+        people::report_missing(ctx).await?;
+        Ok(self.person.accounts().iter().map(|a| ProviderIdentity { account: a.clone() }).collect())
+    }
+
+    /// Calls this person hosted, at every connection with calls, in one timeline by
+    /// start time (newest first unless `order: ASC`). Filled by: Gong, ExecVision.
     async fn calls(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Narrow the list; `hostIds` is set to this user.")] filter: Option<CallFilter>,
+        #[graphql(desc = "Narrow the list (the host fields are this person).")] filter: Option<CallFilter>,
+        #[graphql(desc = "By start time; newest first by default.")] order: Option<SortDirection>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<List<super::CallNode>> {
-        let provider = super::provider(ctx, &self.connection)?;
         let mut filter = filter.unwrap_or_default();
-        filter.host_ids = Some(vec![id::encode(Kind::User, &self.connection, &self.user.remote_id)]);
-        Ok(calls_list(ctx, provider, filter, PageArgs { first, after, last, before }).await?)
+        if filter.remote_query.is_some() {
+            return Err(AppError::bad_input("`remoteQuery` is provider-specific: use `calls(connectionId:)`").into());
+        }
+        filter.host_ids = None;
+        filter.host_emails = None;
+        filter.check()?;
+        let providers: Vec<Arc<dyn Provider>> =
+            self.connections(ctx, |c| c.calls).into_iter().map(|(p, _)| p.clone()).collect();
+        let hosts = Some(vec![self.person.clone()]);
+        let parts = per_connection(&providers, &filter, &hosts);
+        let key = ("user_calls", self.gid(), parts.iter().map(|(_, q)| q.clone()).collect::<Vec<_>>());
+        Ok(timeline(ctx, parts, order.unwrap_or_default(), &key, PageArgs { first, after, last, before }).await?)
     }
 
-    /// This user's platform activity over `[startTime, endTime)`.
+    /// This person's platform activity over `[startTime, endTime)`, from every
+    /// connection with activity (one record per account and period). Filled by: Gong.
     async fn activity(
         &self,
         ctx: &Context<'_>,
@@ -213,13 +335,24 @@ impl UserNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<List<ActivityNode>> {
-        let provider = super::provider(ctx, &self.connection)?;
-        let users = vec![self.user.remote_id.clone()];
         let args = PageArgs { first, after, last, before };
-        Ok(activity_list(ctx, provider, start_time, end_time, users, aggregation_period, args).await?)
+        let connections = self.connections(ctx, |c| c.activity);
+        if let [(p, ids)] = connections.as_slice() {
+            return Ok(activity_list(ctx, p, start_time, end_time, ids.clone(), aggregation_period, args).await?);
+        }
+        super::stats::check_range(start_time, end_time)?;
+        let parts = connections.iter().map(|(p, ids)| {
+            let query =
+                StatsQuery { from: start_time, to: end_time, user_remote_ids: ids.clone(), period: aggregation_period };
+            let p = (*p).clone();
+            async move { Ok(p.activity(&query).await?.into_iter().map(|a| (p.clone(), a)).collect::<Vec<_>>()) }
+        });
+        let key = (self.gid(), start_time, end_time, aggregation_period);
+        Ok(gather(ctx, "user_activity", &key, args, parts.collect(), |(p, a)| ActivityNode::new(&p, a)).await?)
     }
 
-    /// This user's conversation behaviour over `[startTime, endTime)`.
+    /// This person's conversation behaviour over `[startTime, endTime)`, from every
+    /// connection with interaction stats. Filled by: Gong.
     async fn interactions(
         &self,
         ctx: &Context<'_>,
@@ -230,13 +363,62 @@ impl UserNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<List<InteractionNode>> {
-        let provider = super::provider(ctx, &self.connection)?;
-        let users = vec![self.user.remote_id.clone()];
         let args = PageArgs { first, after, last, before };
-        Ok(interactions_list(ctx, provider, start_time, end_time, users, args).await?)
+        let connections = self.connections(ctx, |c| c.interactions);
+        if let [(p, ids)] = connections.as_slice() {
+            return Ok(interactions_list(ctx, p, start_time, end_time, ids.clone(), args).await?);
+        }
+        super::stats::check_range(start_time, end_time)?;
+        let parts = connections.iter().map(|(p, ids)| {
+            let query = StatsQuery {
+                from: start_time,
+                to: end_time,
+                user_remote_ids: ids.clone(),
+                period: AggregationPeriod::Total,
+            };
+            let p = (*p).clone();
+            async move { Ok(p.interactions(&query).await?.into_iter().map(|i| (p.clone(), i)).collect::<Vec<_>>()) }
+        });
+        let key = (self.gid(), start_time, end_time);
+        Ok(gather(ctx, "user_interactions", &key, args, parts.collect(), |(p, i)| InteractionNode::new(&p, i)).await?)
     }
 
-    /// Coaching plans this user coaches or is coached in (ExecVision).
+    /// Scored reviews of this person's calls, from every connection with scores
+    /// (`revieweeIds` is this person). Filled by: Gong, ExecVision.
+    async fn scores(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ScoreFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<ScoreNode>> {
+        let args = PageArgs { first, after, last, before };
+        let mut filter = filter.unwrap_or_default();
+        filter.reviewee_ids = None;
+        let connections = self.connections(ctx, |c| c.scores);
+        let mut queries = Vec::new();
+        for (p, ids) in &connections {
+            if let Some(mut query) = score_query(ctx, p, &filter).await? {
+                query.reviewed_user_remote_ids = ids.clone();
+                queries.push(((*p).clone(), query));
+            }
+        }
+        page_size(state(ctx).max_page_size, &args)?;
+        let parts = queries.iter().map(|(p, q)| {
+            let (p, q) = (p.clone(), q.clone());
+            async move {
+                let all = all_pages(|page| p.list_scores(&q, page)).await?;
+                Ok(all.into_iter().map(|s| (p.clone(), s)).collect::<Vec<_>>())
+            }
+        });
+        let key = (self.gid(), queries.iter().map(|(_, q)| q.clone()).collect::<Vec<_>>());
+        Ok(gather(ctx, "user_scores", &key, args, parts.collect(), |(p, s)| ScoreNode::new(&p, s)).await?)
+    }
+
+    /// Coaching plans this person coaches or is coached in, from every connection
+    /// with coaching plans. Filled by: ExecVision.
     async fn coaching_plans(
         &self,
         ctx: &Context<'_>,
@@ -245,36 +427,31 @@ impl UserNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<List<CoachingPlanNode>> {
-        let provider = super::provider(ctx, &self.connection)?;
-        if !provider.capabilities().coaching_plans {
-            return Err(AppError::Provider(provider.unsupported("coaching plans")).into());
-        }
-        let me = self.user.remote_id.clone();
-        let src = Src { connection: self.connection.clone(), provider: self.provider };
-        Ok(plain_list(
-            ctx,
-            provider,
-            &format!("user_plans:{me}"),
-            PageArgs { first, after, last, before },
-            || {
-                let (p, me) = (provider.clone(), me.clone());
-                async move {
-                    let all_time = SinceQuery::default();
-                    let all = all_pages(|page| p.list_coaching_plans(&all_time, page)).await?;
-                    let mine = |id: &Option<String>| id.as_deref() == Some(me.as_str());
-                    Ok(all
-                        .into_iter()
-                        .filter(|plan| mine(&plan.coach_remote_id) || mine(&plan.recipient_remote_id))
-                        .collect())
-                }
-            },
-            |plan| CoachingPlanNode { src: src.clone(), p: Arc::new(plan) },
-        )
+        let args = PageArgs { first, after, last, before };
+        let parts = self.connections(ctx, |c| c.coaching_plans).into_iter().map(|(p, ids)| {
+            let p = p.clone();
+            async move {
+                let all_time = SinceQuery::default();
+                let all = all_pages(|page| p.list_coaching_plans(&all_time, page)).await?;
+                let mine = |id: &Option<String>| id.as_ref().is_some_and(|id| ids.contains(id));
+                Ok(all
+                    .into_iter()
+                    .filter(|plan| mine(&plan.coach_remote_id) || mine(&plan.recipient_remote_id))
+                    .map(|plan| (Src::of(&p), plan))
+                    .collect::<Vec<_>>())
+            }
+        });
+        let key = self.gid();
+        Ok(gather(ctx, "user_plans", &key, args, parts.collect(), |(src, plan)| CoachingPlanNode {
+            src,
+            p: Arc::new(plan),
+        })
         .await?)
     }
 
-    /// The provider's own record, unchanged.
+    /// The provider's own record of the account `id` names, unchanged (every
+    /// account's record: `identities { remoteData }`).
     async fn remote_data(&self) -> Json<serde_json::Value> {
-        Json((*self.user.raw).clone())
+        Json((*self.user().raw).clone())
     }
 }

@@ -1,4 +1,5 @@
-//! Calls: Relay paging over Gong's cursor pages, batching, rate limits.
+//! Calls of one connection in the provider's order (`connectionId`, no `order`):
+//! Relay paging over Gong's cursor pages, batching, rate limits, filters.
 
 use serde_json::{Value, json};
 
@@ -6,7 +7,7 @@ use crate::helpers::{TEST_CALLS, codes, gong_call_ids, spawn_app};
 
 const PAGE: &str = r#"
 query Page($first: Int, $after: String, $last: Int, $before: String) {
-  calls(first: $first, after: $after, last: $last, before: $before) {
+  calls(connectionId: "gong-demo", first: $first, after: $after, last: $last, before: $before) {
     totalCount
     edges { cursor node { remoteId } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -87,7 +88,7 @@ async fn a_forward_cursor_can_page_backward_across_a_provider_page_boundary() {
 #[tokio::test]
 async fn transcripts_of_50_calls_cost_one_transcript_request() {
     let app = spawn_app().await;
-    let query = r#"{ calls(first: 50) { edges { node { remoteId transcript { segments(first: 2) { totalCount edges { node { text startMs speakerId } } } } } } } }"#;
+    let query = r#"{ calls(connectionId: "gong-demo", first: 50) { edges { node { remoteId transcript { segments(first: 2) { totalCount edges { node { text startMs speakerId } } } } } } } }"#;
     let data = app.data(query, json!({})).await;
 
     let edges = data["calls"]["edges"].as_array().unwrap();
@@ -133,7 +134,8 @@ async fn transcript_speakers_join_the_calls_participants() {
 async fn a_429_is_waited_out_and_the_query_succeeds() {
     let app = spawn_app().await;
     app.gong.inject_429(1);
-    let data = app.data("{ calls(first: 1) { edges { node { remoteId } } } }", json!({})).await;
+    let data =
+        app.data(r#"{ calls(connectionId: "gong-demo", first: 1) { edges { node { remoteId } } } }"#, json!({})).await;
     assert_eq!(data["calls"]["edges"].as_array().unwrap().len(), 1);
     assert_eq!(app.gong.rejected_429(), 1);
     assert_eq!(app.gong.requests("POST", "/v2/calls/extensive"), 2, "one refused, one retried after Retry-After");
@@ -228,7 +230,7 @@ async fn unified_filters_gong_cannot_apply_are_applied_locally_by_the_same_rules
     assert!(expected.len() > 4, "the test world has more than a page of such calls: {}", expected.len());
 
     let query = r#"query($after: String) {
-      calls(first: 4, after: $after, filter: { directions: [CONFERENCE], platforms: ["ZOOM"],
+      calls(connectionId: "gong-demo", first: 4, after: $after, filter: { directions: [CONFERENCE], platforms: ["ZOOM"],
             minDuration: 600, maxDuration: 2400, titleContains: "DisCovery" }) {
         totalCount
         edges { node { remoteId direction platform duration title } }

@@ -89,3 +89,34 @@ fn secrets_never_appear_in_startup_errors() {
     assert!(err.contains("time_zone"), "{err}");
     assert!(!err.contains("s3cr3t-value-123"), "{err}");
 }
+
+#[test]
+fn the_example_config_parses_with_every_provider() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/convograph.example.yaml");
+    let settings = convograph::config::Settings::load(Some(std::path::Path::new(path))).expect("the example is valid");
+    let providers: Vec<_> = settings.connections.iter().map(|c| c.provider.as_str()).collect();
+    assert_eq!(providers, ["gong", "salesloft", "hubster"]);
+    assert_eq!(settings.connections[2].conversation_ids.len(), 1);
+}
+
+#[test]
+fn a_missing_hubster_client_secret_names_the_key_and_the_variable() {
+    let yaml = r#"
+connections:
+  - id: acme-hubster
+    provider: hubster
+    base_url: "https://engine.hubster.io"
+    credentials:
+      client_credentials:
+        client_id: { env: TEST_HUBSTER_ID }
+        client_secret: { env: TEST_HUBSTER_SECRET_THAT_IS_NOT_SET }
+        token_url: "https://identity.hubster.io/connect/token"
+"#;
+    let (code, err) = run_with_config(yaml, &[("TEST_HUBSTER_ID", "hubster.engine.api.x")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("connections[0].credentials.client_credentials.client_secret"), "{err}");
+    assert!(err.contains("TEST_HUBSTER_SECRET_THAT_IS_NOT_SET"), "{err}");
+    let (code, err) = run_with_config(&yaml.replace("https://identity.hubster.io/connect/token", "ftp://x"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("token_url"), "{err}");
+}

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, codes, spawn_app, spawn_with, test_settings};
 /// Reference query 1: a page of 100 Gong calls with host, participants' users and
 /// transcript (see BENCHMARKS.md).
 const CALLS_WITH_NESTED: &str = r#"{
-  calls(first: 100) {
+  calls(connectionId: "gong-demo", first: 100) {
     edges { node { id title host { name email } participants { user { name } }
       transcript { speakers { name } segments(first: 2) { edges { node { text } } } } } }
   }
@@ -85,7 +85,7 @@ async fn without_the_debug_header_there_is_no_report_and_errors_are_not_cacheabl
     let resp = app
         .client
         .post(app.url("/graphql"))
-        .json(&json!({ "query": "{ calls(first: 1) { edges { node { id } } } }" }))
+        .json(&json!({ "query": r#"{ calls(connectionId: "gong-demo", first: 1) { edges { node { id } } } }"# }))
         .send()
         .await
         .unwrap();
@@ -97,7 +97,7 @@ async fn without_the_debug_header_there_is_no_report_and_errors_are_not_cacheabl
         .client
         .post(app.url("/graphql"))
         .header("x-convograph-debug", "1")
-        .json(&json!({ "query": r#"{ calls(first: 1, after: "forged") { edges { node { id } } } }"# }))
+        .json(&json!({ "query": r#"{ calls(connectionId: "gong-demo", first: 1, after: "forged") { edges { node { id } } } }"# }))
         .send()
         .await
         .unwrap();
@@ -113,7 +113,7 @@ async fn a_spent_daily_quota_fails_fast_without_calling_the_provider() {
     let app = spawn_with(settings).await;
     let conns = app.data("{ connections { id rateLimit { requestsPerSecond dailyQuota } } }", json!({})).await;
     assert_eq!(conns["connections"][0]["rateLimit"], json!({ "requestsPerSecond": 3.0, "dailyQuota": 2 }));
-    let page = r#"query($after: String) { calls(first: 100, after: $after) {
+    let page = r#"query($after: String) { calls(connectionId: "gong-demo", first: 100, after: $after) {
         edges { node { id } } pageInfo { endCursor } } }"#;
     let first = app.data(page, json!({})).await;
     let cursor = first["calls"]["pageInfo"]["endCursor"].clone();
@@ -144,7 +144,7 @@ async fn post(app: &TestApp, query: &str, variables: Value) -> (reqwest::header:
 #[tokio::test]
 async fn a_repeated_query_is_answered_from_the_response_cache_only_when_it_is_the_same() {
     let app = spawn_app().await;
-    let query = "query($n: Int) { calls(first: $n) { edges { node { id title host { name } } } } }";
+    let query = r#"query($n: Int) { calls(connectionId: "gong-demo", first: $n) { edges { node { id title host { name } } } } }"#;
     let (h1, first) = post(&app, query, json!({ "n": 30 })).await;
     assert_eq!(h1["x-convograph-response-cache"], "miss");
     let (h2, second) = post(&app, query, json!({ "n": 30 })).await;
@@ -159,7 +159,7 @@ async fn a_repeated_query_is_answered_from_the_response_cache_only_when_it_is_th
     assert_eq!(third["data"]["calls"]["edges"].as_array().unwrap().len(), 31);
 
     // Answers with errors are never kept.
-    let bad = r#"{ calls(first: 1, after: "forged") { edges { node { id } } } }"#;
+    let bad = r#"{ calls(connectionId: "gong-demo", first: 1, after: "forged") { edges { node { id } } } }"#;
     for _ in 0..2 {
         let (h, body) = post(&app, bad, json!({})).await;
         assert_eq!(h["x-convograph-response-cache"], "miss");
@@ -167,7 +167,11 @@ async fn a_repeated_query_is_answered_from_the_response_cache_only_when_it_is_th
     }
 
     // A cost report describes an execution: it bypasses the response cache.
-    let (h, body) = debug_query(&app, "{ calls(first: 30) { edges { node { id title host { name } } } } }").await;
+    let (h, body) = debug_query(
+        &app,
+        r#"{ calls(connectionId: "gong-demo", first: 30) { edges { node { id title host { name } } } } }"#,
+    )
+    .await;
     assert!(h.get("x-convograph-response-cache").is_none());
     assert!(body["extensions"]["convograph"]["cacheHits"].as_u64().unwrap() > 0);
 }

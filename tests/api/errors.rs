@@ -31,6 +31,7 @@ fn gong_connection(
         credentials: CredentialsConfig::Basic { username: key, password: secret },
         time_zone: Some("America/New_York".into()),
         workspace_id: None,
+        conversation_ids: Vec::new(),
         traffic,
     }
 }

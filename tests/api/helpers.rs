@@ -6,7 +6,9 @@ use std::{net::SocketAddr, sync::Arc};
 use convograph::{
     config::{SandboxConfig, Settings},
     providers::ProviderKind,
-    sandbox::{GongSimHandle, World, execvision::ExecVisionSimHandle},
+    sandbox::{
+        GongSimHandle, HubsterSimHandle, SalesloftSimHandle, SandboxSettings, World, execvision::ExecVisionSimHandle,
+    },
     startup::Application,
 };
 use serde_json::{Value, json};
@@ -22,6 +24,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub gong: GongSimHandle,
     pub execvision: ExecVisionSimHandle,
+    pub salesloft: SalesloftSimHandle,
+    pub hubster: HubsterSimHandle,
     pub world: Arc<World>,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -54,17 +58,24 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(settings: Settings) -> TestApp {
-    let app = Application::build(settings).await.expect("app builds");
+    spawn_with_simulators(settings, SandboxSettings::default()).await
+}
+
+/// As [`spawn_with`], with these simulator behaviours.
+pub async fn spawn_with_simulators(settings: Settings, simulators: SandboxSettings) -> TestApp {
+    let app = Application::build_with_simulators(settings, simulators).await.expect("app builds");
     let addr = app.local_addr();
     let sandbox = app.sandbox().expect("sandbox mode");
     let gong = sandbox.gong.clone();
     let execvision = sandbox.execvision.clone();
+    let salesloft = sandbox.salesloft.clone();
+    let hubster = sandbox.hubster.clone();
     let world = sandbox.world_arc();
     let (tx, rx) = oneshot::channel();
     tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
     }));
-    TestApp { addr, client: reqwest::Client::new(), gong, execvision, world, stop: Some(tx) }
+    TestApp { addr, client: reqwest::Client::new(), gong, execvision, salesloft, hubster, world, stop: Some(tx) }
 }
 
 impl TestApp {
@@ -113,4 +124,125 @@ pub async fn spawn_execvision() -> TestApp {
     let mut settings = test_settings();
     settings.sandbox = Some(SandboxConfig { providers: vec![ProviderKind::ExecVision], ..SandboxConfig::default() });
     spawn_with(settings).await
+}
+
+/// The providers the cross-provider tests run over, in the sandbox's configuration
+/// order. Adding a provider here (and its facts to the `match`es below: ids, what it
+/// lists, its calls route, its simulator) runs every cross-provider test over it too.
+pub const JOINED: &[ProviderKind] = &[ProviderKind::Gong, ProviderKind::ExecVision, ProviderKind::Salesloft];
+
+/// The sandbox's demo connection of `kind` (`gong-demo`, `execvision-demo`, ...).
+pub fn connection_of(kind: ProviderKind) -> String {
+    format!("{}-demo", kind.as_str())
+}
+
+/// Test settings with a demo connection for every provider in [`JOINED`].
+pub fn joined_settings() -> Settings {
+    let mut settings = test_settings();
+    if let Some(sandbox) = settings.sandbox.as_mut() {
+        sandbox.providers = JOINED.to_vec();
+        // Enough people that some are at one provider only (person 19 is at Gong
+        // alone: see `World::generate`'s account rules).
+        sandbox.people = 20;
+    }
+    settings
+}
+
+/// A sandbox with the same people at every provider in [`JOINED`].
+pub async fn spawn_joined() -> TestApp {
+    spawn_with(joined_settings()).await
+}
+
+/// The world call a provider's call id names.
+pub fn world_call(kind: ProviderKind, remote_id: &str) -> Option<usize> {
+    match kind {
+        ProviderKind::Gong => convograph::sandbox::gong::ids::call_index(remote_id),
+        ProviderKind::ExecVision => convograph::sandbox::execvision::ids::call_index(remote_id),
+        ProviderKind::Salesloft => convograph::sandbox::salesloft::ids::call_index(remote_id),
+        other => panic!("no ids for {other} in the tests yet"),
+    }
+}
+
+/// The world person a provider's user id names.
+pub fn world_person(kind: ProviderKind, remote_id: &str) -> Option<usize> {
+    match kind {
+        ProviderKind::Gong => convograph::sandbox::gong::ids::person_index(remote_id),
+        ProviderKind::ExecVision => convograph::sandbox::execvision::ids::person_index(remote_id),
+        ProviderKind::Salesloft => convograph::sandbox::salesloft::ids::person_of_guid(remote_id),
+        other => panic!("no ids for {other} in the tests yet"),
+    }
+}
+
+/// The route of a provider's calls list (method, path template), for request counts.
+pub fn calls_route(kind: ProviderKind) -> (&'static str, &'static str) {
+    match kind {
+        ProviderKind::Gong => ("POST", "/v2/calls/extensive"),
+        ProviderKind::ExecVision => ("GET", "/api/ev/2/calls"),
+        ProviderKind::Salesloft => ("GET", "/v2/conversations"),
+        other => panic!("no calls route for {other} in the tests yet"),
+    }
+}
+
+/// Whether world person `p` has an account at `kind` that the provider lists.
+pub fn listed_person(app: &TestApp, kind: ProviderKind, p: usize) -> bool {
+    let person = &app.world.people[p];
+    match kind {
+        ProviderKind::Gong => person.accounts.gong,
+        // ExecVision lists active users only.
+        ProviderKind::ExecVision => person.accounts.execvision && person.active,
+        ProviderKind::Salesloft => person.accounts.salesloft,
+        other => panic!("no users for {other} in the tests yet"),
+    }
+}
+
+/// The world calls a provider lists (ExecVision: recorded and not deleted).
+pub fn listed_calls(app: &TestApp, kind: ProviderKind) -> std::collections::BTreeSet<usize> {
+    app.world
+        .calls
+        .iter()
+        .filter(|c| match kind {
+            ProviderKind::Gong => c.recorded_by.gong,
+            ProviderKind::ExecVision => app.execvision.data().call(c.index).is_some_and(|e| e.deleted_at.is_none()),
+            ProviderKind::Salesloft => app.salesloft.data().conversation(c.index).is_some(),
+            other => panic!("no calls for {other} in the tests yet"),
+        })
+        .map(|c| c.index)
+        .collect()
+}
+
+impl TestApp {
+    /// The simulator of `kind`.
+    pub fn sim(&self, kind: ProviderKind) -> &convograph::sandbox::SimHandle {
+        match kind {
+            ProviderKind::Gong => &self.gong,
+            ProviderKind::ExecVision => self.execvision.sim(),
+            ProviderKind::Salesloft => self.salesloft.sim(),
+            other => panic!("no simulator for {other} in the tests yet"),
+        }
+    }
+
+    /// Every node of a list field (at `path` in `data`), paging forward with `$after`.
+    pub async fn walk(&self, query: &str, variables: Value, path: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..10_000 {
+            let mut vars = variables.clone();
+            vars["after"] = json!(after);
+            let data = self.data(query, vars).await;
+            let list = data.pointer(path).unwrap_or_else(|| panic!("no {path} in {data}"));
+            out.extend(list["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()));
+            if list["pageInfo"]["hasNextPage"] == false {
+                return out;
+            }
+            after = list["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        }
+        panic!("paging does not end");
+    }
+}
+
+/// Settings of a sandbox with only `provider`'s demo connection over the test world.
+pub fn settings_for(provider: ProviderKind) -> Settings {
+    let mut settings = test_settings();
+    settings.sandbox = Some(SandboxConfig { providers: vec![provider], ..settings.sandbox.unwrap() });
+    settings
 }

@@ -49,6 +49,30 @@ async fn every_readme_example_query_works_on_the_sandbox() {
             assert_eq!(data["user"]["name"], "Vera Rossi", "found by alias, any case");
             assert!(data["user"]["calls"]["totalCount"].as_u64().unwrap() > 0);
         }
+        if q.contains("query Timeline") {
+            let providers: std::collections::BTreeSet<&str> = data["calls"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["provider"].as_str().unwrap())
+                .collect();
+            assert!(providers.len() > 1, "one timeline over several providers: {providers:?}");
+        }
+        if q.contains("query Person") {
+            assert!(data["user"]["identities"].as_array().unwrap().len() > 1, "joined across providers");
+            assert!(data["user"]["calls"]["totalCount"].as_u64().unwrap() > 0);
+            assert!(!data["user"]["scores"]["edges"].as_array().unwrap().is_empty());
+            let providers: std::collections::BTreeSet<&str> = data["user"]["calls"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["provider"].as_str().unwrap())
+                .collect();
+            assert!(providers.len() > 1, "their calls from several providers: {providers:?}");
+        }
+        if q.contains("query Filtered") {
+            assert!(!data["calls"]["edges"].as_array().unwrap().is_empty(), "the example filter finds calls");
+        }
         if q.contains("query ManagerCoaching") {
             assert!(!data["coaching"][0]["directReports"].as_array().unwrap().is_empty());
         }

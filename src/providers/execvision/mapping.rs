@@ -168,6 +168,8 @@ pub(crate) fn simplified_transcript(call_id: &str, t: WithRaw<EvSimplifiedTransc
             name: full_name(&s.first_name, &s.last_name),
             email: s.email.clone(),
             kind: speaker_type(s.speaker_type.as_deref()),
+            roles: Vec::new(),
+            channel: None,
         })
         .collect();
     let mut segments: Vec<Segment> = data
@@ -208,7 +210,14 @@ pub(crate) fn word_transcript(call_id: &str, words: &[EvWord], raw: Arc<Value>) 
     voices.dedup();
     let speakers = voices
         .into_iter()
-        .map(|v| TranscriptSpeaker { speaker_id: v, name: None, email: None, kind: SpeakerType::Unknown })
+        .map(|v| TranscriptSpeaker {
+            speaker_id: v,
+            name: None,
+            email: None,
+            kind: SpeakerType::Unknown,
+            roles: Vec::new(),
+            channel: None,
+        })
         .collect();
     Transcript { call_remote_id: call_id.to_owned(), speakers: Some(speakers), segments, raw }
 }

@@ -193,6 +193,25 @@ fn call_position() -> Positioned<EvCall> {
     }
 }
 
+/// What ExecVision fills (also the source of the README coverage table).
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        users: true,
+        calls: true,
+        transcripts: true,
+        scores: true,
+        scorecards: true,
+        coaching_plans: true,
+        teams: true,
+        topics: true,
+        listens: true,
+        feedback: true,
+        shares: true,
+        kpis: true,
+        ..Capabilities::default()
+    }
+}
+
 #[async_trait]
 impl Provider for ExecVisionProvider {
     fn kind(&self) -> ProviderKind {
@@ -204,21 +223,7 @@ impl Provider for ExecVisionProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            users: true,
-            calls: true,
-            transcripts: true,
-            scores: true,
-            scorecards: true,
-            coaching_plans: true,
-            teams: true,
-            topics: true,
-            listens: true,
-            feedback: true,
-            shares: true,
-            kpis: true,
-            ..Capabilities::default()
-        }
+        capabilities()
     }
 
     async fn check(&self) -> Result<(), ProviderError> {

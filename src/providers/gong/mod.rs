@@ -82,6 +82,71 @@ impl GongProvider {
         }
         Ok(Range { from: from_date, to: to_date })
     }
+
+    /// Activity over company-time-zone dates (cached).
+    async fn activity_in(
+        &self,
+        range: Range,
+        users: &[String],
+        period: AggregationPeriod,
+    ) -> Result<Vec<Activity>, ProviderError> {
+        let filter = stats_filter(range, users);
+        let fingerprint = format!("{:?}|{}", period, serde_json::to_string(&filter).unwrap_or_default());
+        let list = self
+            .cache
+            .get_or_fetch(self.key("activity", fingerprint), ResourceKind::Stats, async {
+                Ok(match period_name(period) {
+                    None => {
+                        let pages = self.client.activity_aggregate(&filter).await?;
+                        pages
+                            .into_iter()
+                            .flat_map(|p| {
+                                let tz = p.time_zone.clone();
+                                p.users_aggregate_activity_stats
+                                    .into_iter()
+                                    .map(move |u| mapping::aggregate_activity(u, range, tz.as_deref()))
+                            })
+                            .collect::<Vec<_>>()
+                    }
+                    Some(name) => {
+                        let pages = self.client.activity_by_period(&filter, name).await?;
+                        pages
+                            .into_iter()
+                            .flat_map(|p| {
+                                let tz = p.time_zone.clone();
+                                p.users_aggregate_activity
+                                    .into_iter()
+                                    .flat_map(move |u| mapping::period_activity(u, period, tz.as_deref()))
+                            })
+                            .collect()
+                    }
+                })
+            })
+            .await?;
+        Ok((*list).clone())
+    }
+
+    /// Interaction stats over company-time-zone dates (cached).
+    async fn interactions_in(&self, range: Range, users: &[String]) -> Result<Vec<Interaction>, ProviderError> {
+        let filter = stats_filter(range, users);
+        let fingerprint = serde_json::to_string(&filter).unwrap_or_default();
+        let list = self
+            .cache
+            .get_or_fetch(self.key("interactions", fingerprint), ResourceKind::Stats, async {
+                let pages = self.client.interaction(&filter).await?;
+                Ok(pages
+                    .into_iter()
+                    .flat_map(|p| {
+                        let tz = p.time_zone.clone();
+                        p.people_interaction_stats
+                            .into_iter()
+                            .map(move |u| mapping::interaction(u, range, tz.as_deref()))
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+        Ok((*list).clone())
+    }
 }
 
 /// Decodes a `POST /v2/calls/extensive` page and maps its calls, as `list_calls`
@@ -109,6 +174,28 @@ fn period_name(p: AggregationPeriod) -> Option<&'static str> {
     }
 }
 
+/// What Gong fills (also the source of the README coverage table).
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        batch_lookups: true,
+        users: true,
+        calls: true,
+        transcripts: true,
+        activity: true,
+        interactions: true,
+        scores: true,
+        scorecards: true,
+        coaching: true,
+        native_call_filters: CallFilterSupport {
+            time_range: true,
+            hosts: true,
+            oldest_first: true,
+            ..CallFilterSupport::default()
+        },
+        ..Capabilities::default()
+    }
+}
+
 #[async_trait]
 impl Provider for GongProvider {
     fn kind(&self) -> ProviderKind {
@@ -120,19 +207,7 @@ impl Provider for GongProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            batch_lookups: true,
-            users: true,
-            calls: true,
-            transcripts: true,
-            activity: true,
-            interactions: true,
-            scores: true,
-            scorecards: true,
-            coaching: true,
-            native_call_filters: CallFilterSupport { time_range: true, hosts: true, ..CallFilterSupport::default() },
-            ..Capabilities::default()
-        }
+        capabilities()
     }
 
     async fn check(&self) -> Result<(), ProviderError> {
@@ -236,40 +311,21 @@ impl Provider for GongProvider {
 
     async fn activity(&self, query: &StatsQuery) -> Result<Vec<Activity>, ProviderError> {
         let range = self.stats_range(query.from, query.to)?;
-        let filter = stats_filter(range, &query.user_remote_ids);
-        let fingerprint = format!("{:?}|{}", query.period, serde_json::to_string(&filter).unwrap_or_default());
-        let list = self
-            .cache
-            .get_or_fetch(self.key("activity", fingerprint), ResourceKind::Stats, async {
-                Ok(match period_name(query.period) {
-                    None => {
-                        let pages = self.client.activity_aggregate(&filter).await?;
-                        pages
-                            .into_iter()
-                            .flat_map(|p| {
-                                let tz = p.time_zone.clone();
-                                p.users_aggregate_activity_stats
-                                    .into_iter()
-                                    .map(move |u| mapping::aggregate_activity(u, range, tz.as_deref()))
-                            })
-                            .collect::<Vec<_>>()
-                    }
-                    Some(name) => {
-                        let pages = self.client.activity_by_period(&filter, name).await?;
-                        pages
-                            .into_iter()
-                            .flat_map(|p| {
-                                let tz = p.time_zone.clone();
-                                p.users_aggregate_activity
-                                    .into_iter()
-                                    .flat_map(move |u| mapping::period_activity(u, query.period, tz.as_deref()))
-                            })
-                            .collect()
-                    }
-                })
-            })
-            .await?;
-        Ok((*list).clone())
+        self.activity_in(range, &query.user_remote_ids, query.period).await
+    }
+
+    async fn activity_record(
+        &self,
+        user_remote_id: &str,
+        period: AggregationPeriod,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Activity>, ProviderError> {
+        if from >= to {
+            return Ok(None);
+        }
+        let list = self.activity_in(Range { from, to }, &[user_remote_id.to_owned()], period).await?;
+        Ok(list.into_iter().find(|a| a.user.remote_id == user_remote_id && a.from_date == from && a.to_date == to))
     }
 
     async fn interactions(&self, query: &StatsQuery) -> Result<Vec<Interaction>, ProviderError> {
@@ -277,24 +333,20 @@ impl Provider for GongProvider {
             return Err(self.unsupported("interactions by day, week or month (Gong aggregates the whole range)"));
         }
         let range = self.stats_range(query.from, query.to)?;
-        let filter = stats_filter(range, &query.user_remote_ids);
-        let fingerprint = serde_json::to_string(&filter).unwrap_or_default();
-        let list = self
-            .cache
-            .get_or_fetch(self.key("interactions", fingerprint), ResourceKind::Stats, async {
-                let pages = self.client.interaction(&filter).await?;
-                Ok(pages
-                    .into_iter()
-                    .flat_map(|p| {
-                        let tz = p.time_zone.clone();
-                        p.people_interaction_stats
-                            .into_iter()
-                            .map(move |u| mapping::interaction(u, range, tz.as_deref()))
-                    })
-                    .collect::<Vec<_>>())
-            })
-            .await?;
-        Ok((*list).clone())
+        self.interactions_in(range, &query.user_remote_ids).await
+    }
+
+    async fn interaction_record(
+        &self,
+        user_remote_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Interaction>, ProviderError> {
+        if from >= to {
+            return Ok(None);
+        }
+        let list = self.interactions_in(Range { from, to }, &[user_remote_id.to_owned()]).await?;
+        Ok(list.into_iter().find(|i| i.user.remote_id == user_remote_id && i.from_date == from && i.to_date == to))
     }
 
     async fn list_scores(&self, query: &ScoreQuery, page: Option<String>) -> Result<Page<Score>, ProviderError> {

@@ -62,6 +62,8 @@
 //!   only generated for calls not deleted before start; calls deleted through the API
 //!   keep theirs (dangling ids, as a real deletion would leave).
 //! - Unknown routes → 404, wrong method → 405 (same error body).
+//! - Fault injection ([`ExecVisionSimHandle::inject_failures`], `set_down`): the
+//!   injected status with the same error body, before auth and the queue.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -223,6 +225,16 @@ impl ExecVisionSimHandle {
         self.sim.counters()
     }
 
+    /// The next `n` requests get `status` (e.g. 500) with ExecVision's error body.
+    pub fn inject_failures(&self, n: u64, status: u16) {
+        self.sim.inject_failures(n, status);
+    }
+
+    /// `Some(status)`: every request gets `status` until `set_down(None)`.
+    pub fn set_down(&self, status: Option<u16>) {
+        self.sim.set_down(status);
+    }
+
     /// The generic handle (`rejected_429()` is always 0: ExecVision queues instead).
     pub fn sim(&self) -> &SimHandle {
         &self.sim
@@ -322,6 +334,10 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
     st.counters.record(req.method().as_str(), &route);
     if !st.settings.latency.is_zero() {
         tokio::time::sleep(st.settings.latency).await;
+    }
+    if let Some(status) = st.counters.take_injected_failure() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return EvError::new(status, "Internal server error (injected by the sandbox)").into_response();
     }
     if !authorized(&st.settings, req.headers()) {
         let mut resp = EvError::new(StatusCode::UNAUTHORIZED, "Unauthorized").into_response();

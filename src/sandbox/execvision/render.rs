@@ -15,7 +15,7 @@ use crate::sandbox::rng::mix;
 use crate::sandbox::world::{Call, CallSystem, Direction, Speaker, Transcript, World};
 use crate::sandbox::world_ev::{
     CallState, EvCall, EvData, Feedback, KpiDef, KpiObservation, Listen, Meeting, MeetingQuestion, Plan, SKILLS,
-    ScoreResult, Share,
+    ScoreResult, Share, ev_email,
 };
 
 /// UTC ISO-8601 with `Z`, fractional seconds only when non-zero
@@ -41,7 +41,7 @@ pub(crate) fn user(world: &World, data: &EvData, person: usize) -> Value {
     let p = &world.people[person];
     json!({
         "userId": ids::user_id(person),
-        "email": p.email,
+        "email": ev_email(world, person),
         "firstName": p.first_name,
         "lastName": p.last_name,
         "teamId": data.person_team[person].map(ids::team_id),
@@ -409,7 +409,7 @@ pub(crate) fn call(world: &World, ev: &EvCall, opts: CallOpts) -> Value {
     }
     let mut v = json!({
         "id": ids::call_id(call.index),
-        "callerEmail": host.email,
+        "callerEmail": ev_email(world, call.host),
         "callerId": ids::user_id(call.host),
         "callSummary": if complete { call_summary(world, call, &blocks) } else { Value::Null },
         "callTime": ts(call.started),
@@ -438,7 +438,7 @@ pub(crate) fn search_value(world: &World, ev: &EvCall, field: &str) -> Option<St
     match field {
         "id" => Some(ids::call_id(call.index)),
         "callerId" => Some(ids::user_id(call.host)),
-        "callerEmail" => Some(world.people[call.host].email.to_lowercase()),
+        "callerEmail" => Some(ev_email(world, call.host).to_lowercase()),
         "direction" => Some(direction(call).to_lowercase()),
         "state" => Some(ev.state.as_str().to_lowercase()),
         f => f.strip_prefix("metadata.").and_then(|k| metadata(world, call).get(k).map(text)),
@@ -611,9 +611,9 @@ pub(crate) fn score_rows(world: &World, data: &EvData, s: &ScoreResult) -> Vec<V
             let skills = ev.skills.get(ans.question).copied().unwrap_or([None; 3]);
             let skill = |k: usize| skills[k].map(|s| SKILLS[s]);
             Some(json!({
-                "reviewer": world.people[a.reviewer].email,
+                "reviewer": ev_email(world, a.reviewer),
                 "reviewerTeam": team_name(world, data, a.reviewer),
-                "caller": world.people[a.reviewed].email,
+                "caller": ev_email(world, a.reviewed),
                 "callerTeam": team_name(world, data, a.reviewed),
                 "callId": ids::call_id(a.call),
                 "resultId": ids::result_id(a.index),
@@ -775,7 +775,7 @@ pub(crate) fn simple_transcript(world: &World, call: &Call) -> Value {
                 _ if kind == "UNKNOWN" => (None, None, None),
                 Speaker::Person(i) => {
                     let x = &world.people[i];
-                    (Some(x.email.clone()), Some(x.first_name.clone()), Some(x.last_name.clone()))
+                    (Some(ev_email(world, i).to_owned()), Some(x.first_name.clone()), Some(x.last_name.clone()))
                 }
                 Speaker::Contact(c) => {
                     let x = &world.contacts[c];

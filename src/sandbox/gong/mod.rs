@@ -3,7 +3,9 @@
 //!
 //! Behaviour: HTTP Basic auth on every route (401, or 403 on `GET /v2/users`,
 //! `GET /v2/coaching` and `GET /v2/workspaces`); errors are
-//! `{"requestId": "...", "errors": ["..."]}`; list endpoints page by 100 with an opaque
+//! `{"requestId": "...", "errors": ["..."]}`; injected failures
+//! ([`crate::sandbox::SimHandle::inject_failures`], `set_down`) answer with the
+//! injected status and that body; list endpoints page by 100 with an opaque
 //! cursor bound to the request's filter (absent on the last page); empty results are
 //! 404; a token bucket per access key (capacity and refill `rate_per_sec`) answers 429
 //! with `Retry-After: 1`.
@@ -117,6 +119,10 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
     st.counters.record(method.as_str(), &route);
     if !st.settings.latency.is_zero() {
         tokio::time::sleep(st.settings.latency).await;
+    }
+    if let Some(status) = st.counters.take_injected_failure() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return ApiError::new(status, "Internal server error (injected by the sandbox)").into_response();
     }
     if st.counters.take_injected_429() {
         st.counters.count_429();

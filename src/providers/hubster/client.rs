@@ -1,0 +1,62 @@
+//! Hubster engine HTTP operations: a conversation, and its activities for one
+//! integration type from a `leid` on. 404 (the conversation does not exist) is "no
+//! data"; 408 (the engine timed out) is the provider being unavailable.
+
+use serde::de::DeserializeOwned;
+
+use super::model::{Activity, Conversation, WithRaw};
+use crate::providers::{
+    ProviderError, ProviderErrorKind,
+    transport::{Transport, UpstreamRequest},
+};
+
+/// `id` when it is safe as one path segment (Hubster ids are UUIDs).
+pub(crate) fn path_segment(id: &str) -> Option<&str> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    ok.then_some(id)
+}
+
+/// The Hubster engine endpoints convograph uses.
+#[derive(Debug)]
+pub(crate) struct HubClient {
+    pub(crate) transport: Transport,
+}
+
+impl HubClient {
+    async fn get<T: DeserializeOwned>(&self, req: UpstreamRequest) -> Result<Option<T>, ProviderError> {
+        let resp = self.transport.send(&req).await?;
+        match resp.status {
+            200..=299 => self.transport.decode(&resp.body).map(Some),
+            404 => Ok(None),
+            408 => {
+                Err(self.transport.error_of(ProviderErrorKind::Unavailable("the engine timed out (HTTP 408)".into())))
+            }
+            status => Err(self.transport.status_error(status)),
+        }
+    }
+
+    /// `GET /api/v1/conversations/{id}`.
+    pub(crate) async fn conversation(&self, id: &str) -> Result<Option<WithRaw<Conversation>>, ProviderError> {
+        let Some(id) = path_segment(id) else { return Ok(None) };
+        self.get(UpstreamRequest::get(format!("/api/v1/conversations/{id}"))).await
+    }
+
+    /// `GET /api/v1/interactions/activities/{id}?type={kind}&leid={leid}`.
+    pub(crate) async fn activities(
+        &self,
+        id: &str,
+        kind: &str,
+        leid: Option<i64>,
+    ) -> Result<Option<Vec<WithRaw<Activity>>>, ProviderError> {
+        let Some(id) = path_segment(id) else { return Ok(None) };
+        let mut req = UpstreamRequest::get(format!("/api/v1/interactions/activities/{id}")).param("type", kind);
+        if let Some(leid) = leid {
+            req = req.param("leid", leid.to_string());
+        }
+        self.get(req).await
+    }
+}

@@ -1,0 +1,121 @@
+//! The Hubster provider against its simulator: incremental activity reads lose and
+//! repeat nothing at the `leid` boundary, whichever way the engine treats `leid`.
+
+use std::{collections::HashMap, sync::Arc};
+
+use super::*;
+use crate::{
+    config::{Credentials, Secret},
+    domain::ChatParty,
+    providers::transport::{RateSchedule, TrafficPolicy},
+    sandbox::{HubsterSimSettings, Sandbox, SandboxSettings, hubster::ids, world_hub::Party},
+};
+
+async fn provider(sandbox: &Sandbox) -> HubsterProvider {
+    let h = &sandbox.hubster;
+    let credentials = Credentials::ClientCredentials {
+        client_id: Secret::new(h.client_id()),
+        client_secret: Secret::new(h.client_secret()),
+        token_url: h.token_url().parse().unwrap(),
+        scope: None,
+    };
+    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
+    let transport =
+        Transport::new(ProviderKind::Hubster, Arc::from("hub"), h.engine_url().parse().unwrap(), &credentials, policy)
+            .unwrap();
+    HubsterProvider::new(transport, Cache::new(&Default::default()), Arc::from("hub"), Vec::new(), Duration::ZERO)
+}
+
+/// (event id, text or payload type) of each activity, for comparison.
+fn keys(acts: &[ChatActivity]) -> Vec<(i64, String)> {
+    acts.iter().map(|a| (a.event_id, a.text.clone().or_else(|| a.payload_type.clone()).unwrap_or_default())).collect()
+}
+
+fn expected(sandbox: &Sandbox, i: usize) -> Vec<(i64, String)> {
+    sandbox
+        .hubster
+        .activities(i)
+        .iter()
+        .map(|a| {
+            let label = match &a.content {
+                crate::sandbox::world_hub::Content::Message(t) => t.clone(),
+                crate::sandbox::world_hub::Content::Event { payload_type, .. } => payload_type.clone(),
+            };
+            (a.event_id, label)
+        })
+        .collect()
+}
+
+fn sorted(mut v: Vec<(i64, String)>) -> Vec<(i64, String)> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn incremental_reads_neither_repeat_nor_lose_activities_at_the_leid_boundary() {
+    for inclusive in [true, false] {
+        let settings = SandboxSettings {
+            people: 12,
+            calls: 20,
+            hubster: HubsterSimSettings { leid_inclusive: inclusive, rate_per_sec: 0, ..HubsterSimSettings::default() },
+            ..SandboxSettings::default()
+        };
+        let sandbox = Sandbox::start(settings).await.unwrap();
+        let p = provider(&sandbox).await;
+        let id = ids::conversation_id(2);
+
+        let first = p.chat_activities(&id).await.unwrap();
+        assert_eq!(sorted(keys(&first)), sorted(expected(&sandbox, 2)), "inclusive={inclusive}");
+        assert!(first.windows(2).all(|w| w[0].event_id <= w[1].event_id), "event order");
+        let reads = sandbox.hubster.activity_reads();
+        assert_eq!(reads.len(), 3, "one read per integration type");
+        assert!(reads.iter().all(|r| r.leid.is_none()));
+
+        // A message in the same millisecond as the last activity, and one later.
+        let last = first.last().unwrap().event_id;
+        sandbox.hubster.push_message(2, Party::Customer, Party::Agent, "Same millisecond.", last);
+        sandbox.hubster.push_message(2, Party::Agent, Party::Customer, "Later.", last + 7);
+        let second = p.chat_activities(&id).await.unwrap();
+        assert_eq!(sorted(keys(&second)), sorted(expected(&sandbox, 2)), "inclusive={inclusive}");
+        assert_eq!(second.len(), first.len() + 2, "each new message once, nothing repeated");
+        let reads = sandbox.hubster.activity_reads();
+        let last_seen: HashMap<&str, i64> =
+            [("Customer", Party::Customer), ("Agent", Party::Agent), ("Bot", Party::Bot)]
+                .into_iter()
+                .map(|(name, party)| {
+                    let max = sandbox.hubster.data().conversations[2]
+                        .activities
+                        .iter()
+                        .filter(|a| a.involves(party))
+                        .map(|a| a.event_id)
+                        .max()
+                        .unwrap();
+                    (name, max)
+                })
+                .collect();
+        for r in &reads[3..] {
+            assert_eq!(r.leid, Some(last_seen[r.kind.as_str()] - 1), "{r:?}");
+            assert!(r.returned <= 4, "only the last millisecond again and what is new: {r:?}");
+        }
+
+        // And once more at the new boundary.
+        sandbox.hubster.push_message(2, Party::Bot, Party::Customer, "Also later.", last + 7);
+        let third = p.chat_activities(&id).await.unwrap();
+        assert_eq!(third.len(), second.len() + 1);
+        assert_eq!(sorted(keys(&third)), sorted(expected(&sandbox, 2)));
+        let bot = third.iter().find(|a| a.text.as_deref() == Some("Also later.")).unwrap();
+        assert_eq!((bot.sender.party, bot.sender.channel.as_deref()), (ChatParty::Bot, Some("Bot")));
+        sandbox.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_conversation_has_no_activities_and_no_transcript() {
+    let sandbox = Sandbox::start(SandboxSettings { people: 6, calls: 10, ..SandboxSettings::default() }).await.unwrap();
+    let p = provider(&sandbox).await;
+    let unknown = "3fa85f64-5717-4562-b3fc-2c963f66afa6".to_owned();
+    assert!(p.chat_activities(&unknown).await.unwrap().is_empty());
+    assert!(p.transcripts(std::slice::from_ref(&unknown)).await.unwrap().is_empty());
+    assert!(p.calls_by_ids(&[unknown, "../v2/users".into()]).await.unwrap().is_empty());
+    sandbox.shutdown().await;
+}

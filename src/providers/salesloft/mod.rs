@@ -1,0 +1,292 @@
+//! Salesloft conversations: users (`/v2/users`, keyed by guid), calls
+//! (`/v2/conversations`) and transcripts (the ordered, paged sentences of the
+//! conversation's transcription).
+//!
+//! What Salesloft filters itself: hosts (`owner_ids`), duration (`duration[gte|lte]`,
+//! milliseconds), one platform, one language, one medium; direction is applied here
+//! exactly (Salesloft conversations have none, so only `UNKNOWN` matches). Several
+//! platforms, languages or both media are filtered here, page by page. Start time and
+//! title substring are not Salesloft filters: the schema applies them. Everything else
+//! of seed 003 (exact title, title prefix, `created_at`/`updated_at` ranges, owner,
+//! recorder, conversation, account and person ids, `is_api`, sorting) goes through the
+//! validated `remoteQuery`.
+//!
+//! Quirks handled here: lists page by `page`/`per_page` (100 here) with
+//! `metadata.paging.next_page`; the team's cost budget (600 per minute, deep pages
+//! cost up to 30) is read from each response's `x-ratelimit-*` headers and the
+//! transport waits for the next minute instead of spending past it; owners are user
+//! guids, while users have integer ids too; records read in a list are kept for
+//! lookups by id (a page of calls then costs no second request for its transcripts'
+//! conversations).
+
+mod client;
+mod mapping;
+mod model;
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use futures::{StreamExt, stream};
+
+use self::{
+    client::{SlClient, path_segment},
+    model::{Conversation, Sentence, User as SlUser},
+};
+use super::{
+    CallFilterSupport, CallQuery, Capabilities, Provider, ProviderError, ProviderErrorKind, ProviderKind,
+    transport::Transport,
+};
+use crate::{
+    cache::{Cache, CacheKey, ResourceKind, Weigh},
+    domain::{Call, Page, Transcript, User},
+};
+
+/// Requests per second convograph sends at most: the documented budget, 600 per
+/// minute, spread evenly (the budget is shared with the team's other integrations).
+pub const DEFAULT_RATE_PER_SEC: f64 = 10.0;
+/// The budget window Salesloft documents (per minute).
+pub const BUDGET_WINDOW: Duration = Duration::from_secs(60);
+/// Transcripts fetched at once (each is a walk of sentence pages).
+const PER_ID_CONCURRENCY: usize = 4;
+/// Ids per `ids[]` or `guid[]` filter (one page of results).
+const MAX_IDS_PER_REQUEST: usize = 100;
+
+/// A Salesloft connection.
+#[derive(Debug)]
+pub struct SalesloftProvider {
+    connection: Arc<str>,
+    client: SlClient,
+    cache: Cache,
+}
+
+/// A call that may not exist (cached either way).
+#[derive(Clone)]
+struct OptionalCall(Option<Call>);
+
+impl Weigh for OptionalCall {
+    fn weigh(&self) -> usize {
+        self.0.as_ref().map_or(16, Weigh::weigh)
+    }
+}
+
+/// A transcript that may not exist.
+#[derive(Clone)]
+struct OptionalTranscript(Option<Transcript>);
+
+impl Weigh for OptionalTranscript {
+    fn weigh(&self) -> usize {
+        self.0.as_ref().map_or(16, Weigh::weigh)
+    }
+}
+
+impl SalesloftProvider {
+    /// Builds the provider of one connection (the transport should pace against the
+    /// cost budget: [`Transport::with_cost_budget`]).
+    pub fn new(transport: Transport, cache: Cache, connection: Arc<str>) -> Self {
+        Self { connection, client: SlClient { transport }, cache }
+    }
+
+    fn key(&self, op: &'static str, fingerprint: String) -> CacheKey {
+        CacheKey { connection: self.connection.clone(), op, fingerprint }
+    }
+
+    fn bad_input(&self, message: String) -> ProviderError {
+        self.error(ProviderErrorKind::BadInput(message))
+    }
+
+    /// Keeps a listed conversation for lookups by id.
+    async fn remember(&self, call: &Call) {
+        self.cache
+            .insert(self.key("call", call.remote_id.clone()), ResourceKind::Calls, OptionalCall(Some(call.clone())))
+            .await;
+    }
+
+    async fn transcript_of(&self, call_id: &str) -> Result<Option<Transcript>, ProviderError> {
+        let Some(call) = self.calls_by_ids(&[call_id.to_owned()]).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let Some(tid) = mapping::transcription_id(&call) else { return Ok(None) };
+        let Some(tid) = path_segment(&tid).map(str::to_owned) else {
+            return Err(
+                self.error(ProviderErrorKind::Decode(format!("unexpected transcription id for call {call_id}")))
+            );
+        };
+        let sentences = self.client.all::<Sentence>(&format!("/v2/transcriptions/{tid}/sentences"), &[]).await?;
+        Ok(sentences.map(|s| mapping::transcript(call_id, &tid, s)))
+    }
+}
+
+/// What a Salesloft connection fills (also the source of the coverage tables).
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        batch_lookups: true,
+        users: true,
+        calls: true,
+        transcripts: true,
+        native_call_filters: CallFilterSupport {
+            time_range: false,
+            hosts: true,
+            direction: true,
+            medium: true,
+            platform: true,
+            duration: true,
+            title: false,
+            language: true,
+            newest_first: false,
+            oldest_first: false,
+            remote_query: true,
+        },
+        ..Capabilities::default()
+    }
+}
+
+#[async_trait]
+impl Provider for SalesloftProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Salesloft
+    }
+
+    fn connection_id(&self) -> &Arc<str> {
+        &self.connection
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        capabilities()
+    }
+
+    async fn check(&self) -> Result<(), ProviderError> {
+        self.client.page::<SlUser>("/v2/users", &[], 1).await.map(|_| ())
+    }
+
+    async fn list_users(&self, page: Option<String>) -> Result<Page<User>, ProviderError> {
+        let number = page_number(page.as_deref()).ok_or_else(|| self.bad_input("invalid users page".into()))?;
+        let page = self
+            .cache
+            .get_or_fetch(self.key("users_page", number.to_string()), ResourceKind::Users, async {
+                let list = self.client.page::<SlUser>("/v2/users", &[], number).await?;
+                Ok(match list {
+                    Some(l) => Page {
+                        next: l.metadata.paging.next_page.filter(|n| *n > number).map(|n| n.to_string()),
+                        total: l.metadata.paging.total_count,
+                        items: l.data.into_iter().map(mapping::user).collect(),
+                    },
+                    None => Page::empty(),
+                })
+            })
+            .await?;
+        Ok((*page).clone())
+    }
+
+    /// `GET /v2/users?guid[]=…`, 100 guids a request.
+    async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, ProviderError> {
+        let mut ids: Vec<String> = ids.iter().filter(|i| !i.trim().is_empty()).cloned().collect();
+        ids.sort();
+        ids.dedup();
+        let users = self
+            .cache
+            .get_or_fetch(self.key("users_by_ids", ids.join(",")), ResourceKind::Users, async {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(MAX_IDS_PER_REQUEST) {
+                    let params: Vec<(String, String)> =
+                        chunk.iter().map(|g| ("guid[]".to_owned(), g.clone())).collect();
+                    let list = self.client.page::<SlUser>("/v2/users", &params, 1).await?;
+                    out.extend(list.into_iter().flat_map(|l| l.data).map(mapping::user));
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok((*users).clone())
+    }
+
+    async fn list_calls(&self, query: &CallQuery, page: Option<String>) -> Result<Page<Call>, ProviderError> {
+        let plan = client::plan(query).map_err(|m| self.bad_input(m))?;
+        if plan.nothing {
+            return Ok(Page::empty());
+        }
+        let number = page_number(page.as_deref()).ok_or_else(|| self.bad_input("invalid calls page".into()))?;
+        let fingerprint = format!("{:?}|{number}", plan.params);
+        let mut page = (*self
+            .cache
+            .get_or_fetch(self.key("calls_page", fingerprint), ResourceKind::Calls, async {
+                let list = self.client.page::<Conversation>("/v2/conversations", &plan.params, number).await?;
+                let Some(list) = list else { return Ok(Page::empty()) };
+                let items: Vec<Call> = list.data.into_iter().map(mapping::call).collect();
+                for c in &items {
+                    self.remember(c).await;
+                }
+                Ok(Page {
+                    next: list.metadata.paging.next_page.filter(|n| *n > number).map(|n| n.to_string()),
+                    total: list.metadata.paging.total_count,
+                    items,
+                })
+            })
+            .await?)
+            .clone();
+        if plan.local {
+            page.items.retain(|c| query.matches(c));
+            page.total = None;
+        }
+        Ok(page)
+    }
+
+    /// Conversations already read in a list come from the cache; the others are asked
+    /// with `GET /v2/conversations?ids[]=…`, 100 ids a request.
+    async fn calls_by_ids(&self, ids: &[String]) -> Result<Vec<Call>, ProviderError> {
+        let mut out = Vec::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.cache.peek::<OptionalCall>(&self.key("call", id.clone())).await {
+                Some(found) => out.extend(found.0.clone()),
+                None if path_segment(id).is_some() => missing.push(id.clone()),
+                None => {}
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        for chunk in missing.chunks(MAX_IDS_PER_REQUEST) {
+            let params: Vec<(String, String)> = chunk.iter().map(|id| ("ids[]".to_owned(), id.clone())).collect();
+            let list = self.client.page::<Conversation>("/v2/conversations", &params, 1).await?;
+            let found: Vec<Call> = list.into_iter().flat_map(|l| l.data).map(mapping::call).collect();
+            for id in chunk {
+                let call = found.iter().find(|c| &c.remote_id == id).cloned();
+                self.cache.insert(self.key("call", id.clone()), ResourceKind::Calls, OptionalCall(call)).await;
+            }
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// Per call: its transcription's sentences, every page (no batch form exists).
+    async fn transcripts(&self, call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
+        // One request for the conversations not read yet, before the sentence walks.
+        self.calls_by_ids(call_ids).await?;
+        let fetches: Vec<_> = call_ids
+            .iter()
+            .cloned()
+            .map(|id| async move {
+                self.cache
+                    .get_or_fetch(self.key("transcript", id.clone()), ResourceKind::Transcripts, async {
+                        Ok(OptionalTranscript(self.transcript_of(&id).await?))
+                    })
+                    .await
+            })
+            .collect();
+        let results: Vec<_> = stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?.0.clone());
+        }
+        Ok(out)
+    }
+}
+
+/// A page token (1-based page number); absent = the first page.
+fn page_number(token: Option<&str>) -> Option<u64> {
+    match token {
+        None => Some(1),
+        Some(t) => t.parse::<u64>().ok().filter(|n| *n >= 1),
+    }
+}
+
+#[cfg(test)]
+mod tests;

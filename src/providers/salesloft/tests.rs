@@ -1,0 +1,122 @@
+//! The Salesloft provider against its simulator: what Salesloft filters and what
+//! convograph would filter locally (`CallQuery::matches`) agree.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::{
+    config::{Credentials, Secret},
+    domain::{CallDirection, Medium},
+    providers::{
+        all_pages,
+        transport::{RateSchedule, TrafficPolicy},
+    },
+    sandbox::{SalesloftSimSettings, Sandbox, SandboxSettings, salesloft::ids},
+};
+
+async fn provider(sandbox: &Sandbox) -> SalesloftProvider {
+    let credentials = Credentials::Bearer { token: Secret::new(sandbox.salesloft.token()) };
+    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
+    let transport = Transport::new(
+        ProviderKind::Salesloft,
+        Arc::from("sl-test"),
+        sandbox.salesloft.base_url().parse().unwrap(),
+        &credentials,
+        policy,
+    )
+    .unwrap()
+    .with_cost_budget(sandbox.salesloft.budget_window());
+    SalesloftProvider::new(transport, Cache::new(&Default::default()), Arc::from("sl-test"))
+}
+
+fn remote_ids(calls: &[Call]) -> Vec<String> {
+    calls.iter().map(|c| c.remote_id.clone()).collect()
+}
+
+#[tokio::test]
+async fn what_salesloft_filters_equals_what_local_filtering_keeps() {
+    let settings = SandboxSettings {
+        calls: 600,
+        salesloft: SalesloftSimSettings { budget: 0, ..SalesloftSimSettings::default() },
+        ..SandboxSettings::default()
+    };
+    let sandbox = Sandbox::start(settings).await.unwrap();
+    let p = provider(&sandbox).await;
+    let all = CallQuery::default();
+    let everything = all_pages(|t| p.list_calls(&all, t)).await.unwrap();
+    assert_eq!(everything.len(), sandbox.salesloft.data().conversations.len());
+    let data = sandbox.salesloft.data();
+    let host = ids::user_guid(data.conversations[0].owner);
+    let other_host = ids::user_guid(data.conversations.iter().find(|c| ids::user_guid(c.owner) != host).unwrap().owner);
+    let language = data.conversations.iter().map(|c| c.language_code.clone()).find(|l| l != "en-US").unwrap();
+
+    let queries = [
+        CallQuery { host_remote_ids: vec![host.clone()], ..CallQuery::default() },
+        CallQuery { host_remote_ids: vec![host.clone(), other_host], ..CallQuery::default() },
+        CallQuery { media: vec![Medium::Audio], ..CallQuery::default() },
+        CallQuery { media: vec![Medium::Audio, Medium::Video], ..CallQuery::default() },
+        CallQuery { media: vec![Medium::Chat], ..CallQuery::default() },
+        CallQuery { platforms: vec!["ZOOM".into()], ..CallQuery::default() },
+        CallQuery { platforms: vec!["zoom".into(), "Salesloft".into(), "skype".into()], ..CallQuery::default() },
+        CallQuery { languages: vec![language.to_lowercase()], ..CallQuery::default() },
+        CallQuery { languages: vec!["en-US".into(), language.clone()], ..CallQuery::default() },
+        CallQuery { languages: vec!["eng".into()], ..CallQuery::default() },
+        CallQuery { min_duration_secs: Some(900.0), max_duration_secs: Some(2400.5), ..CallQuery::default() },
+        CallQuery { directions: vec![CallDirection::Unknown], ..CallQuery::default() },
+        CallQuery { directions: vec![CallDirection::Inbound, CallDirection::Conference], ..CallQuery::default() },
+        CallQuery {
+            host_remote_ids: vec![host],
+            media: vec![Medium::Video],
+            min_duration_secs: Some(1200.0),
+            languages: vec!["en-US".into()],
+            ..CallQuery::default()
+        },
+    ];
+    for q in queries {
+        let before = sandbox.salesloft.requests("GET", "/v2/conversations");
+        let got = all_pages(|t| p.list_calls(&q, t)).await.unwrap();
+        let want: Vec<&Call> = everything.iter().filter(|c| q.matches(c)).collect();
+        assert_eq!(remote_ids(&got), want.iter().map(|c| c.remote_id.clone()).collect::<Vec<_>>(), "{q:?}");
+        let plan = client::plan(&q).unwrap();
+        let requests = sandbox.salesloft.requests("GET", "/v2/conversations") - before;
+        if plan.nothing {
+            assert_eq!(requests, 0, "nothing can match, nothing is asked: {q:?}");
+        } else if !plan.local {
+            // Filtered at the API: only pages of matching conversations were read.
+            assert!(requests <= (want.len() as u64).div_ceil(client::PER_PAGE).max(1), "{q:?}: {requests}");
+        }
+    }
+    sandbox.shutdown().await;
+}
+
+/// A 422 is the client's input: `BAD_USER_INPUT` naming only parameters we sent, never
+/// the rest of Salesloft's body.
+#[tokio::test]
+async fn a_422_names_the_refused_parameters_we_sent_and_nothing_else() {
+    use axum::{Router, http::StatusCode, routing::get};
+    let body = r#"{"errors": {"title": ["is too long"], "internal_note": ["secret-detail-77"]}}"#;
+    let app =
+        Router::new().route("/v2/conversations", get(move || async move { (StatusCode::UNPROCESSABLE_ENTITY, body) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let credentials = Credentials::Bearer { token: Secret::new("t") };
+    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
+    let transport = Transport::new(
+        ProviderKind::Salesloft,
+        Arc::from("sl"),
+        format!("http://{addr}").parse().unwrap(),
+        &credentials,
+        policy,
+    )
+    .unwrap();
+    let p = SalesloftProvider::new(transport, Cache::new(&Default::default()), Arc::from("sl"));
+    let q = CallQuery {
+        remote_query: Some(serde_json::json!({ "title": "x" }).as_object().unwrap().clone()),
+        ..CallQuery::default()
+    };
+    let err = p.list_calls(&q, None).await.unwrap_err();
+    assert_eq!(err.code(), crate::error::ErrorCode::BadUserInput);
+    let text = err.to_string();
+    assert!(text.contains("title") && !text.contains("internal_note") && !text.contains("secret-detail-77"), "{text}");
+}
