@@ -5,13 +5,32 @@
 
 use std::{
     any::Any,
-    sync::Arc,
+    collections::HashMap,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
+use futures::{
+    FutureExt,
+    future::{BoxFuture, Shared},
+};
 use moka::{Expiry, future::Cache as MokaCache};
 
-use crate::{config::CacheSettings, providers::ProviderError};
+use crate::{accounting, config::CacheSettings, providers::ProviderError};
+
+/// Results of one in-flight batch fetch, by id (type-erased; each id's entry holds
+/// the same type).
+type BatchResult = Result<Arc<HashMap<String, Arc<dyn Any + Send + Sync>>>, ProviderError>;
+type InFlight = Shared<BoxFuture<'static, BatchResult>>;
+
+/// What [`Cache::get_many`] stores per id: the record, or `None` when the provider
+/// does not have it.
+struct Found(Option<Arc<dyn Any + Send + Sync>>);
+
+fn found<T: Send + Sync + 'static>(entry: &Entry) -> Option<Arc<T>> {
+    let f = entry.value.clone().downcast::<Found>().ok()?;
+    f.0.clone()?.downcast::<T>().ok()
+}
 
 /// Resource kinds, each with its own TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +58,14 @@ struct Entry {
     value: Arc<dyn Any + Send + Sync>,
     ttl: Duration,
     weight: u32,
+    created: Instant,
+}
+
+impl Entry {
+    /// Time this entry has left to live.
+    fn left(&self) -> Duration {
+        self.ttl.saturating_sub(self.created.elapsed())
+    }
 }
 
 struct PerEntryTtl;
@@ -54,6 +81,8 @@ impl Expiry<CacheKey, Entry> for PerEntryTtl {
 pub struct Cache {
     inner: MokaCache<CacheKey, Entry>,
     settings: CacheSettings,
+    /// Batch fetches under way, by the key of each id they fetch.
+    in_flight: Arc<Mutex<HashMap<CacheKey, InFlight>>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -88,7 +117,7 @@ impl Cache {
             .weigher(|_k: &CacheKey, v: &Entry| v.weight)
             .expire_after(PerEntryTtl)
             .build();
-        Self { inner, settings: settings.clone() }
+        Self { inner, settings: settings.clone(), in_flight: Arc::default() }
     }
 
     fn ttl(&self, kind: ResourceKind) -> Duration {
@@ -109,18 +138,193 @@ impl Cache {
     {
         let ttl = self.ttl(kind);
         if ttl.is_zero() {
+            accounting::cache_lookup(None, &key.connection, false, ttl);
             return fetch.await.map(Arc::new);
         }
+        let connection = key.connection.clone();
         let entry = self
             .inner
-            .try_get_with(key, async move {
+            .entry(key)
+            .or_try_insert_with(async move {
                 let value = fetch.await?;
                 let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
-                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight })
+                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight, created: Instant::now() })
             })
             .await
             .map_err(|e: Arc<ProviderError>| (*e).clone())?;
-        Ok(entry.value.downcast::<T>().expect("one type per cache key op"))
+        // Fresh: this caller fetched. Not fresh: cached, or another caller's fetch
+        // of the same key was awaited (coalesced), which costs nothing upstream.
+        let entry_left = entry.value().left();
+        accounting::cache_lookup(None, &connection, !entry.is_fresh(), entry_left);
+        Ok(entry.into_value().value.downcast::<T>().expect("one type per cache key op"))
+    }
+
+    /// Records looked up by id, for providers that fetch many ids in one request.
+    ///
+    /// Each id is its own cache entry (so a later request with another mix of ids
+    /// reuses what it can), ids nobody has asked for yet are fetched together in one
+    /// `fetch` call, and ids another request is fetching right now are awaited rather
+    /// than fetched again: twenty identical concurrent queries cost one upstream
+    /// request. Ids the provider does not return are remembered as absent for the
+    /// same time to live. Errors are not cached.
+    pub async fn get_many<T, F, Fut>(
+        &self,
+        connection: &Arc<str>,
+        op: &'static str,
+        kind: ResourceKind,
+        ids: &[String],
+        fetch: F,
+    ) -> Result<HashMap<String, Arc<T>>, ProviderError>
+    where
+        T: Weigh + Send + Sync + 'static,
+        F: FnOnce(Vec<String>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<(String, T)>, ProviderError>> + Send + 'static,
+    {
+        let ttl = self.ttl(kind);
+        let mut wanted: Vec<String> = ids.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        let key = |id: &str| CacheKey { connection: connection.clone(), op, fingerprint: id.to_owned() };
+        let mut out = HashMap::new();
+        if ttl.is_zero() {
+            accounting::cache_lookup(None, connection, false, ttl);
+            let fetched = fetch(wanted).await?;
+            return Ok(fetched.into_iter().map(|(id, v)| (id, Arc::new(v))).collect());
+        }
+
+        let mut missing = Vec::new();
+        for id in wanted {
+            match self.inner.get(&key(&id)).await {
+                Some(entry) => {
+                    accounting::cache_lookup(None, connection, true, entry.left());
+                    if let Some(v) = found::<T>(&entry) {
+                        out.insert(id, v);
+                    }
+                }
+                None => missing.push(id),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+
+        // Split the misses: ids in flight elsewhere are awaited, the rest are ours.
+        let mut awaited: Vec<(String, InFlight)> = Vec::new();
+        let mine: Vec<String>;
+        let own_batch: Option<InFlight>;
+        {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            let mut own = Vec::new();
+            for id in missing {
+                match in_flight.get(&key(&id)) {
+                    Some(f) => awaited.push((id, f.clone())),
+                    None => own.push(id),
+                }
+            }
+            mine = own;
+            own_batch = (!mine.is_empty()).then(|| {
+                let batch = self.batch_future(connection.clone(), op, ttl, mine.clone(), fetch);
+                for id in &mine {
+                    in_flight.insert(key(id), batch.clone());
+                }
+                batch
+            });
+        }
+        if let Some(batch) = own_batch {
+            let results = batch.await?;
+            for id in &mine {
+                accounting::cache_lookup(None, connection, false, ttl);
+                if let Some(v) = results.get(id).and_then(|v| v.clone().downcast::<T>().ok()) {
+                    out.insert(id.clone(), v);
+                }
+            }
+        }
+        for (id, batch) in awaited {
+            let results = batch.await?;
+            accounting::cache_lookup(None, connection, true, ttl);
+            if let Some(v) = results.get(&id).and_then(|v| v.clone().downcast::<T>().ok()) {
+                out.insert(id, v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The shared future that fetches `ids` once, caches each, and leaves the
+    /// in-flight map. Any waiter may drive it, so a cancelled owner does not strand
+    /// the others.
+    fn batch_future<T, F, Fut>(
+        &self,
+        connection: Arc<str>,
+        op: &'static str,
+        ttl: Duration,
+        ids: Vec<String>,
+        fetch: F,
+    ) -> InFlight
+    where
+        T: Weigh + Send + Sync + 'static,
+        F: FnOnce(Vec<String>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<(String, T)>, ProviderError>> + Send + 'static,
+    {
+        let cache = self.inner.clone();
+        let in_flight = self.in_flight.clone();
+        async move {
+            let key = |id: &str| CacheKey { connection: connection.clone(), op, fingerprint: id.to_owned() };
+            // A batch that finished between the caller's cache lookup and its claim
+            // on these ids has left them in the cache: take those from there.
+            let mut by_id: HashMap<String, Arc<dyn Any + Send + Sync>> = HashMap::new();
+            let mut need = Vec::new();
+            for id in &ids {
+                match cache.get(&key(id)).await {
+                    Some(entry) => {
+                        if let Ok(f) = entry.value.clone().downcast::<Found>()
+                            && let Some(v) = &f.0
+                        {
+                            by_id.insert(id.clone(), v.clone());
+                        }
+                    }
+                    None => need.push(id.clone()),
+                }
+            }
+            let out = if need.is_empty() {
+                Ok(by_id)
+            } else {
+                fetch(need.clone()).await.map(|items| {
+                    for (id, v) in items {
+                        by_id.insert(id, Arc::new(v));
+                    }
+                    by_id
+                })
+            };
+            if let Ok(by_id) = &out {
+                for id in &need {
+                    let value = by_id.get(id).cloned();
+                    let weight =
+                        value.as_ref().and_then(|v| v.clone().downcast::<T>().ok()).map_or(64, |v| v.weigh() + 64);
+                    let entry = Entry {
+                        value: Arc::new(Found(value)),
+                        ttl,
+                        weight: u32::try_from(weight).unwrap_or(u32::MAX),
+                        created: Instant::now(),
+                    };
+                    cache.insert(key(id), entry).await;
+                }
+            }
+            // Leave the in-flight map only after the cache holds the results, so a
+            // caller that misses the map finds them in the cache.
+            let mut map = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            for id in &ids {
+                map.remove(&key(id));
+            }
+            out.map(Arc::new)
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// Estimated bytes held now (the weigher's sum, after pending maintenance).
+    pub async fn weighted_size(&self) -> u64 {
+        self.inner.run_pending_tasks().await;
+        self.inner.weighted_size()
     }
 
     /// The cached value for `key`, without fetching.
@@ -136,7 +340,7 @@ impl Cache {
             return;
         }
         let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
-        self.inner.insert(key, Entry { value: Arc::new(value), ttl, weight }).await;
+        self.inner.insert(key, Entry { value: Arc::new(value), ttl, weight, created: Instant::now() }).await;
     }
 
     /// Entries held now (after pending maintenance).
@@ -180,4 +384,51 @@ mod weights {
         Listen => 128, Feedback => 192, Share => 160, KpiObservation => 128, KpiDefinition => 128,
         CoachingPlan => 256, Meeting => 256,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    impl Weigh for String {
+        fn weigh(&self) -> usize {
+            self.len()
+        }
+    }
+
+    #[tokio::test]
+    async fn get_many_fetches_each_id_once_across_concurrent_callers() {
+        let cache = Cache::new(&CacheSettings::default());
+        let conn: Arc<str> = Arc::from("c");
+        let calls = Arc::new(AtomicU32::new(0));
+        let ids: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        let run = |subset: Vec<String>| {
+            let (cache, conn, calls) = (cache.clone(), conn.clone(), calls.clone());
+            async move {
+                cache
+                    .get_many(&conn, "t", ResourceKind::Transcripts, &subset, move |need| async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok(need.into_iter().filter(|i| i != "7").map(|i| (i.clone(), format!("v{i}"))).collect())
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        let mut tasks = Vec::new();
+        for k in 0..20 {
+            let subset: Vec<String> = ids.iter().skip(k % 3).cloned().collect();
+            tasks.push(tokio::spawn(run(subset)));
+        }
+        for t in tasks {
+            let got = t.await.unwrap();
+            assert!(!got.contains_key("7"));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let again = run(ids.clone()).await;
+        assert_eq!(again.len(), 99);
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "everything, absent ids included, was cached");
+    }
 }

@@ -134,6 +134,9 @@ pub struct CacheSettings {
     /// Time to live of stats, scores and scorecards.
     #[serde(with = "humantime_serde")]
     pub stats_ttl: Duration,
+    /// Upper bound of the whole-response cache, in MiB of response bodies (`0` turns
+    /// it off). A repeated query within the TTL of its data is answered from it.
+    pub responses_max_mib: u64,
 }
 
 impl Default for CacheSettings {
@@ -144,6 +147,7 @@ impl Default for CacheSettings {
             users_ttl: Duration::from_secs(600),
             transcripts_ttl: Duration::from_secs(3600),
             stats_ttl: Duration::from_secs(300),
+            responses_max_mib: 64,
         }
     }
 }
@@ -164,6 +168,9 @@ pub struct TrafficSettings {
     /// failing with `RATE_LIMITED`.
     #[serde(with = "humantime_serde::option")]
     pub max_queue_wait: Option<Duration>,
+    /// Requests per day (Gong's documented default is 10,000; `0` turns the cap off).
+    /// Past it, requests fail fast with `RATE_LIMITED` and the time to retry.
+    pub daily_quota: Option<u32>,
 }
 
 impl TrafficSettings {
@@ -174,6 +181,7 @@ impl TrafficSettings {
             timeout: self.timeout.or(fallback.timeout),
             max_retries: self.max_retries.or(fallback.max_retries),
             max_queue_wait: self.max_queue_wait.or(fallback.max_queue_wait),
+            daily_quota: self.daily_quota.or(fallback.daily_quota),
         }
     }
 }

@@ -11,11 +11,13 @@
 //!   [`providers::Provider`] trait, and the rate-aware [`providers::transport`].
 //! - [`people`]: provider accounts joined into persons by email.
 //! - [`cache`]: the cross-request cache of provider results.
+//! - [`accounting`]: what one request cost (upstream requests, cache hits, limiter wait).
 //! - [`domain`]: provider-neutral records.
 //! - [`timeline`]: calls of several connections in one start-time order, paged both ways.
 //! - [`sandbox`]: simulators of the providers' APIs over one synthetic world.
 //! - [`error`]: the error codes clients see.
 
+pub mod accounting;
 pub mod cache;
 pub mod config;
 pub mod domain;

@@ -93,11 +93,11 @@ impl Application {
         let mut registry = Registry::default();
         let mut nodes = Vec::new();
         for c in &connections {
-            let (provider, rate) = build_provider(c, &settings, &cache)?;
+            let (provider, policy) = build_provider(c, &settings, &cache)?;
             nodes.push(ConnectionNode {
                 id: c.id.clone().into(),
                 provider: c.provider,
-                rate_limit: RateLimitInfo { requests_per_second: rate },
+                rate_limit: RateLimitInfo { schedule: policy.schedule, daily_quota: policy.daily_quota },
             });
             registry.insert(provider);
         }
@@ -121,11 +121,12 @@ impl Application {
             directory: Arc::new(Directory::new(settings.cache.users_ttl)),
         };
         let schema = build_schema(state);
-        let router = router(HttpState {
-            schema: schema.clone(),
+        let router = router(HttpState::new(
+            schema.clone(),
             registry,
-            graphiql: Arc::new(settings.server.graphiql.clone()),
-        });
+            Arc::new(settings.server.graphiql.clone()),
+            settings.cache.responses_max_mib,
+        ));
         let addr = settings.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self { listener, router, schema, sandbox })
@@ -238,14 +239,15 @@ fn build_provider(
     c: &ResolvedConnection,
     settings: &Settings,
     cache: &Cache,
-) -> Result<(Arc<dyn Provider>, f64), StartupError> {
+) -> Result<(Arc<dyn Provider>, TrafficPolicy), StartupError> {
     let fail = |reason: String| StartupError::Connection { id: c.id.clone(), reason };
     let traffic = c.traffic.or(settings.traffic.for_provider(c.provider)).or(&settings.traffic.all);
     let id: Arc<str> = Arc::from(c.id.as_str());
     match c.provider {
         ProviderKind::Gong => {
             let policy =
-                TrafficPolicy::resolve(&traffic, RateSchedule::Fixed(crate::providers::gong::DEFAULT_RATE_PER_SEC));
+                TrafficPolicy::resolve(&traffic, RateSchedule::Fixed(crate::providers::gong::DEFAULT_RATE_PER_SEC))
+                    .with_default_daily_quota(&traffic, crate::providers::gong::DEFAULT_DAILY_QUOTA);
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
                 .map_err(|e| fail(e.to_string()))?;
             let tz = match &c.time_zone {
@@ -253,14 +255,14 @@ fn build_provider(
                 None => chrono_tz::UTC,
             };
             let provider = GongProvider::new(transport, cache.clone(), id, tz, c.workspace_id.clone());
-            Ok((Arc::new(provider), policy.schedule.rate_at(chrono::Utc::now())))
+            Ok((Arc::new(provider), policy))
         }
         ProviderKind::ExecVision => {
             let policy = TrafficPolicy::resolve(&traffic, crate::providers::execvision::DEFAULT_SCHEDULE);
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
                 .map_err(|e| fail(e.to_string()))?;
             let provider = crate::providers::execvision::ExecVisionProvider::new(transport, cache.clone(), id);
-            Ok((Arc::new(provider), policy.schedule.rate_at(chrono::Utc::now())))
+            Ok((Arc::new(provider), policy))
         }
         ProviderKind::Salesloft => {
             if matches!(c.credentials, Credentials::Basic { .. }) {
@@ -273,7 +275,7 @@ fn build_provider(
                 .map_err(|e| fail(e.to_string()))?
                 .with_cost_budget(c.budget_window.unwrap_or(salesloft::BUDGET_WINDOW));
             let provider = SalesloftProvider::new(transport, cache.clone(), id);
-            Ok((Arc::new(provider), policy.schedule.rate_at(chrono::Utc::now())))
+            Ok((Arc::new(provider), policy))
         }
         ProviderKind::Hubster => {
             if matches!(c.credentials, Credentials::Basic { .. }) {
@@ -289,7 +291,7 @@ fn build_provider(
                 c.conversation_ids.clone(),
                 settings.cache.calls_ttl,
             );
-            Ok((Arc::new(provider), policy.schedule.rate_at(chrono::Utc::now())))
+            Ok((Arc::new(provider), policy))
         }
     }
 }

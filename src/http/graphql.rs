@@ -6,7 +6,7 @@
 //! otherwise (200 once the request is read). A request that fails before execution
 //! (parse or validation) has no `data` entry. `apollo-federation-include-trace: ftv1`
 //! adds a federated trace (`extensions.ftv1`). Browsers asking for HTML get GraphiQL.
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
     BatchRequest, BatchResponse,
@@ -19,8 +19,12 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-use super::{HttpState, graphiql};
-use crate::{federation::ftv1, loaders::Loaders};
+use super::{HttpState, graphiql, response_cache::Stored};
+use crate::{
+    accounting::{self, RequestAccount},
+    federation::ftv1,
+    loaders::Loaders,
+};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -29,6 +33,15 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 enum MediaType {
     GraphqlResponseJson,
     Json,
+}
+
+impl MediaType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
+            Self::Json => "application/json",
+        }
+    }
 }
 
 fn negotiate(headers: &HeaderMap) -> MediaType {
@@ -147,21 +160,71 @@ fn wants_ftv1(headers: &HeaderMap) -> bool {
     headers.get(ftv1::INCLUDE_TRACE_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == ftv1::FTV1)
 }
 
-async fn execute(state: &HttpState, headers: &HeaderMap, media: MediaType, mut req: BatchRequest) -> Response {
-    if wants_ftv1(headers) {
+fn wants_debug(headers: &HeaderMap) -> bool {
+    headers
+        .get(accounting::DEBUG_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim(), "1" | "true"))
+}
+
+/// Runs one operation with its own loaders and cost account; returns the response
+/// and how long it may be reused (`None`: not at all).
+async fn execute_one(
+    state: &HttpState,
+    req: async_graphql::Request,
+    trace: bool,
+    debug: bool,
+) -> (async_graphql::Response, Option<Duration>) {
+    let account = RequestAccount::new();
+    let loaders = Arc::new(Loaders::new(&state.registry, Some(account.clone())));
+    let parsed = async_graphql::parser::parse_query(&req.query).is_ok();
+    let mut req = req.data(loaders);
+    if trace {
         req = req.data(ftv1::TraceRequested);
     }
-    let loaders = Arc::new(Loaders::new(&state.registry));
-    let parses: Vec<bool> = req.iter().map(|r| async_graphql::parser::parse_query(&r.query).is_ok()).collect();
-    let mut resp = state.schema.execute_batch(req.data(loaders)).await;
-    match &mut resp {
-        BatchResponse::Single(r) => tag_request_errors(r, parses.first().copied().unwrap_or(true)),
-        BatchResponse::Batch(rs) => {
-            for (r, parsed) in rs.iter_mut().zip(parses) {
-                tag_request_errors(r, parsed);
+    let mut resp = accounting::scope(account.clone(), state.schema.execute(req)).await;
+    tag_request_errors(&mut resp, parsed);
+    if debug && let Ok(summary) = async_graphql::Value::from_json(serde_json::json!(account.summary())) {
+        resp.extensions.insert("convograph".to_owned(), summary);
+    }
+    let max_age = if resp.errors.is_empty() { account.max_age() } else { None };
+    (resp, max_age)
+}
+
+async fn execute(state: &HttpState, headers: &HeaderMap, media: MediaType, req: BatchRequest) -> Response {
+    let (trace, debug) = (wants_ftv1(headers), wants_debug(headers));
+    match req {
+        BatchRequest::Single(r) => {
+            // Requests for a trace or a cost report describe an execution: never cached.
+            let key = if trace || debug { None } else { state.responses.key("", media.as_str(), &r) };
+            let run = async {
+                let (resp, max_age) = execute_one(state, r, trace, debug).await;
+                render(media, BatchResponse::Single(resp), &[max_age])
+            };
+            match key {
+                Some(key) => {
+                    let (stored, hit) = state.responses.get_or_run(key, run).await;
+                    let mut out = respond(&stored);
+                    out.headers_mut()
+                        .insert(RESPONSE_CACHE_HEADER, HeaderValue::from_static(if hit { "hit" } else { "miss" }));
+                    out
+                }
+                None => respond(&run.await),
             }
         }
+        BatchRequest::Batch(rs) => {
+            let results = futures::future::join_all(rs.into_iter().map(|r| execute_one(state, r, trace, debug))).await;
+            let (resps, ages): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+            respond(&render(media, BatchResponse::Batch(resps), &ages))
+        }
     }
+}
+
+/// Response header saying whether the whole answer came from the response cache.
+const RESPONSE_CACHE_HEADER: &str = "x-convograph-response-cache";
+
+/// The HTTP form of an answer, and how long it may be reused.
+fn render(media: MediaType, resp: BatchResponse, max_ages: &[Option<Duration>]) -> Stored {
     // With the GraphQL media type, a request that never started executing (parse or
     // validation failure: no data, no error path) is a 400.
     let request_failed = match &resp {
@@ -178,9 +241,36 @@ async fn execute(state: &HttpState, headers: &HeaderMap, media: MediaType, mut r
         BatchResponse::Batch(rs) => serde_json::Value::Array(rs.iter().map(response_json).collect()),
     };
     let body = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal\"}]}".to_vec());
-    let mut out = (status, body).into_response();
-    out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
+    let ttl = shortest(max_ages).unwrap_or(Duration::ZERO);
+    Stored { status, content_type: content_type(media), body: body.into(), ttl, stored_at: std::time::Instant::now() }
+}
+
+fn respond(stored: &Stored) -> Response {
+    let mut out = (stored.status, stored.body.clone()).into_response();
+    out.headers_mut().insert(header::CONTENT_TYPE, stored.content_type.clone());
+    out.headers_mut().insert(header::CACHE_CONTROL, cache_control(stored));
     out
+}
+
+/// The shortest of the answers' times to live; `None` if any may not be reused.
+fn shortest(max_ages: &[Option<Duration>]) -> Option<Duration> {
+    max_ages.iter().try_fold(None::<Duration>, |acc, a| {
+        let a = (*a)?;
+        Some(Some(acc.map_or(a, |m| m.min(a))))
+    })?
+}
+
+/// `private, max-age=N`: the time the provider data the answer was built from has
+/// left to live in convograph's cache (private: answers depend on the caller).
+/// Answers with errors, or built from data convograph does not cache, are `no-store`.
+fn cache_control(stored: &Stored) -> HeaderValue {
+    let left = stored.remaining();
+    if stored.ttl.is_zero() || left.is_zero() {
+        return HeaderValue::from_static("no-store");
+    }
+    // Whole seconds, rounded up: a fresh answer says its full time to live.
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    HeaderValue::try_from(format!("private, max-age={secs}")).unwrap_or(HeaderValue::from_static("no-store"))
 }
 
 /// Gives parse and validation errors (raised by the engine, without a code) the

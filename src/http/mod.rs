@@ -3,6 +3,7 @@
 
 mod graphiql;
 mod graphql;
+mod response_cache;
 
 use std::sync::Arc;
 
@@ -18,6 +19,19 @@ pub struct HttpState {
     pub schema: AppSchema,
     pub registry: Arc<Registry>,
     pub graphiql: Arc<GraphiqlSettings>,
+    responses: response_cache::ResponseCache,
+}
+
+impl HttpState {
+    /// The HTTP state, with a response cache of at most `response_cache_mib` MiB.
+    pub fn new(
+        schema: AppSchema,
+        registry: Arc<Registry>,
+        graphiql: Arc<GraphiqlSettings>,
+        response_cache_mib: u64,
+    ) -> Self {
+        Self { schema, registry, graphiql, responses: response_cache::ResponseCache::new(response_cache_mib) }
+    }
 }
 
 /// The whole HTTP surface.

@@ -8,10 +8,11 @@
 
 use std::{collections::HashMap, hash::Hash, sync::Arc, time::Duration};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures::StreamExt;
 
 use crate::{
+    accounting::{self, RequestAccount},
     domain::{Call, Transcript, User},
     providers::{Provider, ProviderError, Registry},
 };
@@ -37,11 +38,12 @@ const BATCH_DELAY: Duration = Duration::from_millis(8);
 /// limiter paces them).
 const PER_ID_CONCURRENCY: usize = 8;
 
-/// The loaders of one request.
+/// The loaders of one request. Each remembers what it loaded for the rest of the
+/// request, so sibling lookups ([`load_with_siblings`]) ask for a key once.
 pub struct Loaders {
-    pub users: DataLoader<UserLoader>,
-    pub calls: DataLoader<CallLoader>,
-    pub transcripts: DataLoader<TranscriptLoader>,
+    pub users: DataLoader<UserLoader, HashMapCache>,
+    pub calls: DataLoader<CallLoader, HashMapCache>,
+    pub transcripts: DataLoader<TranscriptLoader, HashMapCache>,
     /// How this request joins accounts into people (decided once, on first need).
     pub people: tokio::sync::OnceCell<crate::people::Scope>,
     /// Whether this request has already reported connections missing from the join.
@@ -49,12 +51,16 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    /// Fresh loaders for one request.
-    pub fn new(registry: &Arc<Registry>) -> Self {
+    /// Fresh loaders for one request; their batches record into `account`.
+    pub fn new(registry: &Arc<Registry>, account: Option<Arc<RequestAccount>>) -> Self {
+        let spawn = || accounting::spawner(account.clone());
         Self {
-            users: DataLoader::new(UserLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
-            calls: DataLoader::new(CallLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
-            transcripts: DataLoader::new(TranscriptLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
+            users: DataLoader::with_cache(UserLoader(registry.clone()), spawn(), HashMapCache::default())
+                .delay(BATCH_DELAY),
+            calls: DataLoader::with_cache(CallLoader(registry.clone()), spawn(), HashMapCache::default())
+                .delay(BATCH_DELAY),
+            transcripts: DataLoader::with_cache(TranscriptLoader(registry.clone()), spawn(), HashMapCache::default())
+                .delay(BATCH_DELAY),
             people: tokio::sync::OnceCell::new(),
             people_reported: Default::default(),
         }
@@ -164,7 +170,7 @@ impl Loader<RemoteKey> for TranscriptLoader {
 
 /// Loads one record through `loader`: `Ok(None)` when the provider has no such id.
 pub async fn load_remote<L, T>(
-    loader: &DataLoader<L>,
+    loader: &DataLoader<L, HashMapCache>,
     connection: &Arc<str>,
     remote_id: &str,
 ) -> Result<Option<Arc<T>>, ProviderError>
@@ -172,9 +178,26 @@ where
     L: Loader<RemoteKey, Value = Loaded<T>, Error = std::convert::Infallible>,
     T: Send + Sync + 'static,
 {
-    let key = RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() };
-    match loader.load_one(key).await {
-        Ok(found) => found.transpose(),
+    load_with_siblings(loader, RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() }, []).await
+}
+
+/// Loads `wanted` in one batch with `siblings`, the keys the other records of the
+/// same page will ask for. However the executor interleaves the page's resolvers
+/// (and however long they take under load), the first one to run asks for the
+/// whole page, so a page of 100 calls costs one transcript request, not one per
+/// batch window; the later ones find their record in the request's loader cache.
+pub async fn load_with_siblings<L, T>(
+    loader: &DataLoader<L, HashMapCache>,
+    wanted: RemoteKey,
+    siblings: impl IntoIterator<Item = RemoteKey>,
+) -> Result<Option<Arc<T>>, ProviderError>
+where
+    L: Loader<RemoteKey, Value = Loaded<T>, Error = std::convert::Infallible>,
+    T: Send + Sync + 'static,
+{
+    let keys = siblings.into_iter().chain(std::iter::once(wanted.clone()));
+    match loader.load_many(keys).await {
+        Ok(mut found) => found.remove(&wanted).transpose(),
         Err(never) => match never {},
     }
 }

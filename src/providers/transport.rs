@@ -21,7 +21,12 @@ use std::{
     time::Duration,
 };
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{
+    DefaultDirectRateLimiter, Quota, RateLimiter,
+    clock::DefaultClock,
+    middleware::StateInformationMiddleware,
+    state::{InMemoryState, NotKeyed},
+};
 use rand::Rng;
 use reqwest::{Method, header::HeaderValue};
 use serde::de::DeserializeOwned;
@@ -29,7 +34,10 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::{ProviderError, ProviderErrorKind, ProviderKind, auth::Auth, budget::CostBudget};
-use crate::config::{Credentials, TrafficSettings};
+use crate::{
+    accounting,
+    config::{Credentials, TrafficSettings},
+};
 
 /// How many requests per second a provider allows, possibly by time of day.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,6 +79,8 @@ pub struct TrafficPolicy {
     pub timeout: Duration,
     pub max_retries: u32,
     pub max_queue_wait: Duration,
+    /// Requests allowed per day (Gong: 10,000 per company), `None` for no daily cap.
+    pub daily_quota: Option<u32>,
 }
 
 impl TrafficPolicy {
@@ -82,7 +92,17 @@ impl TrafficPolicy {
             timeout: settings.timeout.unwrap_or(Duration::from_secs(30)),
             max_retries: settings.max_retries.unwrap_or(3),
             max_queue_wait: settings.max_queue_wait.unwrap_or(Duration::from_secs(15)),
+            daily_quota: settings.daily_quota.filter(|n| *n > 0),
         }
+    }
+
+    /// The provider's documented daily quota, unless the settings name one (`0`
+    /// turns the cap off).
+    pub fn with_default_daily_quota(mut self, settings: &TrafficSettings, quota: u32) -> Self {
+        if settings.daily_quota.is_none() {
+            self.daily_quota = Some(quota);
+        }
+        self
     }
 }
 
@@ -140,6 +160,10 @@ pub struct Transport {
     limiter: DefaultDirectRateLimiter,
     /// The night limiter of a day/night schedule.
     night_limiter: Option<DefaultDirectRateLimiter>,
+    /// The daily quota: a bucket of `daily_quota` requests refilled evenly over a day.
+    daily: Option<DailyLimiter>,
+    /// Requests left in the daily bucket after the last one sent.
+    daily_left: AtomicU64,
     policy: TrafficPolicy,
     paused_until: Mutex<Option<Instant>>,
     sent: AtomicU64,
@@ -164,6 +188,12 @@ impl Transport {
         Ok(Self {
             limiter: RateLimiter::direct(quota(day)),
             night_limiter: night.map(|n| RateLimiter::direct(quota(n))),
+            daily: policy.daily_quota.and_then(NonZeroU32::new).map(|n| {
+                let per_request = Duration::from_secs(86_400) / n.get();
+                let q = Quota::with_period(per_request).expect("non-zero period").allow_burst(n);
+                RateLimiter::direct(q).with_middleware::<StateInformationMiddleware>()
+            }),
+            daily_left: AtomicU64::new(policy.daily_quota.map_or(u64::MAX, u64::from)),
             provider,
             connection,
             client,
@@ -187,6 +217,11 @@ impl Transport {
         self.sent.load(Ordering::Relaxed)
     }
 
+    /// Requests left in the daily quota, when the connection has one.
+    pub fn daily_quota_left(&self) -> Option<u64> {
+        self.daily.as_ref().map(|_| self.daily_left.load(Ordering::Relaxed))
+    }
+
     /// The connection's policy.
     pub fn policy(&self) -> &TrafficPolicy {
         &self.policy
@@ -207,16 +242,21 @@ impl Transport {
         let mut attempt = 0u32;
         let mut renewed = false;
         loop {
-            self.wait_for_turn(deadline).await?;
-            if let Some(budget) = &self.budget {
-                budget
+            let waited_from = Instant::now();
+            let turn = self.wait_for_turn(deadline).await;
+            let turn = match (turn, &self.budget) {
+                (Ok(()), Some(budget)) => budget
                     .reserve(req.cost, deadline)
                     .await
-                    .map_err(|retry_after| self.error(ProviderErrorKind::RateLimited { retry_after }))?;
-            }
+                    .map_err(|retry_after| self.error(ProviderErrorKind::RateLimited { retry_after })),
+                (turn, _) => turn,
+            };
+            accounting::limiter_wait(self.provider, &self.connection, waited_from.elapsed());
+            turn?;
             let auth = self.auth.header().await.map_err(|k| self.error(k))?;
             self.sent.fetch_add(1, Ordering::Relaxed);
             let outcome = self.send_once(req, &auth).await;
+            accounting::upstream_request(self.provider, &self.connection, outcome.as_ref().ok().map(|r| r.status));
             if let Ok(resp) = &outcome {
                 if let Some(budget) = &self.budget {
                     budget.observe(resp.budget_remaining, resp.budget_cost);
@@ -267,6 +307,7 @@ impl Transport {
                     return Err(self.error(ProviderErrorKind::Unavailable("retries exhausted".into())));
                 }
                 tokio::time::sleep(delay).await;
+                accounting::limiter_wait(self.provider, &self.connection, delay);
             }
             attempt += 1;
         }
@@ -280,6 +321,18 @@ impl Transport {
                 return Err(self.error(ProviderErrorKind::RateLimited { retry_after: until - Instant::now() }));
             }
             tokio::time::sleep_until(until).await;
+        }
+        if let Some(daily) = &self.daily {
+            // A spent daily quota is not worth queueing for: fail fast with the time
+            // the next request will be allowed.
+            match daily.check() {
+                Ok(state) => self.daily_left.store(u64::from(state.remaining_burst_capacity()), Ordering::Relaxed),
+                Err(not_until) => {
+                    self.daily_left.store(0, Ordering::Relaxed);
+                    let wait = not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default()));
+                    return Err(self.error(ProviderErrorKind::RateLimited { retry_after: wait }));
+                }
+            }
         }
         let limiter = match &self.night_limiter {
             Some(night) if !is_us_eastern_business_hours(chrono::Utc::now()) => night,
@@ -339,6 +392,9 @@ impl Transport {
         self.error(ProviderErrorKind::Status { status })
     }
 }
+
+/// A direct limiter that reports how much of its burst is left.
+type DailyLimiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 
 struct RawResponse {
     status: u16,

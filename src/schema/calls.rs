@@ -14,13 +14,13 @@ use super::{
     connection_node,
     id::{self, Kind},
     loaders,
-    people::{check_email, remote_ids_at},
+    people::{check_email, person_among, remote_ids_at},
     rank, report, state,
 };
 use crate::{
     domain::{self, Affiliation, Call, CallDirection, ChatActivityKind, Medium, Page, Transcript},
     error::{AppError, AppResult},
-    loaders::load_remote,
+    loaders::{RemoteKey, load_remote, load_with_siblings},
     people::Person,
     providers::{CallQuery, Provider, ProviderKind, SortDirection},
     timeline::{Cut, Source, StreamPos, call_hash, merge, start_of},
@@ -193,7 +193,20 @@ pub(crate) async fn calls_list(
         |c: Call| CallNode::new(conn.clone(), kind, Arc::new(c)),
     )
     .await
+    .map(with_siblings)
 }
+
+/// Lets every call of a page know the page, so nested lookups batch per page.
+pub(crate) fn with_siblings(mut list: List<CallNode>) -> List<CallNode> {
+    let page: CallPage = list.edges.iter().map(|e| (e.node.connection.clone(), e.node.call.clone())).collect();
+    for edge in &mut list.edges {
+        edge.node.siblings = Some(page.clone());
+    }
+    list
+}
+
+/// The calls of one listed page, with their connections.
+pub(crate) type CallPage = Arc<[(Arc<str>, Arc<Call>)]>;
 
 /// The connection id of merged lists' cursors.
 const MERGED: &str = "*";
@@ -283,7 +296,7 @@ pub(crate) async fn timeline(
         let node = CallNode::new(src.provider.connection_id().clone(), src.provider.kind(), Arc::new(m.call));
         Edge::new(st.cursors.seal(&list, &pos), node)
     }));
-    Ok(conn)
+    Ok(with_siblings(conn))
 }
 
 /// The calls list of every readable connection with calls (or of one, in its own
@@ -332,11 +345,24 @@ pub struct CallNode {
     pub(crate) connection: Arc<str>,
     pub(crate) provider: ProviderKind,
     pub(crate) call: Arc<Call>,
+    /// The calls of the page this call was listed in (with their connections), when
+    /// it came from a list: nested lookups ask for the whole page at once.
+    pub(crate) siblings: Option<CallPage>,
 }
 
 impl CallNode {
     pub(crate) fn new(connection: Arc<str>, provider: ProviderKind, call: Arc<Call>) -> Self {
-        Self { connection, provider, call }
+        Self { connection, provider, call, siblings: None }
+    }
+
+    /// Keys of the page's calls, picked by `key_of` (which may give none for a call).
+    fn sibling_keys(&self, key_of: impl for<'c> Fn(&'c Call) -> Vec<&'c str>) -> Vec<RemoteKey> {
+        let Some(page) = &self.siblings else { return Vec::new() };
+        page.iter()
+            .flat_map(|(conn, call)| {
+                key_of(call).into_iter().map(|id| RemoteKey { connection: conn.clone(), remote_id: id.to_owned() })
+            })
+            .collect()
     }
 
     /// Loads a call of a connection through the request's DataLoader.
@@ -429,19 +455,27 @@ impl CallNode {
     /// The user who hosted the call (Gong `primaryUserId`, ExecVision caller,
     /// Salesloft `owner_id` joined through the user's guid; none for Hubster chats).
     async fn host(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        match &self.call.host_remote_id {
-            Some(h) => UserNode::load(ctx, &self.connection, h).await,
-            None => Ok(None),
-        }
+        let Some(h) = &self.call.host_remote_id else { return Ok(None) };
+        let siblings = self.sibling_keys(|c| c.host_remote_id.as_deref().into_iter().collect());
+        Ok(person_among(ctx, &self.connection, h, siblings).await?.map(UserNode::new))
     }
 
     /// Everyone invited to or present on the call.
     async fn participants(&self) -> Vec<Participant> {
+        // The participants' users of the whole page load in one batch.
+        let page_users: Arc<[RemoteKey]> = self
+            .sibling_keys(|c| c.participants.iter().flatten().filter_map(|p| p.user_remote_id.as_deref()).collect())
+            .into();
         self.call
             .participants
             .iter()
             .flatten()
-            .map(|p| Participant { connection: self.connection.clone(), p: p.clone(), channel: None })
+            .map(|p| Participant {
+                connection: self.connection.clone(),
+                p: p.clone(),
+                channel: None,
+                page_users: page_users.clone(),
+            })
             .collect()
     }
 
@@ -527,9 +561,10 @@ impl CallNode {
     /// the transcription's sentences; Hubster: the chat's messages, from customer,
     /// agent and bot.
     async fn transcript(&self, ctx: &Context<'_>) -> Result<Option<TranscriptNode>> {
-        let transcript = load_remote(&loaders(ctx)?.transcripts, &self.connection, &self.call.remote_id)
-            .await
-            .map_err(AppError::from)?;
+        let wanted = RemoteKey { connection: self.connection.clone(), remote_id: self.call.remote_id.clone() };
+        let siblings = self.sibling_keys(|c| vec![c.remote_id.as_str()]);
+        let transcript =
+            load_with_siblings(&loaders(ctx)?.transcripts, wanted, siblings).await.map_err(AppError::from)?;
         Ok(transcript.map(|t| TranscriptNode {
             connection: self.connection.clone(),
             provider: self.provider,
@@ -592,6 +627,8 @@ fn clamp_i32(n: i64) -> i32 {
 pub struct Participant {
     connection: Arc<str>,
     p: domain::Participant,
+    /// The users of every participant of the page (batched together).
+    page_users: Arc<[RemoteKey]>,
     channel: Option<String>,
 }
 
@@ -636,10 +673,8 @@ impl Participant {
     }
     /// The provider user, when the participant is one.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        match &self.p.user_remote_id {
-            Some(u) => UserNode::load(ctx, &self.connection, u).await,
-            None => Ok(None),
-        }
+        let Some(u) = &self.p.user_remote_id else { return Ok(None) };
+        Ok(person_among(ctx, &self.connection, u, self.page_users.iter().cloned()).await?.map(UserNode::new))
     }
 }
 
@@ -850,6 +885,7 @@ impl TranscriptNode {
                 .iter()
                 .map(|s| Participant {
                     connection: self.connection.clone(),
+                    page_users: Arc::from([]),
                     p: domain::Participant {
                         remote_id: None,
                         name: s.name.clone(),
@@ -877,7 +913,12 @@ impl TranscriptNode {
             .iter()
             .flat_map(|c| c.participants.iter().flatten())
             .filter(|p| p.speaker_id.as_deref().is_some_and(|s| speaking.contains(s)))
-            .map(|p| Participant { connection: self.connection.clone(), p: p.clone(), channel: None })
+            .map(|p| Participant {
+                connection: self.connection.clone(),
+                p: p.clone(),
+                channel: None,
+                page_users: Arc::from([]),
+            })
             .collect())
     }
 

@@ -15,7 +15,9 @@ pub mod users;
 
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, EmptyMutation, EmptySubscription, ID, Interface, Schema, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, EmptyMutation, EmptySubscription, ID, Interface, Object, Schema, SimpleObject,
+};
 
 pub use calls::{CallNode, TranscriptNode};
 pub use coaching::{
@@ -31,7 +33,7 @@ use crate::{
     error::{AppError, AppResult},
     loaders::Loaders,
     people::Directory,
-    providers::{Capabilities, Provider, ProviderError, ProviderKind, Registry},
+    providers::{Capabilities, Provider, ProviderError, ProviderKind, Registry, transport::RateSchedule},
 };
 
 /// The schema type.
@@ -136,10 +138,25 @@ pub struct ConnectionNode {
 }
 
 /// A connection's outbound rate limit.
-#[derive(Debug, Clone, SimpleObject)]
+#[derive(Debug, Clone)]
 pub struct RateLimitInfo {
-    /// Requests per second convograph sends at most.
-    pub requests_per_second: f64,
+    pub(crate) schedule: RateSchedule,
+    pub(crate) daily_quota: Option<u32>,
+}
+
+#[Object]
+impl RateLimitInfo {
+    /// Requests per second convograph sends at most, now (ExecVision's rate depends
+    /// on the time of day in US Eastern time: 5/s from 6 AM to 9 PM, 25/s otherwise).
+    async fn requests_per_second(&self) -> f64 {
+        self.schedule.rate_at(chrono::Utc::now())
+    }
+
+    /// Requests per day convograph sends at most, when the provider has a daily
+    /// quota (Gong: 10,000 by default).
+    async fn daily_quota(&self) -> Option<u32> {
+        self.daily_quota
+    }
 }
 
 #[ComplexObject]

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     domain::User,
     error::{AppError, AppResult},
-    loaders::load_remote,
+    loaders::{RemoteKey, load_with_siblings},
     people::{Account, Index, Person, Scope},
 };
 
@@ -85,12 +85,24 @@ pub(crate) async fn person(
     connection: &Arc<str>,
     remote_id: &str,
 ) -> AppResult<Option<Arc<Person>>> {
+    person_among(ctx, connection, remote_id, []).await
+}
+
+/// [`person`], with the accounts the other records of the same page will ask for
+/// (`siblings`): without a joined index, they are loaded in one batch with it.
+pub(crate) async fn person_among(
+    ctx: &Context<'_>,
+    connection: &Arc<str>,
+    remote_id: &str,
+    siblings: impl IntoIterator<Item = RemoteKey>,
+) -> AppResult<Option<Arc<Person>>> {
     provider(ctx, connection)?;
     let index = index(ctx).await?;
     if let Some(p) = index.and_then(|i| i.by_account(connection, remote_id)) {
         return Ok(Some(p.clone()));
     }
-    let Some(user) = load_remote(&loaders(ctx)?.users, connection, remote_id).await? else {
+    let wanted = RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() };
+    let Some(user) = load_with_siblings(&loaders(ctx)?.users, wanted, siblings).await? else {
         return Ok(None);
     };
     Ok(Some(person_of(ctx, connection, user).await?))

@@ -2,6 +2,7 @@
 #![allow(unreachable_pub)]
 mod calls;
 mod config;
+mod costs;
 mod coverage;
 mod deploy;
 mod errors;

@@ -33,12 +33,14 @@ use crate::{
 
 /// Gong's documented default: 3 requests per second per company.
 pub const DEFAULT_RATE_PER_SEC: f64 = 3.0;
+/// Gong's documented default: 10,000 requests per day per company.
+pub const DEFAULT_DAILY_QUOTA: u32 = 10_000;
 
 /// A Gong connection.
 #[derive(Debug)]
 pub struct GongProvider {
     connection: Arc<str>,
-    client: GongClient,
+    client: Arc<GongClient>,
     cache: Cache,
     time_zone: Tz,
     workspace_id: Option<String>,
@@ -53,7 +55,7 @@ impl GongProvider {
         time_zone: Tz,
         workspace_id: Option<String>,
     ) -> Self {
-        Self { connection, client: GongClient { transport }, cache, time_zone, workspace_id }
+        Self { connection, client: Arc::new(GongClient { transport }), cache, time_zone, workspace_id }
     }
 
     fn key(&self, op: &'static str, fingerprint: String) -> CacheKey {
@@ -147,6 +149,14 @@ impl GongProvider {
     }
 }
 
+/// Decodes a `POST /v2/calls/extensive` page and maps its calls, as `list_calls`
+/// does (exposed for the criterion benchmarks).
+#[doc(hidden)]
+pub fn decode_calls_page(body: &[u8]) -> Result<Vec<Call>, String> {
+    let page: model::CallsExtensiveResponse = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(page.calls.into_iter().map(mapping::call).collect())
+}
+
 fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
@@ -223,18 +233,20 @@ impl Provider for GongProvider {
     }
 
     async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, ProviderError> {
-        let mut ids = ids.to_vec();
-        ids.sort();
-        ids.dedup();
-        let key = self.key("users_by_ids", ids.join(","));
-        let users = self
+        let client = self.client.clone();
+        let found = self
             .cache
-            .get_or_fetch(key, ResourceKind::Users, async {
-                let pages = self.client.users_by_ids(&ids).await?;
-                Ok(pages.into_iter().flat_map(|p| p.users).map(mapping::user).collect::<Vec<_>>())
+            .get_many(&self.connection, "user", ResourceKind::Users, ids, move |missing| async move {
+                let pages = client.users_by_ids(&missing).await?;
+                Ok(pages
+                    .into_iter()
+                    .flat_map(|p| p.users)
+                    .map(mapping::user)
+                    .map(|u| (u.remote_id.clone(), u))
+                    .collect())
             })
             .await?;
-        Ok((*users).clone())
+        Ok(found.into_values().map(|u| (*u).clone()).collect())
     }
 
     async fn list_calls(&self, query: &CallQuery, page: Option<String>) -> Result<Page<Call>, ProviderError> {
@@ -264,13 +276,37 @@ impl Provider for GongProvider {
     }
 
     async fn calls_by_ids(&self, ids: &[String]) -> Result<Vec<Call>, ProviderError> {
-        let pages = self.client.calls_by_ids(ids).await?;
-        Ok(pages.into_iter().flat_map(|p| p.calls).map(mapping::call).collect())
+        let client = self.client.clone();
+        let found = self
+            .cache
+            .get_many(&self.connection, "call", ResourceKind::Calls, ids, move |missing| async move {
+                let pages = client.calls_by_ids(&missing).await?;
+                Ok(pages
+                    .into_iter()
+                    .flat_map(|p| p.calls)
+                    .map(mapping::call)
+                    .map(|c| (c.remote_id.clone(), c))
+                    .collect())
+            })
+            .await?;
+        Ok(found.into_values().map(|c| (*c).clone()).collect())
     }
 
     async fn transcripts(&self, call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
-        let pages = self.client.transcripts(call_ids).await?;
-        Ok(pages.into_iter().flat_map(|p| p.call_transcripts).map(mapping::transcript).collect())
+        let client = self.client.clone();
+        let found = self
+            .cache
+            .get_many(&self.connection, "transcript", ResourceKind::Transcripts, call_ids, move |missing| async move {
+                let pages = client.transcripts(&missing).await?;
+                Ok(pages
+                    .into_iter()
+                    .flat_map(|p| p.call_transcripts)
+                    .map(mapping::transcript)
+                    .map(|t| (t.call_remote_id.clone(), t))
+                    .collect())
+            })
+            .await?;
+        Ok(found.into_values().map(|t| (*t).clone()).collect())
     }
 
     async fn activity(&self, query: &StatsQuery) -> Result<Vec<Activity>, ProviderError> {

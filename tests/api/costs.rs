@@ -1,0 +1,177 @@
+//! What queries cost upstream: batching, the cross-request cache, coalesced
+//! concurrent misses, the `x-convograph-debug` cost report and `Cache-Control`.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, codes, spawn_app, spawn_with, test_settings};
+
+/// Reference query 1: a page of 100 Gong calls with host, participants' users and
+/// transcript (see BENCHMARKS.md).
+const CALLS_WITH_NESTED: &str = r#"{
+  calls(connectionId: "gong-demo", first: 100) {
+    edges { node { id title host { name email } participants { user { name } }
+      transcript { speakers { name } segments(first: 2) { edges { node { text } } } } } }
+  }
+}"#;
+
+async fn debug_query(app: &TestApp, query: &str) -> (reqwest::header::HeaderMap, Value) {
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-convograph-debug", "1")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("request sent");
+    let headers = resp.headers().clone();
+    (headers, resp.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn nested_fields_of_100_calls_cost_one_request_per_endpoint() {
+    let app = spawn_app().await;
+    let (_, body) = debug_query(&app, CALLS_WITH_NESTED).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(body["data"]["calls"]["edges"].as_array().unwrap().len(), 100);
+    // One calls page, one transcript batch, one users batch (hosts and participant
+    // users together): the theoretical minimum.
+    assert_eq!(app.gong.requests("POST", "/v2/calls/extensive"), 1);
+    assert_eq!(app.gong.requests("POST", "/v2/calls/transcript"), 1);
+    assert_eq!(app.gong.requests("POST", "/v2/users/extensive"), 1);
+    assert_eq!(app.gong.total_requests(), 3);
+    // The report agrees with what the simulator saw.
+    let report = &body["extensions"]["convograph"];
+    assert_eq!(report["upstreamRequests"], 3);
+    assert_eq!(report["connections"]["gong-demo"]["upstreamRequests"], 3);
+    assert_eq!(report["connections"]["gong-demo"]["provider"], "gong");
+    assert_eq!(report["connections"]["gong-demo"]["rateLimitedResponses"], 0);
+    assert!(report["cacheMisses"].as_u64().unwrap() >= 3, "{report}");
+}
+
+#[tokio::test]
+async fn a_repeat_within_the_ttl_costs_nothing_upstream() {
+    let app = spawn_app().await;
+    let (headers, first) = debug_query(&app, CALLS_WITH_NESTED).await;
+    let cold = app.gong.total_requests();
+    assert!(cold > 0);
+    // The shortest TTL involved is the calls list's (60 s by default).
+    assert_eq!(headers["cache-control"], "private, max-age=60");
+
+    let (_, second) = debug_query(&app, CALLS_WITH_NESTED).await;
+    assert_eq!(app.gong.total_requests(), cold, "no upstream request for the repeat");
+    assert_eq!(second["data"], first["data"]);
+    let report = &second["extensions"]["convograph"];
+    assert_eq!(report["upstreamRequests"], 0);
+    assert_eq!(report["cacheMisses"], 0);
+    assert!(report["cacheHits"].as_u64().unwrap() >= 3, "{report}");
+}
+
+#[tokio::test]
+async fn twenty_identical_concurrent_cold_queries_cost_what_one_costs() {
+    let one = spawn_app().await;
+    let _ = one.data(CALLS_WITH_NESTED, json!({})).await;
+    let single = one.gong.total_requests();
+
+    let app = spawn_app().await;
+    let queries = (0..20).map(|_| app.data(CALLS_WITH_NESTED, json!({})));
+    let results = futures::future::join_all(queries).await;
+    assert!(results.windows(2).all(|w| w[0] == w[1]), "every answer is the same");
+    assert_eq!(app.gong.total_requests(), single, "concurrent misses were coalesced");
+}
+
+#[tokio::test]
+async fn without_the_debug_header_there_is_no_report_and_errors_are_not_cacheable() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": r#"{ calls(connectionId: "gong-demo", first: 1) { edges { node { id } } } }"# }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "private, max-age=60");
+    let body: Value = resp.json().await.unwrap();
+    assert!(body.get("extensions").is_none_or(|e| e.get("convograph").is_none()), "{body}");
+
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-convograph-debug", "1")
+        .json(&json!({ "query": r#"{ calls(connectionId: "gong-demo", first: 1, after: "forged") { edges { node { id } } } }"# }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["extensions"]["convograph"]["upstreamRequests"], 0);
+}
+
+#[tokio::test]
+async fn a_spent_daily_quota_fails_fast_without_calling_the_provider() {
+    let mut settings = test_settings();
+    settings.traffic.gong.daily_quota = Some(2);
+    let app = spawn_with(settings).await;
+    let conns = app.data("{ connections { id rateLimit { requestsPerSecond dailyQuota } } }", json!({})).await;
+    assert_eq!(conns["connections"][0]["rateLimit"], json!({ "requestsPerSecond": 3.0, "dailyQuota": 2 }));
+    let page = r#"query($after: String) { calls(connectionId: "gong-demo", first: 100, after: $after) {
+        edges { node { id } } pageInfo { endCursor } } }"#;
+    let first = app.data(page, json!({})).await;
+    let cursor = first["calls"]["pageInfo"]["endCursor"].clone();
+    let second = app.data(page, json!({ "after": cursor })).await;
+    let cursor = second["calls"]["pageInfo"]["endCursor"].clone();
+    assert_eq!(app.gong.total_requests(), 2);
+
+    let body = app.query(page, json!({ "after": cursor })).await;
+    assert_eq!(codes(&body), ["RATE_LIMITED"], "{body}");
+    // The next request is allowed once a day's share of one request has passed.
+    let retry_ms = body["errors"][0]["extensions"]["retryAfterMs"].as_u64().expect("retryAfterMs");
+    assert!((40_000_000..=43_200_000).contains(&retry_ms), "{retry_ms}");
+    assert_eq!(app.gong.total_requests(), 2, "the provider was not called");
+}
+
+async fn post(app: &TestApp, query: &str, variables: Value) -> (reqwest::header::HeaderMap, Value) {
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request sent");
+    let headers = resp.headers().clone();
+    (headers, resp.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn a_repeated_query_is_answered_from_the_response_cache_only_when_it_is_the_same() {
+    let app = spawn_app().await;
+    let query = r#"query($n: Int) { calls(connectionId: "gong-demo", first: $n) { edges { node { id title host { name } } } } }"#;
+    let (h1, first) = post(&app, query, json!({ "n": 30 })).await;
+    assert_eq!(h1["x-convograph-response-cache"], "miss");
+    let (h2, second) = post(&app, query, json!({ "n": 30 })).await;
+    assert_eq!(h2["x-convograph-response-cache"], "hit");
+    assert_eq!(first, second);
+    let age: u64 = h2["cache-control"].to_str().unwrap().trim_start_matches("private, max-age=").parse().unwrap();
+    assert!(age <= 60, "{age}");
+
+    // Other variables are another answer.
+    let (h3, third) = post(&app, query, json!({ "n": 31 })).await;
+    assert_eq!(h3["x-convograph-response-cache"], "miss");
+    assert_eq!(third["data"]["calls"]["edges"].as_array().unwrap().len(), 31);
+
+    // Answers with errors are never kept.
+    let bad = r#"{ calls(connectionId: "gong-demo", first: 1, after: "forged") { edges { node { id } } } }"#;
+    for _ in 0..2 {
+        let (h, body) = post(&app, bad, json!({})).await;
+        assert_eq!(h["x-convograph-response-cache"], "miss");
+        assert_eq!(codes(&body), ["BAD_CURSOR"]);
+    }
+
+    // A cost report describes an execution: it bypasses the response cache.
+    let (h, body) = debug_query(
+        &app,
+        r#"{ calls(connectionId: "gong-demo", first: 30) { edges { node { id title host { name } } } } }"#,
+    )
+    .await;
+    assert!(h.get("x-convograph-response-cache").is_none());
+    assert!(body["extensions"]["convograph"]["cacheHits"].as_u64().unwrap() > 0);
+}
