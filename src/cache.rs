@@ -11,7 +11,7 @@ use std::{
 
 use moka::{Expiry, future::Cache as MokaCache};
 
-use crate::{config::CacheSettings, providers::ProviderError};
+use crate::{config::CacheSettings, metrics::Metrics, providers::ProviderError};
 
 /// Resource kinds, each with its own TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +24,18 @@ pub enum ResourceKind {
     Transcripts,
     /// Stats, scores, scorecards, coaching.
     Stats,
+}
+
+impl ResourceKind {
+    /// The metrics label: `calls`, `users`, `transcripts`, `stats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Calls => "calls",
+            Self::Users => "users",
+            Self::Transcripts => "transcripts",
+            Self::Stats => "stats",
+        }
+    }
 }
 
 /// A cache key: connection, operation, and the request's own fingerprint.
@@ -39,6 +51,7 @@ struct Entry {
     value: Arc<dyn Any + Send + Sync>,
     ttl: Duration,
     weight: u32,
+    kind: ResourceKind,
 }
 
 struct PerEntryTtl;
@@ -54,6 +67,7 @@ impl Expiry<CacheKey, Entry> for PerEntryTtl {
 pub struct Cache {
     inner: MokaCache<CacheKey, Entry>,
     settings: CacheSettings,
+    metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -83,12 +97,30 @@ impl<T: Weigh> Weigh for crate::domain::Page<T> {
 impl Cache {
     /// Builds the cache from settings.
     pub fn new(settings: &CacheSettings) -> Self {
-        let inner = MokaCache::builder()
+        Self::build(settings, None)
+    }
+
+    /// Builds the cache, reporting hits, misses and evictions to `metrics`.
+    pub fn with_metrics(settings: &CacheSettings, metrics: &Metrics) -> Self {
+        Self::build(settings, Some(metrics.clone()))
+    }
+
+    fn build(settings: &CacheSettings, metrics: Option<Metrics>) -> Self {
+        let mut builder = MokaCache::builder()
             .max_capacity(settings.max_mib.saturating_mul(1024 * 1024))
             .weigher(|_k: &CacheKey, v: &Entry| v.weight)
-            .expire_after(PerEntryTtl)
-            .build();
-        Self { inner, settings: settings.clone() }
+            .expire_after(PerEntryTtl);
+        if let Some(m) = metrics.clone() {
+            builder = builder.eviction_listener(move |k: Arc<CacheKey>, v: Entry, cause| {
+                let cause = match cause {
+                    moka::notification::RemovalCause::Expired => "expired",
+                    moka::notification::RemovalCause::Size => "size",
+                    _ => return,
+                };
+                m.cache_eviction(&k.connection, v.kind.as_str(), cause);
+            });
+        }
+        Self { inner: builder.build(), settings: settings.clone(), metrics }
     }
 
     fn ttl(&self, kind: ResourceKind) -> Duration {
@@ -111,16 +143,24 @@ impl Cache {
         if ttl.is_zero() {
             return fetch.await.map(Arc::new);
         }
+        let connection = key.connection.clone();
         let entry = self
             .inner
-            .try_get_with(key, async move {
+            .entry(key)
+            .or_try_insert_with(async move {
                 let value = fetch.await?;
                 let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
-                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight })
+                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight, kind })
             })
-            .await
-            .map_err(|e: Arc<ProviderError>| (*e).clone())?;
-        Ok(entry.value.downcast::<T>().expect("one type per cache key op"))
+            .await;
+        if let Some(m) = &self.metrics {
+            // Fresh: this call fetched it. Not fresh: cached, or fetched by a
+            // concurrent caller this one waited for (no upstream request either way).
+            // A failed fetch is a miss (errors are not cached).
+            m.cache_lookup(&connection, kind.as_str(), entry.as_ref().is_ok_and(|e| !e.is_fresh()));
+        }
+        let entry = entry.map_err(|e: Arc<ProviderError>| (*e).clone())?;
+        Ok(entry.into_value().value.downcast::<T>().expect("one type per cache key op"))
     }
 
     /// Entries held now (after pending maintenance).

@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - [`startup`]: builds the application from [`config::Settings`] and serves it.
-//! - [`http`]: the axum router (GraphQL over HTTP, GraphiQL, health).
-//! - [`schema`]: the GraphQL types and the query root; Relay paging and global ids.
+//! - [`http`]: the axum router (GraphQL over HTTP, GraphiQL, health, metrics, CORS).
+//! - [`auth`]: client authentication (API keys, JWT) and the per-request principal.
+//! - [`schema`]: the GraphQL types and the query root; Relay paging and global ids;
+//!   request limits and persisted queries.
 //! - [`loaders`]: per-request DataLoaders that batch nested provider lookups.
 //! - [`providers`]: one folder per provider (`client`, `model`, `mapping`) behind the
 //!   [`providers::Provider`] trait, and the rate-aware [`providers::transport`].
@@ -12,13 +14,17 @@
 //! - [`domain`]: provider-neutral records.
 //! - [`sandbox`]: simulators of the providers' APIs over one synthetic world.
 //! - [`error`]: the error codes clients see.
+//! - [`metrics`]: Prometheus metrics and observed connection health.
+//! - [`telemetry`]: logs (text or JSON) and OpenTelemetry trace export.
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod loaders;
+pub mod metrics;
 pub mod providers;
 pub mod sandbox;
 pub mod schema;

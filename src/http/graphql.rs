@@ -2,22 +2,35 @@
 //! queries only (a mutation over `GET` is 405), `application/graphql-response+json`
 //! when the client accepts it (then request errors are 4xx), `application/json`
 //! otherwise (always 200). Browsers asking for HTML get GraphiQL.
+//!
+//! Before the engine runs: the caller is authenticated (`401 UNAUTHENTICATED`
+//! otherwise), the body is bounded (`413 PAYLOAD_TOO_LARGE`) and so is the batch
+//! (`400 BATCH_LIMIT_EXCEEDED`); the whole execution has a deadline
+//! (`504 REQUEST_TIMEOUT`). Each operation is counted in the metrics and logged
+//! once, with the caller's name and never a credential.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use async_graphql::{
     BatchRequest, BatchResponse,
+    http::MultipartOptions,
     parser::types::{DocumentOperations, OperationType},
 };
-use async_graphql_axum::GraphQLBatchRequest;
 use axum::{
+    body::Body,
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 
-use super::{HttpState, graphiql};
-use crate::loaders::Loaders;
+use super::{API_KEY_HEADER, HttpState, graphiql};
+use crate::{
+    auth::{AuthError, Principal},
+    error::ErrorCode,
+    loaders::Loaders,
+    metrics::ANONYMOUS_OPERATION,
+    schema::limits::RequestInfo,
+};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -52,13 +65,58 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.split(',').any(|p| p.trim().starts_with("text/html")))
 }
 
+/// The caller, or the `401` to answer.
+fn authenticate(state: &HttpState, headers: &HeaderMap, media: MediaType) -> Result<Arc<Principal>, Box<Response>> {
+    let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    state.auth.authenticate(value(header::AUTHORIZATION.as_str()), value(API_KEY_HEADER)).map_err(|e| {
+        state.metrics.auth_failure(e.reason());
+        tracing::info!(reason = e.reason(), "Request refused: not authenticated.");
+        let challenge = match e {
+            AuthError::Missing => "Bearer",
+            _ => "Bearer error=\"invalid_token\"",
+        };
+        let mut resp = request_error(media, StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated, &e.to_string());
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        Box::new(resp)
+    })
+}
+
 /// `POST /graphql`.
-pub(super) async fn post_handler(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    req: GraphQLBatchRequest,
-) -> Response {
-    execute(&state, negotiate(&headers), req.into_inner()).await
+pub(super) async fn post_handler(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let media = negotiate(&headers);
+    let principal = match authenticate(&state, &headers, media) {
+        Ok(p) => p,
+        Err(resp) => return *resp,
+    };
+    let limit = state.options.limits.max_body_bytes;
+    let too_large = || {
+        let message = format!("the request body is larger than {limit} bytes");
+        request_error(media, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, &message)
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(e) => {
+            if e.into_inner().downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                return too_large();
+            }
+            return request_error(media, StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "could not read the body");
+        }
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let batch = match async_graphql::http::receive_batch_body(content_type, bytes.as_ref(), MultipartOptions::default())
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => {
+            let message = format!("invalid GraphQL request: {e}");
+            return request_error(media, StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message);
+        }
+    };
+    execute(&state, media, principal, batch).await
 }
 
 /// `GET /graphql`: GraphiQL for browsers, otherwise a query from the query string.
@@ -68,7 +126,7 @@ pub(super) async fn get_handler(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    let has_query = raw.split('&').any(|kv| kv.starts_with("query="));
+    let has_query = raw.split('&').any(|kv| kv.starts_with("query=") || kv.starts_with("extensions="));
     if !has_query && wants_html(&headers) {
         if !state.graphiql.enabled {
             return (StatusCode::NOT_FOUND, "GraphiQL is disabled").into_response();
@@ -76,18 +134,28 @@ pub(super) async fn get_handler(
         return Html(graphiql::page(&state.graphiql)).into_response();
     }
     let media = negotiate(&headers);
+    let principal = match authenticate(&state, &headers, media) {
+        Ok(p) => p,
+        Err(resp) => return *resp,
+    };
     let request = match async_graphql::http::parse_query_string(&raw) {
         Ok(r) => r,
         Err(e) => {
-            return request_error(media, StatusCode::BAD_REQUEST, &format!("invalid GraphQL request: {e}"));
+            let message = format!("invalid GraphQL request: {e}");
+            return request_error(media, StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message);
         }
     };
     if is_mutation(&request) {
-        let mut resp = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "mutations are only accepted over POST");
+        let mut resp = request_error(
+            media,
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::BadRequest,
+            "mutations are only accepted over POST",
+        );
         resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    execute(&state, media, BatchRequest::Single(request)).await
+    execute(&state, media, principal, BatchRequest::Single(request)).await
 }
 
 /// Whether the operation the request would run is a mutation.
@@ -106,17 +174,52 @@ fn is_mutation(req: &async_graphql::Request) -> bool {
     ty == Some(OperationType::Mutation)
 }
 
-async fn execute(state: &HttpState, media: MediaType, req: BatchRequest) -> Response {
+async fn execute(state: &HttpState, media: MediaType, principal: Arc<Principal>, mut req: BatchRequest) -> Response {
+    let started = Instant::now();
+    let limits = &state.options.limits;
+    if let BatchRequest::Batch(ops) = &req
+        && ops.len() > limits.max_batch
+    {
+        let message = format!("a batch may hold at most {} operations; this one holds {}", limits.max_batch, ops.len());
+        return request_error(media, StatusCode::BAD_REQUEST, ErrorCode::BatchLimitExceeded, &message);
+    }
     let loaders = Arc::new(Loaders::new(&state.registry));
-    let parses: Vec<bool> = req.iter().map(|r| async_graphql::parser::parse_query(&r.query).is_ok()).collect();
-    let mut resp = state.schema.execute_batch(req.data(loaders)).await;
-    match &mut resp {
-        BatchResponse::Single(r) => tag_request_errors(r, parses.first().copied().unwrap_or(true)),
-        BatchResponse::Batch(rs) => {
-            for (r, parsed) in rs.iter_mut().zip(parses) {
-                tag_request_errors(r, parsed);
+    let mut infos = Vec::new();
+    for r in req.iter_mut() {
+        let info = Arc::new(RequestInfo::default());
+        infos.push(info.clone());
+        r.data.insert(info);
+        r.data.insert(principal.clone());
+        r.data.insert(loaders.clone());
+    }
+    let operations =
+        || -> Vec<String> { infos.iter().map(|i| state.metrics.operation_label(i.operation().as_deref())).collect() };
+    let mut resp = match tokio::time::timeout(limits.request_timeout, state.schema.execute_batch(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            let status = StatusCode::GATEWAY_TIMEOUT;
+            let ops = operations();
+            for op in &ops {
+                state.metrics.graphql_request(
+                    op,
+                    status.as_u16(),
+                    started.elapsed(),
+                    [ErrorCode::RequestTimeout.as_str()],
+                );
             }
+            tracing::warn!(
+                operation = %ops.join(","),
+                principal = principal.name(),
+                timeout_ms = limits.request_timeout.as_millis() as u64,
+                "GraphQL request exceeded its deadline."
+            );
+            let message = format!("the request did not complete within {:?}", limits.request_timeout);
+            return request_error(media, status, ErrorCode::RequestTimeout, &message);
         }
+    };
+    match &mut resp {
+        BatchResponse::Single(r) => tag_request_errors(r),
+        BatchResponse::Batch(rs) => rs.iter_mut().for_each(tag_request_errors),
     }
     // With the GraphQL media type, a request that never started executing (parse or
     // validation failure: no data, no error path) is a 400.
@@ -129,23 +232,63 @@ async fn execute(state: &HttpState, media: MediaType, req: BatchRequest) -> Resp
     } else {
         StatusCode::OK
     };
+    record(state, &principal, &operations(), &resp, status, started);
     let body = serde_json::to_vec(&resp).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal\"}]}".to_vec());
     let mut out = (status, body).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
     out
 }
 
-/// Gives parse and validation errors (raised by the engine, without a code) the
-/// codes gateways and clients know: `GRAPHQL_PARSE_FAILED`, `GRAPHQL_VALIDATION_FAILED`.
-fn tag_request_errors(r: &mut async_graphql::Response, parsed: bool) {
+/// Counts and logs each operation of a response.
+fn record(
+    state: &HttpState,
+    principal: &Principal,
+    operations: &[String],
+    resp: &BatchResponse,
+    status: StatusCode,
+    started: Instant,
+) {
+    let responses: Vec<&async_graphql::Response> = match resp {
+        BatchResponse::Single(r) => vec![r],
+        BatchResponse::Batch(rs) => rs.iter().collect(),
+    };
+    let elapsed = started.elapsed();
+    for (i, r) in responses.iter().enumerate() {
+        let operation = operations.get(i).map_or(ANONYMOUS_OPERATION, String::as_str);
+        let codes: Vec<&str> = r
+            .errors
+            .iter()
+            .filter_map(|e| e.extensions.as_ref()?.get("code"))
+            .filter_map(|v| match v {
+                async_graphql::Value::String(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        state.metrics.graphql_request(operation, status.as_u16(), elapsed, codes.iter().copied());
+        tracing::info!(
+            operation,
+            principal = principal.name(),
+            auth = principal.method().as_str(),
+            status = status.as_u16(),
+            elapsed_ms = elapsed.as_millis() as u64,
+            errors = r.errors.len(),
+            codes = %codes.join(","),
+            "GraphQL request."
+        );
+    }
+}
+
+/// Gives validation errors raised by the engine (without a code) the code gateways
+/// and clients know, `GRAPHQL_VALIDATION_FAILED` (parse failures are tagged
+/// `GRAPHQL_PARSE_FAILED` by the request guard).
+fn tag_request_errors(r: &mut async_graphql::Response) {
     if !is_request_error(r) {
         return;
     }
-    let code = if parsed { "GRAPHQL_VALIDATION_FAILED" } else { "GRAPHQL_PARSE_FAILED" };
     for e in &mut r.errors {
         let ext = e.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
-            ext.set("code", code);
+            ext.set("code", ErrorCode::GraphqlValidationFailed.as_str());
         }
     }
 }
@@ -161,8 +304,8 @@ fn content_type(media: MediaType) -> HeaderValue {
     })
 }
 
-fn request_error(media: MediaType, status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [ { "message": message, "extensions": { "code": "BAD_REQUEST" } } ] });
+fn request_error(media: MediaType, status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [ { "message": message, "extensions": { "code": code.as_str() } } ] });
     let mut out = (status, body.to_string()).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
     out

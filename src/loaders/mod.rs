@@ -9,7 +9,8 @@
 use std::{collections::HashMap, hash::Hash, sync::Arc, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use futures::StreamExt;
+use futures::{StreamExt, future::BoxFuture};
+use tracing::Instrument;
 
 use crate::{
     domain::{Call, Transcript, User},
@@ -45,14 +46,21 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    /// Fresh loaders for one request.
+    /// Fresh loaders for one request. Their batches run as tasks inside the span
+    /// current here (the request's), so their logs and traces stay with it.
     pub fn new(registry: &Arc<Registry>) -> Self {
         Self {
-            users: DataLoader::new(UserLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
-            calls: DataLoader::new(CallLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
-            transcripts: DataLoader::new(TranscriptLoader(registry.clone()), tokio::spawn).delay(BATCH_DELAY),
+            users: DataLoader::new(UserLoader(registry.clone()), in_current_span()).delay(BATCH_DELAY),
+            calls: DataLoader::new(CallLoader(registry.clone()), in_current_span()).delay(BATCH_DELAY),
+            transcripts: DataLoader::new(TranscriptLoader(registry.clone()), in_current_span()).delay(BATCH_DELAY),
         }
     }
+}
+
+/// A spawner that runs tasks in the current span.
+fn in_current_span() -> impl Fn(BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> + Send + Sync + 'static {
+    let span = tracing::Span::current();
+    move |task| tokio::spawn(task.instrument(span.clone()))
 }
 
 /// Groups keys by connection, calls `batch` once per connection, and indexes the
@@ -84,6 +92,7 @@ where
     }
     let fetches = calls.into_iter().map(|(conn, ids)| {
         let fut = registry.get(&conn).map(|p| batch(p.clone(), ids.clone()));
+        let span = tracing::info_span!("loader.batch", connection = %conn, keys = ids.len());
         async move {
             let result = match fut {
                 Some(f) => f.await,
@@ -91,6 +100,7 @@ where
             };
             (conn, ids, result)
         }
+        .instrument(span)
     });
     let results: Vec<_> = futures::stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
     let mut out = HashMap::new();

@@ -22,10 +22,14 @@ use rand::Rng;
 use reqwest::{Method, header::HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
+use tracing::Instrument;
 use url::Url;
 
 use super::{ProviderError, ProviderErrorKind, ProviderKind};
-use crate::config::{Credentials, TrafficSettings};
+use crate::{
+    config::{Credentials, TrafficSettings},
+    metrics::ConnectionMetrics,
+};
 
 /// How many requests per second a provider allows, possibly by time of day.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,6 +135,7 @@ pub struct Transport {
     policy: TrafficPolicy,
     paused_until: Mutex<Option<Instant>>,
     sent: AtomicU64,
+    metrics: ConnectionMetrics,
 }
 
 impl Transport {
@@ -166,14 +171,21 @@ impl Transport {
             limiter: RateLimiter::direct(quota(day)),
             night_limiter: night.map(|n| RateLimiter::direct(quota(n))),
             provider,
-            connection,
             client,
             base_url,
             auth,
             policy,
             paused_until: Mutex::new(None),
             sent: AtomicU64::new(0),
+            metrics: ConnectionMetrics::detached(provider, connection.clone()),
+            connection,
         })
+    }
+
+    /// Reports upstream requests, limiter waits and rejections to `metrics`.
+    pub fn with_metrics(mut self, metrics: ConnectionMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Requests sent so far (every attempt).
@@ -200,14 +212,23 @@ impl Transport {
         let deadline = Instant::now() + self.policy.max_queue_wait;
         let mut attempt = 0u32;
         loop {
-            self.wait_for_turn(deadline).await?;
+            let waiting = Instant::now();
+            let turn = self.wait_for_turn(deadline).await;
+            self.metrics.limiter_waited(waiting.elapsed());
+            if turn.is_err() {
+                self.metrics.limiter_rejected();
+            }
+            turn?;
             self.sent.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.send_once(req).await;
+            let call = self.metrics.upstream_request(req.method.as_str(), &req.path);
+            let outcome = self.send_once(req).instrument(call.span().clone()).await;
+            call.finish(outcome.as_ref().ok().map(|r| r.status));
             let retry_in = match outcome {
                 Ok(resp) if resp.status == 429 => {
                     let after = resp.retry_after.unwrap_or(Duration::from_secs(1));
                     self.pause(after);
                     if !req.idempotent || attempt >= self.policy.max_retries || Instant::now() + after > deadline {
+                        self.metrics.limiter_rejected();
                         return Err(self.error(ProviderErrorKind::RateLimited { retry_after: after }));
                     }
                     tracing::info!(connection = %self.connection, retry_after_ms = after.as_millis() as u64, "Provider rate limit hit; waiting.");

@@ -1,11 +1,19 @@
 //! The GraphQL schema: the query root, the unified types, federation entities.
 //! No transport code here: resolvers reach providers through [`AppState`] and the
 //! request's [`Loaders`].
+//!
+//! Access control lives in two seams, [`readable`] (the connections a request may
+//! enumerate) and [`provider`] (one connection by id): both consult the request's
+//! [`Principal`]. Global ids and cursors name their connection, so every resolver
+//! that reaches a provider from an id or a cursor goes through [`provider`] first.
 
 pub mod calls;
 pub mod coaching;
 pub mod connection;
 pub mod id;
+pub mod limits;
+pub mod observe;
+pub mod persisted;
 pub mod query;
 pub mod stats;
 pub mod users;
@@ -21,6 +29,8 @@ pub use users::UserNode;
 
 use self::connection::CursorCodec;
 use crate::{
+    auth::Principal,
+    config::{LimitSettings, PersistedQuerySettings},
     error::{AppError, AppResult},
     loaders::Loaders,
     providers::{Capabilities, Provider, ProviderKind, Registry},
@@ -38,9 +48,34 @@ pub struct AppState {
     pub connections: Arc<Vec<ConnectionNode>>,
 }
 
+/// How the schema bounds and accepts requests.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaOptions {
+    /// Depth, complexity and alias limits.
+    pub limits: LimitSettings,
+    /// Answer `__schema` / `__type`.
+    pub introspection: bool,
+    /// Automatic persisted queries and the safelist.
+    pub persisted: persisted::PersistedQueries,
+}
+
 /// Builds the schema over `state`.
-pub fn build_schema(state: AppState) -> AppSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).enable_federation().data(state).finish()
+pub fn build_schema(state: AppState, options: SchemaOptions) -> AppSchema {
+    let guard = limits::RequestGuard::new(&options.limits, state.max_page_size, options.persisted);
+    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .enable_federation()
+        .data(state)
+        .extension(guard)
+        .extension(observe::FieldSpans);
+    if !options.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// Reads the persisted-query settings (the safelist file, if any).
+pub fn persisted_queries(settings: &PersistedQuerySettings) -> Result<persisted::PersistedQueries, String> {
+    persisted::PersistedQueries::from_settings(settings)
 }
 
 /// The SDL convograph publishes (`convograph sdl`, `schema.graphql`).
@@ -58,14 +93,35 @@ pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a Loaders> {
     ctx.data::<Arc<Loaders>>().map(|l| l.as_ref()).map_err(|_| AppError::bad_input("internal: request loaders missing"))
 }
 
-/// The connections this request may read, ordered by id. Every resolver that
-/// enumerates connections goes through here (the seam for per-client scopes).
-pub(crate) fn readable<'a>(ctx: &Context<'a>) -> impl Iterator<Item = &'a Arc<dyn Provider>> + 'a {
-    state(ctx).registry.iter()
+/// The caller of this request. `None` (a schema executed without the HTTP layer
+/// putting a principal in the request) reads nothing: access fails closed.
+pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {
+    ctx.data_opt::<Arc<Principal>>().map(Arc::as_ref)
 }
 
-/// The provider of connection `id`, or `NOT_FOUND`.
+fn may_read(ctx: &Context<'_>, id: &str) -> bool {
+    principal(ctx).is_some_and(|p| p.may_read(id))
+}
+
+/// The connections this request may read, ordered by id. Every resolver that
+/// enumerates connections goes through here: a connection outside the caller's
+/// scope is invisible.
+pub(crate) fn readable<'a>(ctx: &Context<'a>) -> impl Iterator<Item = &'a Arc<dyn Provider>> + 'a {
+    let principal = principal(ctx);
+    state(ctx).registry.iter().filter(move |p| principal.is_some_and(|pr| pr.may_read(p.connection_id())))
+}
+
+/// The connections this request may read, as `Connection` objects.
+pub(crate) fn readable_connections(ctx: &Context<'_>) -> Vec<ConnectionNode> {
+    state(ctx).connections.iter().filter(|c| may_read(ctx, c.id.as_str())).cloned().collect()
+}
+
+/// The provider of connection `id`: `FORBIDDEN` outside the caller's scope (whether
+/// or not it exists, so ids cannot be probed), else `NOT_FOUND` when there is none.
 pub(crate) fn provider<'a>(ctx: &Context<'a>, id: &str) -> AppResult<&'a Arc<dyn Provider>> {
+    if !may_read(ctx, id) {
+        return Err(AppError::Forbidden(id.to_owned()));
+    }
     state(ctx).registry.get(id).ok_or_else(|| AppError::NotFound(format!("connection '{id}'")))
 }
 

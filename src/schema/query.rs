@@ -74,9 +74,9 @@ async fn call_by_id(ctx: &Context<'_>, id: &ID) -> Result<Option<CallNode>> {
 
 #[Object(name = "Query")]
 impl QueryRoot {
-    /// The configured provider connections.
+    /// The provider connections the caller may read.
     async fn connections(&self, ctx: &Context<'_>) -> Vec<ConnectionNode> {
-        state(ctx).connections.as_ref().clone()
+        super::readable_connections(ctx)
     }
 
     /// Users of a connection (the only user-providing connection when `connectionId`

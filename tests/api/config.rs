@@ -16,6 +16,8 @@ fn run_with_config(yaml: &str, env: &[(&str, &str)]) -> (i32, String) {
 }
 
 const GONG: &str = r#"
+auth:
+  open: true
 connections:
   - id: acme-gong
     provider: gong
@@ -62,6 +64,22 @@ fn env_overrides_are_typed_and_checked() {
         run_with_config("server:\n  listen: 127.0.0.1:0\n", &[("CONVOGRAPH__SERVER__MAX_PAGE_SIZE", "0")]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("`server.max_page_size`: must be at least 1"), "{err}");
+}
+
+#[test]
+fn a_config_without_clients_refuses_to_start_unless_told_to_run_open() {
+    let no_auth = GONG.replace("auth:\n  open: true\n", "");
+    let (code, err) = run_with_config(&no_auth, &[("TEST_GONG_KEY", "k"), ("TEST_GONG_SECRET_THAT_IS_NOT_SET", "s")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no clients configured") && err.contains("auth.open"), "{err}");
+    // Open and clients at once is ambiguous.
+    let both = format!(
+        "auth:\n  open: true\n  api_keys:\n    - {{ name: a, sha256: \"{}\", connections: [\"*\"] }}\n{no_auth}",
+        "ab".repeat(32)
+    );
+    let (code, err) = run_with_config(&both, &[("TEST_GONG_KEY", "k"), ("TEST_GONG_SECRET_THAT_IS_NOT_SET", "s")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("auth.open"), "{err}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Black-box tests: the whole server on port 0 over the in-process sandbox.
 #![allow(unreachable_pub)]
+mod auth;
 mod calls;
 mod config;
 mod errors;
