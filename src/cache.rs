@@ -205,3 +205,38 @@ mod weights {
         CoachingPlan => 256, Meeting => 256,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Blob(usize);
+
+    impl Weigh for Blob {
+        fn weigh(&self) -> usize {
+            self.0
+        }
+    }
+
+    fn key(id: &str) -> CacheKey {
+        CacheKey { connection: Arc::from("c1"), op: "blob", fingerprint: id.to_owned() }
+    }
+
+    #[tokio::test]
+    async fn hits_misses_and_size_evictions_are_counted() {
+        let metrics = Metrics::new();
+        let settings = CacheSettings { max_mib: 1, ..CacheSettings::default() };
+        let cache = Cache::with_metrics(&settings, &metrics);
+        let fetch = |n| async move { Ok::<_, ProviderError>(Blob(n)) };
+        cache.get_or_fetch(key("a"), ResourceKind::Calls, fetch(600 * 1024)).await.unwrap();
+        cache.get_or_fetch(key("a"), ResourceKind::Calls, fetch(600 * 1024)).await.unwrap();
+        // A second 600 KiB entry does not fit in 1 MiB: one of the two is evicted.
+        cache.get_or_fetch(key("b"), ResourceKind::Calls, fetch(600 * 1024)).await.unwrap();
+        assert_eq!(cache.entry_count().await, 1);
+        let text = metrics.render(false);
+        let has = |line: &str| text.lines().any(|l| l == line);
+        assert!(has(r#"convograph_cache_misses_total{connection="c1",kind="calls"} 2"#), "{text}");
+        assert!(has(r#"convograph_cache_hits_total{connection="c1",kind="calls"} 1"#), "{text}");
+        assert!(has(r#"convograph_cache_evictions_total{connection="c1",kind="calls",cause="size"} 1"#), "{text}");
+    }
+}

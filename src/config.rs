@@ -561,6 +561,18 @@ impl Settings {
         if l.request_timeout.is_zero() {
             return Err(value_err("limits.request_timeout", "must be longer than 0s"));
         }
+        for (i, origin) in self.server.cors.allow_origins.iter().flatten().enumerate() {
+            let ok = origin == "*"
+                || (origin.starts_with("http://") || origin.starts_with("https://"))
+                    && origin.parse::<Url>().is_ok()
+                    && origin.trim_end_matches('/').matches('/').count() == 2;
+            if !ok {
+                return Err(value_err(
+                    &format!("server.cors.allow_origins[{i}]"),
+                    "must be \"*\" or an origin such as https://app.example.com (scheme, host, optional port)",
+                ));
+            }
+        }
         let ratio = self.telemetry.otlp.sample_ratio;
         if !(0.0..=1.0).contains(&ratio) {
             return Err(value_err("telemetry.otlp.sample_ratio", "must be between 0 and 1"));

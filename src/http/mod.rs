@@ -249,3 +249,16 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     let body = json!({ "errors": [ { "message": "internal error", "extensions": { "code": "INTERNAL" } } ] });
     (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_is_off_by_default_outside_the_sandbox() {
+        assert!(cors_layer(&CorsSettings::default(), false).is_none());
+        assert!(cors_layer(&CorsSettings::default(), true).is_some());
+        let listed = CorsSettings { allow_origins: Some(vec!["https://a.example".into()]), max_age: None };
+        assert!(cors_layer(&listed, false).is_some());
+    }
+}

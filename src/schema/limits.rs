@@ -7,7 +7,9 @@
 //!    it nests deeper than `max_depth` (`MAX_DEPTH_LIMIT`), uses more than
 //!    `max_aliases` aliases (`MAX_ALIASES_LIMIT`) or costs more than
 //!    `max_complexity` (`MAX_COMPLEXITY_LIMIT`);
-//! 4. tells the HTTP layer the operation's name (for metrics and logs).
+//! 4. with introspection turned off, refuses `__schema` / `__type` with a clear
+//!    `GRAPHQL_VALIDATION_FAILED` (the engine alone would answer `null`);
+//! 5. tells the HTTP layer the operation's name (for metrics and logs).
 //!
 //! Complexity: every field costs 1; a paged list (a field with `first`/`last`, or
 //! one selecting `edges`/`nodes`) multiplies what its items select by its page size:
@@ -70,6 +72,7 @@ pub struct Measure {
 
 /// The extension factory.
 pub struct RequestGuard {
+    introspection: bool,
     max_depth: usize,
     max_complexity: u64,
     max_aliases: u64,
@@ -79,8 +82,9 @@ pub struct RequestGuard {
 
 impl RequestGuard {
     /// A guard with these limits.
-    pub fn new(limits: &LimitSettings, max_page_size: usize, persisted: PersistedQueries) -> Self {
+    pub fn new(limits: &LimitSettings, max_page_size: usize, introspection: bool, persisted: PersistedQueries) -> Self {
         Self {
+            introspection,
             max_depth: limits.max_depth,
             max_complexity: limits.max_complexity,
             max_aliases: limits.max_aliases as u64,
@@ -93,6 +97,7 @@ impl RequestGuard {
 impl ExtensionFactory for RequestGuard {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(Guard {
+            introspection: self.introspection,
             max_depth: self.max_depth,
             max_complexity: self.max_complexity,
             max_aliases: self.max_aliases,
@@ -103,6 +108,7 @@ impl ExtensionFactory for RequestGuard {
 }
 
 struct Guard {
+    introspection: bool,
     max_depth: usize,
     max_complexity: u64,
     max_aliases: u64,
@@ -134,6 +140,12 @@ impl Extension for Guard {
         if let Some((name, op)) = select_operation(doc, operation_name.as_deref()) {
             if let Some(info) = &info {
                 *info.operation.lock().expect("request info lock") = name.map(str::to_owned);
+            }
+            if !self.introspection && asks_introspection(doc, &op.selection_set.node, 0) {
+                return Err(request_error(
+                    ErrorCode::GraphqlValidationFailed,
+                    "introspection is turned off on this server (`server.introspection`)",
+                ));
             }
             let measure = measure_operation(doc, op, &variables, self.max_page_size, self.max_depth);
             self.check(measure)?;
@@ -204,6 +216,19 @@ fn select_operation<'d>(
         }
         (DocumentOperations::Multiple(_), None) => None,
     }
+}
+
+/// Whether the root selection asks for `__schema` or `__type`.
+fn asks_introspection(doc: &ExecutableDocument, set: &SelectionSet, hops: usize) -> bool {
+    hops <= 8
+        && set.items.iter().any(|item| match &item.node {
+            Selection::Field(f) => matches!(f.node.name.node.as_str(), "__schema" | "__type"),
+            Selection::InlineFragment(i) => asks_introspection(doc, &i.node.selection_set.node, hops + 1),
+            Selection::FragmentSpread(s) => doc
+                .fragments
+                .get(&s.node.fragment_name.node)
+                .is_some_and(|d| asks_introspection(doc, &d.node.selection_set.node, hops + 1)),
+        })
 }
 
 /// Measures one operation of `doc`.

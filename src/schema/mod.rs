@@ -61,7 +61,8 @@ pub struct SchemaOptions {
 
 /// Builds the schema over `state`.
 pub fn build_schema(state: AppState, options: SchemaOptions) -> AppSchema {
-    let guard = limits::RequestGuard::new(&options.limits, state.max_page_size, options.persisted);
+    let guard =
+        limits::RequestGuard::new(&options.limits, state.max_page_size, options.introspection, options.persisted);
     let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .enable_federation()
         .data(state)

@@ -107,3 +107,13 @@ fn secrets_never_appear_in_startup_errors() {
     assert!(err.contains("time_zone"), "{err}");
     assert!(!err.contains("s3cr3t-value-123"), "{err}");
 }
+
+#[test]
+fn limits_and_origins_are_checked_at_start_up() {
+    let (code, err) = run_with_config("limits:\n  max_depth: 0\n", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`limits.max_depth`"), "{err}");
+    let (code, err) = run_with_config("server:\n  cors:\n    allow_origins: [\"app.example.com\"]\n", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("server.cors.allow_origins[0]"), "{err}");
+}
