@@ -117,3 +117,10 @@ fn limits_and_origins_are_checked_at_start_up() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("server.cors.allow_origins[0]"), "{err}");
 }
+
+#[test]
+fn the_deploy_example_config_is_valid() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/convograph.example.yaml"));
+    let settings = convograph::config::Settings::load(Some(path)).expect("the example loads");
+    assert!(!settings.auth.api_keys.is_empty() && settings.auth.jwt.is_some());
+}
