@@ -26,7 +26,7 @@ use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     services::ServeDir,
-    trace::TraceLayer,
+    trace::{DefaultOnFailure, TraceLayer},
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -104,11 +104,16 @@ pub fn router(state: HttpState) -> Router {
     }
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     router
-        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(
-            |res: &Response, _latency: Duration, span: &tracing::Span| {
-                span.record("http.response.status_code", res.status().as_u16());
-            },
-        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // Handlers log their own outcome (a 503 from /readyz is not an error to
+                // page anyone for on every probe).
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                .on_response(|res: &Response, _latency: Duration, span: &tracing::Span| {
+                    span.record("http.response.status_code", res.status().as_u16());
+                }),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -201,6 +206,9 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
                     _ => Health::Unavailable,
                 },
             };
+            if health != Health::Ok {
+                tracing::warn!(connection = %id, health = ?health, "Connection check failed.");
+            }
             state.metrics.set_health(&id, health);
             (id, health)
         }
