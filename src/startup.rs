@@ -20,7 +20,7 @@ use crate::{
     sandbox::{Sandbox, SandboxSettings},
     schema::{
         AppSchema, AppState, ConnectionNode, RateLimitInfo, SchemaOptions, build_schema, connection::CursorCodec,
-        persisted_queries,
+        request_guard,
     },
 };
 
@@ -110,8 +110,13 @@ impl Application {
         };
         let ids: Vec<&str> = connections.iter().map(|c| c.id.as_str()).collect();
         let auth = Authenticator::build(&settings.auth, &ids)?;
-        let persisted = persisted_queries(&settings.persisted_queries)
-            .map_err(|reason| ConfigError::Value { key: "persisted_queries.safelist".into(), reason })?;
+        let guard = request_guard(
+            &settings.limits,
+            settings.server.max_page_size,
+            settings.server.introspection,
+            &settings.persisted_queries,
+        )
+        .map_err(|reason| ConfigError::Value { key: "persisted_queries.safelist".into(), reason })?;
         let metrics_token = match &settings.server.metrics.bearer_token {
             Some(src) => Some(src.resolve("server.metrics.bearer_token")?),
             None => None,
@@ -123,8 +128,10 @@ impl Application {
             max_page_size: settings.server.max_page_size,
             connections: Arc::new(nodes),
         };
-        let options =
-            SchemaOptions { limits: settings.limits.clone(), introspection: settings.server.introspection, persisted };
+        let options = SchemaOptions {
+            introspection: settings.server.introspection,
+            resolver_spans: settings.telemetry.otlp.enabled,
+        };
         let schema = build_schema(state, options);
         let open = auth.is_open();
         let router = router(HttpState {
@@ -132,6 +139,7 @@ impl Application {
             registry,
             graphiql: Arc::new(settings.server.graphiql.clone()),
             auth: Arc::new(auth),
+            guard: Arc::new(guard),
             metrics: metrics.clone(),
             readiness: Default::default(),
             options: Arc::new(HttpOptions {

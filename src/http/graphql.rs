@@ -29,7 +29,6 @@ use crate::{
     error::ErrorCode,
     loaders::Loaders,
     metrics::ANONYMOUS_OPERATION,
-    schema::limits::RequestInfo,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -174,32 +173,47 @@ fn is_mutation(req: &async_graphql::Request) -> bool {
     ty == Some(OperationType::Mutation)
 }
 
-async fn execute(state: &HttpState, media: MediaType, principal: Arc<Principal>, mut req: BatchRequest) -> Response {
+async fn execute(state: &HttpState, media: MediaType, principal: Arc<Principal>, req: BatchRequest) -> Response {
     let started = Instant::now();
     let limits = &state.options.limits;
-    if let BatchRequest::Batch(ops) = &req
-        && ops.len() > limits.max_batch
-    {
-        let message = format!("a batch may hold at most {} operations; this one holds {}", limits.max_batch, ops.len());
+    let (batched, requests) = match req {
+        BatchRequest::Single(r) => (false, vec![r]),
+        BatchRequest::Batch(rs) => (true, rs),
+    };
+    if requests.len() > limits.max_batch {
+        let message =
+            format!("a batch may hold at most {} operations; this one holds {}", limits.max_batch, requests.len());
         return request_error(media, StatusCode::BAD_REQUEST, ErrorCode::BatchLimitExceeded, &message);
     }
     let loaders = Arc::new(Loaders::new(&state.registry));
-    let mut infos = Vec::new();
-    for r in req.iter_mut() {
-        let info = Arc::new(RequestInfo::default());
-        infos.push(info.clone());
-        r.data.insert(info);
-        r.data.insert(principal.clone());
-        r.data.insert(loaders.clone());
+    // Each operation passes the guard (persisted queries, parse, limits) first; only
+    // those that do reach the engine.
+    let mut operations = Vec::with_capacity(requests.len());
+    let mut slots: Vec<Result<async_graphql::Request, async_graphql::Response>> = Vec::new();
+    for mut r in requests {
+        let mut name = None;
+        let checked = state.guard.check(&mut r, &mut name);
+        operations.push(state.metrics.operation_label(name.as_deref()));
+        match checked {
+            Ok(()) => {
+                r.data.insert(principal.clone());
+                r.data.insert(loaders.clone());
+                slots.push(Ok(r));
+            }
+            Err(e) => slots.push(Err(async_graphql::Response::from_errors(vec![e]))),
+        }
     }
-    let operations =
-        || -> Vec<String> { infos.iter().map(|i| state.metrics.operation_label(i.operation().as_deref())).collect() };
-    let mut resp = match tokio::time::timeout(limits.request_timeout, state.schema.execute_batch(req)).await {
-        Ok(resp) => resp,
+    let run = futures::future::join_all(slots.into_iter().map(|slot| async move {
+        match slot {
+            Ok(r) => state.schema.execute(r).await,
+            Err(refused) => refused,
+        }
+    }));
+    let mut responses = match tokio::time::timeout(limits.request_timeout, run).await {
+        Ok(responses) => responses,
         Err(_) => {
             let status = StatusCode::GATEWAY_TIMEOUT;
-            let ops = operations();
-            for op in &ops {
+            for op in &operations {
                 state.metrics.graphql_request(
                     op,
                     status.as_u16(),
@@ -208,7 +222,7 @@ async fn execute(state: &HttpState, media: MediaType, principal: Arc<Principal>,
                 );
             }
             tracing::warn!(
-                operation = %ops.join(","),
+                operation = %operations.join(","),
                 principal = principal.name(),
                 timeout_ms = limits.request_timeout.as_millis() as u64,
                 "GraphQL request exceeded its deadline."
@@ -217,10 +231,12 @@ async fn execute(state: &HttpState, media: MediaType, principal: Arc<Principal>,
             return request_error(media, status, ErrorCode::RequestTimeout, &message);
         }
     };
-    match &mut resp {
-        BatchResponse::Single(r) => tag_request_errors(r),
-        BatchResponse::Batch(rs) => rs.iter_mut().for_each(tag_request_errors),
-    }
+    responses.iter_mut().for_each(tag_request_errors);
+    let resp = if batched {
+        BatchResponse::Batch(responses)
+    } else {
+        BatchResponse::Single(responses.pop().expect("one response per request"))
+    };
     // With the GraphQL media type, a request that never started executing (parse or
     // validation failure: no data, no error path) is a 400.
     let request_failed = match &resp {
@@ -232,7 +248,7 @@ async fn execute(state: &HttpState, media: MediaType, principal: Arc<Principal>,
     } else {
         StatusCode::OK
     };
-    record(state, &principal, &operations(), &resp, status, started);
+    record(state, &principal, &operations, &resp, status, started);
     let body = serde_json::to_vec(&resp).unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal\"}]}".to_vec());
     let mut out = (status, body).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));

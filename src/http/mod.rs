@@ -35,7 +35,7 @@ use crate::{
     config::{CorsSettings, GraphiqlSettings, LimitSettings, Secret},
     metrics::{Health, Metrics},
     providers::{ProviderErrorKind, Registry},
-    schema::AppSchema,
+    schema::{AppSchema, limits::RequestGuard},
 };
 
 /// The request id header (set when the client sends none; echoed on the response).
@@ -79,6 +79,7 @@ pub struct HttpState {
     pub registry: Arc<Registry>,
     pub graphiql: Arc<GraphiqlSettings>,
     pub auth: Arc<Authenticator>,
+    pub guard: Arc<RequestGuard>,
     pub metrics: Metrics,
     pub readiness: Arc<ReadinessChecks>,
     pub options: Arc<HttpOptions>,

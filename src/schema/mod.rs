@@ -48,35 +48,39 @@ pub struct AppState {
     pub connections: Arc<Vec<ConnectionNode>>,
 }
 
-/// How the schema bounds and accepts requests.
-#[derive(Debug, Clone, Default)]
+/// Schema-wide switches.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct SchemaOptions {
-    /// Depth, complexity and alias limits.
-    pub limits: LimitSettings,
     /// Answer `__schema` / `__type`.
     pub introspection: bool,
-    /// Automatic persisted queries and the safelist.
-    pub persisted: persisted::PersistedQueries,
+    /// A tracing span per resolver that may call a provider. Only worth it when
+    /// traces are exported: any extension makes the engine route every field
+    /// through the extension chain.
+    pub resolver_spans: bool,
 }
 
 /// Builds the schema over `state`.
 pub fn build_schema(state: AppState, options: SchemaOptions) -> AppSchema {
-    let guard =
-        limits::RequestGuard::new(&options.limits, state.max_page_size, options.introspection, options.persisted);
-    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .enable_federation()
-        .data(state)
-        .extension(guard)
-        .extension(observe::FieldSpans);
+    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription).enable_federation().data(state);
+    if options.resolver_spans {
+        builder = builder.extension(observe::FieldSpans);
+    }
     if !options.introspection {
         builder = builder.disable_introspection();
     }
     builder.finish()
 }
 
-/// Reads the persisted-query settings (the safelist file, if any).
-pub fn persisted_queries(settings: &PersistedQuerySettings) -> Result<persisted::PersistedQueries, String> {
-    persisted::PersistedQueries::from_settings(settings)
+/// The request guard (limits, introspection switch, persisted queries) the HTTP
+/// layer runs before each operation; reads the safelist file, if any.
+pub fn request_guard(
+    limits: &LimitSettings,
+    max_page_size: usize,
+    introspection: bool,
+    persisted: &PersistedQuerySettings,
+) -> Result<limits::RequestGuard, String> {
+    let persisted = persisted::PersistedQueries::from_settings(persisted)?;
+    Ok(limits::RequestGuard::new(limits, max_page_size, introspection, persisted))
 }
 
 /// The SDL convograph publishes (`convograph sdl`, `schema.graphql`).
