@@ -516,7 +516,9 @@ impl Settings {
         Ok(settings)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks every value (`load` does; `Application::build` does again for settings
+    /// built in code, so no path starts a server without clients by accident).
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = HashSet::new();
         if self.server.max_page_size == 0 {
             return Err(value_err("server.max_page_size", "must be at least 1"));

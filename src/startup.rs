@@ -67,6 +67,7 @@ pub struct Application {
 impl Application {
     /// Builds everything from settings and binds the listen address.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        settings.validate()?;
         let mut connections =
             settings.connections.iter().enumerate().map(|(i, c)| resolve(i, c)).collect::<Result<Vec<_>, _>>()?;
         let sandbox = match &settings.sandbox {

@@ -314,3 +314,16 @@ async fn the_sandbox_without_clients_runs_open() {
     assert_eq!(status, 200);
     assert_eq!(body["data"]["connections"][0]["id"], "gong-demo");
 }
+
+#[tokio::test]
+async fn a_server_built_in_code_without_clients_refuses_to_start_too() {
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    let err = match convograph::startup::Application::build(settings.clone()).await {
+        Ok(_) => panic!("a server with no clients outside the sandbox must not start"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("no clients configured"), "{err}");
+    settings.auth.open = true;
+    assert!(convograph::startup::Application::build(settings).await.is_ok(), "unless told to run open");
+}
