@@ -175,6 +175,8 @@ async fn latency_server(latency_ms: u64) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".parse()?;
+    // A loopback benchmark: no clients to authenticate.
+    settings.auth.open = true;
     // Caching off: every query costs its one upstream request.
     settings.cache = CacheSettings {
         users_ttl: Duration::ZERO,

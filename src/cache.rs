@@ -16,7 +16,7 @@ use futures::{
 };
 use moka::{Expiry, future::Cache as MokaCache};
 
-use crate::{accounting, config::CacheSettings, providers::ProviderError};
+use crate::{accounting, config::CacheSettings, metrics::Metrics, providers::ProviderError};
 
 /// Results of one in-flight batch fetch, by id (type-erased; each id's entry holds
 /// the same type).
@@ -45,6 +45,18 @@ pub enum ResourceKind {
     Stats,
 }
 
+impl ResourceKind {
+    /// The metrics label: `calls`, `users`, `transcripts`, `stats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Calls => "calls",
+            Self::Users => "users",
+            Self::Transcripts => "transcripts",
+            Self::Stats => "stats",
+        }
+    }
+}
+
 /// A cache key: connection, operation, and the request's own fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
@@ -59,6 +71,7 @@ struct Entry {
     ttl: Duration,
     weight: u32,
     created: Instant,
+    kind: ResourceKind,
 }
 
 impl Entry {
@@ -83,6 +96,7 @@ pub struct Cache {
     settings: CacheSettings,
     /// Batch fetches under way, by the key of each id they fetch.
     in_flight: Arc<Mutex<HashMap<CacheKey, InFlight>>>,
+    metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -112,12 +126,38 @@ impl<T: Weigh> Weigh for crate::domain::Page<T> {
 impl Cache {
     /// Builds the cache from settings.
     pub fn new(settings: &CacheSettings) -> Self {
-        let inner = MokaCache::builder()
+        Self::build(settings, None)
+    }
+
+    /// Builds the cache, reporting hits, misses and evictions to `metrics`.
+    pub fn with_metrics(settings: &CacheSettings, metrics: &Metrics) -> Self {
+        Self::build(settings, Some(metrics.clone()))
+    }
+
+    fn build(settings: &CacheSettings, metrics: Option<Metrics>) -> Self {
+        let mut builder = MokaCache::builder()
             .max_capacity(settings.max_mib.saturating_mul(1024 * 1024))
             .weigher(|_k: &CacheKey, v: &Entry| v.weight)
-            .expire_after(PerEntryTtl)
-            .build();
-        Self { inner, settings: settings.clone(), in_flight: Arc::default() }
+            .expire_after(PerEntryTtl);
+        if let Some(m) = metrics.clone() {
+            builder = builder.eviction_listener(move |k: Arc<CacheKey>, v: Entry, cause| {
+                let cause = match cause {
+                    moka::notification::RemovalCause::Expired => "expired",
+                    moka::notification::RemovalCause::Size => "size",
+                    _ => return,
+                };
+                m.cache_eviction(&k.connection, v.kind.as_str(), cause);
+            });
+        }
+        Self { inner: builder.build(), settings: settings.clone(), in_flight: Arc::default(), metrics }
+    }
+
+    /// Records one lookup: in the request's account and in the metrics.
+    fn looked_up(&self, connection: &Arc<str>, kind: ResourceKind, hit: bool, left: Duration) {
+        accounting::cache_lookup(None, connection, hit, left);
+        if let Some(m) = &self.metrics {
+            m.cache_lookup(connection, kind.as_str(), hit);
+        }
     }
 
     fn ttl(&self, kind: ResourceKind) -> Duration {
@@ -138,7 +178,7 @@ impl Cache {
     {
         let ttl = self.ttl(kind);
         if ttl.is_zero() {
-            accounting::cache_lookup(None, &key.connection, false, ttl);
+            self.looked_up(&key.connection, kind, false, ttl);
             return fetch.await.map(Arc::new);
         }
         let connection = key.connection.clone();
@@ -148,14 +188,20 @@ impl Cache {
             .or_try_insert_with(async move {
                 let value = fetch.await?;
                 let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
-                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight, created: Instant::now() })
+                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight, created: Instant::now(), kind })
             })
-            .await
-            .map_err(|e: Arc<ProviderError>| (*e).clone())?;
+            .await;
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                // A failed fetch is a miss (errors are not cached).
+                self.looked_up(&connection, kind, false, Duration::ZERO);
+                return Err((*e).clone());
+            }
+        };
         // Fresh: this caller fetched. Not fresh: cached, or another caller's fetch
         // of the same key was awaited (coalesced), which costs nothing upstream.
-        let entry_left = entry.value().left();
-        accounting::cache_lookup(None, &connection, !entry.is_fresh(), entry_left);
+        self.looked_up(&connection, kind, !entry.is_fresh(), entry.value().left());
         Ok(entry.into_value().value.downcast::<T>().expect("one type per cache key op"))
     }
 
@@ -187,7 +233,7 @@ impl Cache {
         let key = |id: &str| CacheKey { connection: connection.clone(), op, fingerprint: id.to_owned() };
         let mut out = HashMap::new();
         if ttl.is_zero() {
-            accounting::cache_lookup(None, connection, false, ttl);
+            self.looked_up(connection, kind, false, ttl);
             let fetched = fetch(wanted).await?;
             return Ok(fetched.into_iter().map(|(id, v)| (id, Arc::new(v))).collect());
         }
@@ -196,7 +242,7 @@ impl Cache {
         for id in wanted {
             match self.inner.get(&key(&id)).await {
                 Some(entry) => {
-                    accounting::cache_lookup(None, connection, true, entry.left());
+                    self.looked_up(connection, kind, true, entry.left());
                     if let Some(v) = found::<T>(&entry) {
                         out.insert(id, v);
                     }
@@ -223,7 +269,7 @@ impl Cache {
             }
             mine = own;
             own_batch = (!mine.is_empty()).then(|| {
-                let batch = self.batch_future(connection.clone(), op, ttl, mine.clone(), fetch);
+                let batch = self.batch_future(connection.clone(), op, kind, ttl, mine.clone(), fetch);
                 for id in &mine {
                     in_flight.insert(key(id), batch.clone());
                 }
@@ -233,7 +279,7 @@ impl Cache {
         if let Some(batch) = own_batch {
             let results = batch.await?;
             for id in &mine {
-                accounting::cache_lookup(None, connection, false, ttl);
+                self.looked_up(connection, kind, false, ttl);
                 if let Some(v) = results.get(id).and_then(|v| v.clone().downcast::<T>().ok()) {
                     out.insert(id.clone(), v);
                 }
@@ -241,7 +287,7 @@ impl Cache {
         }
         for (id, batch) in awaited {
             let results = batch.await?;
-            accounting::cache_lookup(None, connection, true, ttl);
+            self.looked_up(connection, kind, true, ttl);
             if let Some(v) = results.get(&id).and_then(|v| v.clone().downcast::<T>().ok()) {
                 out.insert(id, v);
             }
@@ -256,6 +302,7 @@ impl Cache {
         &self,
         connection: Arc<str>,
         op: &'static str,
+        kind: ResourceKind,
         ttl: Duration,
         ids: Vec<String>,
         fetch: F,
@@ -305,6 +352,7 @@ impl Cache {
                         ttl,
                         weight: u32::try_from(weight).unwrap_or(u32::MAX),
                         created: Instant::now(),
+                        kind,
                     };
                     cache.insert(key(id), entry).await;
                 }
@@ -340,7 +388,7 @@ impl Cache {
             return;
         }
         let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
-        self.inner.insert(key, Entry { value: Arc::new(value), ttl, weight, created: Instant::now() }).await;
+        self.inner.insert(key, Entry { value: Arc::new(value), ttl, weight, created: Instant::now(), kind }).await;
     }
 
     /// Entries held now (after pending maintenance).
@@ -430,5 +478,35 @@ mod tests {
         let again = run(ids.clone()).await;
         assert_eq!(again.len(), 99);
         assert_eq!(calls.load(Ordering::SeqCst), 1, "everything, absent ids included, was cached");
+    }
+
+    struct Blob(usize);
+
+    impl Weigh for Blob {
+        fn weigh(&self) -> usize {
+            self.0
+        }
+    }
+
+    fn key(id: &str) -> CacheKey {
+        CacheKey { connection: Arc::from("c1"), op: "blob", fingerprint: id.to_owned() }
+    }
+
+    #[tokio::test]
+    async fn hits_misses_and_size_evictions_are_counted() {
+        let metrics = Metrics::new();
+        let settings = CacheSettings { max_mib: 1, ..CacheSettings::default() };
+        let cache = Cache::with_metrics(&settings, &metrics);
+        let fetch = |n| async move { Ok::<_, ProviderError>(Blob(n)) };
+        cache.get_or_fetch(key("a"), ResourceKind::Calls, fetch(600 * 1024)).await.unwrap();
+        cache.get_or_fetch(key("a"), ResourceKind::Calls, fetch(600 * 1024)).await.unwrap();
+        // A second 600 KiB entry does not fit in 1 MiB: one of the two is evicted.
+        cache.get_or_fetch(key("b"), ResourceKind::Calls, fetch(600 * 1024)).await.unwrap();
+        assert_eq!(cache.entry_count().await, 1);
+        let text = metrics.render(false);
+        let has = |line: &str| text.lines().any(|l| l == line);
+        assert!(has(r#"convograph_cache_misses_total{connection="c1",kind="calls"} 2"#), "{text}");
+        assert!(has(r#"convograph_cache_hits_total{connection="c1",kind="calls"} 1"#), "{text}");
+        assert!(has(r#"convograph_cache_evictions_total{connection="c1",kind="calls",cause="size"} 1"#), "{text}");
     }
 }

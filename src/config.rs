@@ -41,6 +41,14 @@ pub struct Settings {
     pub traffic: TrafficConfig,
     /// The provider accounts to read.
     pub connections: Vec<ConnectionSettings>,
+    /// Who may call the API, and which connections each caller may read.
+    pub auth: AuthSettings,
+    /// Bounds on what one request may ask for.
+    pub limits: LimitSettings,
+    /// Automatic persisted queries and the optional safelist.
+    pub persisted_queries: PersistedQuerySettings,
+    /// Trace export.
+    pub telemetry: TelemetrySettings,
 }
 
 /// HTTP server settings.
@@ -56,6 +64,17 @@ pub struct ServerSettings {
     pub max_page_size: usize,
     /// GraphiQL on `GET /graphql` for browsers.
     pub graphiql: GraphiqlSettings,
+    /// Answer introspection queries (`__schema`, `__type`). GraphiQL needs them.
+    pub introspection: bool,
+    /// Cross-origin requests from browsers.
+    pub cors: CorsSettings,
+    /// `GET /metrics`.
+    pub metrics: MetricsSettings,
+    /// How long an observed connection state (from real traffic or a check) stands
+    /// before `/readyz` checks the connection again. Checks cost upstream requests
+    /// (Gong allows 10,000 a day), so probes never check more often than this.
+    #[serde(with = "humantime_serde")]
+    pub readiness_check_interval: Duration,
 }
 
 impl Default for ServerSettings {
@@ -65,6 +84,188 @@ impl Default for ServerSettings {
             cursor_secret: None,
             max_page_size: 100,
             graphiql: GraphiqlSettings::default(),
+            introspection: true,
+            cors: CorsSettings::default(),
+            metrics: MetricsSettings::default(),
+            readiness_check_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// CORS: which browser origins may call the API.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsSettings {
+    /// Allowed origins (`https://app.example.com`), or `["*"]` for any. Unset: any
+    /// origin in the sandbox, none otherwise; `[]` turns CORS off.
+    pub allow_origins: Option<Vec<String>>,
+    /// How long browsers may cache a preflight answer.
+    #[serde(with = "humantime_serde::option")]
+    pub max_age: Option<Duration>,
+}
+
+/// `GET /metrics` settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Serve `/metrics`.
+    pub enabled: bool,
+    /// When set, scrapers must send `Authorization: Bearer <token>`.
+    pub bearer_token: Option<SecretSource>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { enabled: true, bearer_token: None }
+    }
+}
+
+/// Client authentication. Without clients (API keys or JWT) the server only starts
+/// in the sandbox or with `open: true`, and then every caller reads everything.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Serve without client authentication (every caller reads every connection).
+    pub open: bool,
+    /// API keys, stored as their SHA-256.
+    pub api_keys: Vec<ApiKeySettings>,
+    /// JWT bearer tokens.
+    pub jwt: Option<JwtSettings>,
+}
+
+/// One API key client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeySettings {
+    /// Client name (logs and metrics; not secret).
+    pub name: String,
+    /// Hex SHA-256 of the key (`convograph api-key` makes a key and its hash).
+    pub sha256: String,
+    /// Connection ids the client may read; `["*"]` for all.
+    pub connections: Vec<String>,
+}
+
+/// JWT bearer token validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// Shared secret for HS256 tokens (at least 32 bytes).
+    #[serde(default)]
+    pub hs256_secret: Option<SecretSource>,
+    /// A JWKS file with the public keys of RS256 / ES256 tokens.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// Required `iss`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Required `aud`.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The claim listing the connection ids the bearer may read (an array, or a
+    /// space-separated string; `*` for all).
+    #[serde(default = "default_connections_claim")]
+    pub connections_claim: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    #[serde(default = "default_leeway", with = "humantime_serde")]
+    pub leeway: Duration,
+}
+
+fn default_connections_claim() -> String {
+    "connections".into()
+}
+
+fn default_leeway() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// Bounds on one request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Deepest field nesting.
+    pub max_depth: usize,
+    /// Largest complexity: every field costs 1, and a list costs its page size
+    /// (`first`/`last`, 25 when absent) times what each item selects. The default
+    /// admits a full page of 100 records each with a nested full page of 100 (about
+    /// 25 fields each), and refuses a third nested level of full pages.
+    pub max_complexity: u64,
+    /// Most aliased fields in one operation.
+    pub max_aliases: usize,
+    /// Most operations in one batched request.
+    pub max_batch: usize,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Deadline of one HTTP request.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_depth: 15,
+            max_complexity: 250_000,
+            max_aliases: 30,
+            max_batch: 10,
+            max_body_bytes: 256 * 1024,
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Persisted queries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersistedQuerySettings {
+    /// Automatic persisted queries (Apollo's protocol: a client sends the SHA-256 of
+    /// a query it sent before instead of the query).
+    pub apq: bool,
+    /// Bound of the APQ store, in MiB of query text.
+    pub apq_cache_mib: u64,
+    /// Safelist mode: only the operations in this file run (an Apollo persisted
+    /// query manifest, or a JSON object of id → query).
+    pub safelist: Option<PathBuf>,
+}
+
+impl Default for PersistedQuerySettings {
+    fn default() -> Self {
+        Self { apq: true, apq_cache_mib: 16, safelist: None }
+    }
+}
+
+/// Trace export.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// OpenTelemetry traces over OTLP/HTTP (protobuf).
+    pub otlp: OtlpSettings,
+}
+
+/// OTLP trace export.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpSettings {
+    /// Export traces.
+    pub enabled: bool,
+    /// The collector's traces endpoint.
+    pub endpoint: Url,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Fraction of new traces sampled (a parent's decision is always followed).
+    pub sample_ratio: f64,
+    /// Timeout of one export.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for OtlpSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            endpoint: "http://127.0.0.1:4318/v1/traces".parse().expect("valid default endpoint"),
+            service_name: "convograph".into(),
+            sample_ratio: 1.0,
+            timeout: Duration::from_secs(10),
         }
     }
 }
@@ -340,7 +541,9 @@ impl Settings {
         Ok(settings)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks every value (`load` does; `Application::build` does again for settings
+    /// built in code, so no path starts a server without clients by accident).
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = HashSet::new();
         if self.server.max_page_size == 0 {
             return Err(value_err("server.max_page_size", "must be at least 1"));
@@ -373,6 +576,79 @@ impl Settings {
             {
                 return Err(value_err(&key("traffic.rate_per_sec"), "must be a positive number"));
             }
+        }
+        self.validate_limits()?;
+        self.validate_auth()
+    }
+
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        for (key, value) in [
+            ("limits.max_depth", l.max_depth as u64),
+            ("limits.max_complexity", l.max_complexity),
+            ("limits.max_batch", l.max_batch as u64),
+            ("limits.max_body_bytes", l.max_body_bytes as u64),
+        ] {
+            if value == 0 {
+                return Err(value_err(key, "must be at least 1"));
+            }
+        }
+        if l.request_timeout.is_zero() {
+            return Err(value_err("limits.request_timeout", "must be longer than 0s"));
+        }
+        for (i, origin) in self.server.cors.allow_origins.iter().flatten().enumerate() {
+            let ok = origin == "*"
+                || (origin.starts_with("http://") || origin.starts_with("https://"))
+                    && origin.parse::<Url>().is_ok()
+                    && origin.trim_end_matches('/').matches('/').count() == 2;
+            if !ok {
+                return Err(value_err(
+                    &format!("server.cors.allow_origins[{i}]"),
+                    "must be \"*\" or an origin such as https://app.example.com (scheme, host, optional port)",
+                ));
+            }
+        }
+        let ratio = self.telemetry.otlp.sample_ratio;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(value_err("telemetry.otlp.sample_ratio", "must be between 0 and 1"));
+        }
+        Ok(())
+    }
+
+    fn validate_auth(&self) -> Result<(), ConfigError> {
+        let auth = &self.auth;
+        let mut names = HashSet::new();
+        for (i, k) in auth.api_keys.iter().enumerate() {
+            let key = |k: &str| format!("auth.api_keys[{i}].{k}");
+            if k.name.trim().is_empty() {
+                return Err(value_err(&key("name"), "must not be empty"));
+            }
+            if !names.insert(k.name.as_str()) {
+                return Err(value_err(&key("name"), &format!("duplicate client name '{}'", k.name)));
+            }
+            if k.sha256.len() != 64 || !k.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(value_err(&key("sha256"), "must be the 64 hex digits of the key's SHA-256"));
+            }
+            if k.connections.is_empty() {
+                return Err(value_err(&key("connections"), "lists no connection (use [\"*\"] for all)"));
+            }
+        }
+        if let Some(jwt) = &auth.jwt
+            && jwt.hs256_secret.is_none()
+            && jwt.jwks_file.is_none()
+        {
+            return Err(value_err("auth.jwt", "needs `hs256_secret` or `jwks_file`"));
+        }
+        let has_clients = !auth.api_keys.is_empty() || auth.jwt.is_some();
+        if auth.open && has_clients {
+            return Err(value_err("auth.open", "cannot be combined with `api_keys` or `jwt`"));
+        }
+        if !auth.open && !has_clients && self.sandbox.is_none() {
+            return Err(value_err(
+                "auth",
+                "no clients configured: add `auth.api_keys` or `auth.jwt`, or set `auth.open: true` to serve \
+                 every connection to anyone who can reach the server",
+            ));
         }
         Ok(())
     }

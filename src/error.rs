@@ -20,6 +20,30 @@ pub enum ErrorCode {
     ProviderError,
     ProviderUnsupported,
     Internal,
+    /// The request is not GraphQL over HTTP (bad JSON, bad query string).
+    BadRequest,
+    /// The document does not parse.
+    GraphqlParseFailed,
+    /// The document does not validate against the schema.
+    GraphqlValidationFailed,
+    /// Fields nest deeper than `limits.max_depth`.
+    MaxDepthLimit,
+    /// More aliases than `limits.max_aliases`.
+    MaxAliasesLimit,
+    /// Complexity above `limits.max_complexity`.
+    MaxComplexityLimit,
+    /// More operations in a batch than `limits.max_batch`.
+    BatchLimitExceeded,
+    /// A body larger than `limits.max_body_bytes`.
+    PayloadTooLarge,
+    /// The request outlived `limits.request_timeout`.
+    RequestTimeout,
+    /// An automatic persisted query hash the server does not know (yet).
+    PersistedQueryNotFound,
+    /// In safelist mode, an operation that is not registered.
+    PersistedQueryNotInList,
+    /// A persisted-query hash sent to a server with APQ turned off.
+    PersistedQueryNotSupported,
 }
 
 impl ErrorCode {
@@ -36,6 +60,18 @@ impl ErrorCode {
             Self::ProviderError => "PROVIDER_ERROR",
             Self::ProviderUnsupported => "PROVIDER_UNSUPPORTED",
             Self::Internal => "INTERNAL",
+            Self::BadRequest => "BAD_REQUEST",
+            Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            Self::MaxDepthLimit => "MAX_DEPTH_LIMIT",
+            Self::MaxAliasesLimit => "MAX_ALIASES_LIMIT",
+            Self::MaxComplexityLimit => "MAX_COMPLEXITY_LIMIT",
+            Self::BatchLimitExceeded => "BATCH_LIMIT_EXCEEDED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
+            Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
         }
     }
 }
@@ -54,6 +90,8 @@ pub enum AppError {
     BadCursor(&'static str),
     /// The named object does not exist.
     NotFound(String),
+    /// The caller may not read this connection (or cannot learn whether it exists).
+    Forbidden(String),
     /// A provider call failed.
     Provider(ProviderError),
 }
@@ -71,6 +109,7 @@ impl AppError {
             Self::BadUserInput(_) => ErrorCode::BadUserInput,
             Self::BadCursor(_) => ErrorCode::BadCursor,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::Provider(e) => e.code(),
         }
     }
@@ -81,6 +120,7 @@ impl AppError {
             Self::BadUserInput(m) => m.clone(),
             Self::BadCursor(why) => format!("invalid cursor: {why}"),
             Self::NotFound(what) => format!("{what} not found"),
+            Self::Forbidden(connection) => format!("connection '{connection}' is not readable with these credentials"),
             Self::Provider(e) => e.to_string(),
         }
     }
@@ -111,6 +151,13 @@ impl From<AppError> for async_graphql::Error {
             }
         })
     }
+}
+
+/// A request-level error (no path) with `extensions.code`.
+pub fn request_error(code: ErrorCode, message: impl Into<String>) -> async_graphql::ServerError {
+    let mut e = async_graphql::ServerError::new(message, None);
+    e.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
+    e
 }
 
 /// Result alias for resolvers.

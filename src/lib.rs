@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - [`startup`]: builds the application from [`config::Settings`] and serves it.
-//! - [`http`]: the axum router (GraphQL over HTTP, GraphiQL, health).
-//! - [`schema`]: the GraphQL types and the query root; Relay paging and global ids.
+//! - [`http`]: the axum router (GraphQL over HTTP, GraphiQL, health, metrics, CORS).
+//! - [`auth`]: client authentication (API keys, JWT) and the per-request principal.
+//! - [`schema`]: the GraphQL types and the query root; Relay paging and global ids;
+//!   request limits and persisted queries.
 //! - [`federation`]: `_entities` slots and federated tracing (`ftv1`) for gateways.
 //! - [`loaders`]: per-request DataLoaders that batch nested provider lookups.
 //! - [`providers`]: one folder per provider (`client`, `model`, `mapping`) behind the
@@ -16,8 +18,11 @@
 //! - [`timeline`]: calls of several connections in one start-time order, paged both ways.
 //! - [`sandbox`]: simulators of the providers' APIs over one synthetic world.
 //! - [`error`]: the error codes clients see.
+//! - [`metrics`]: Prometheus metrics and observed connection health.
+//! - [`telemetry`]: logs (text or JSON) and OpenTelemetry trace export.
 
 pub mod accounting;
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod domain;
@@ -25,6 +30,7 @@ pub mod error;
 pub mod federation;
 pub mod http;
 pub mod loaders;
+pub mod metrics;
 pub mod people;
 pub mod providers;
 pub mod sandbox;

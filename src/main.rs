@@ -34,6 +34,9 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Make a new client API key and print it with the SHA-256 that goes in
+    /// `auth.api_keys[].sha256` (the config holds only the hash).
+    ApiKey,
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,15 +59,26 @@ async fn main() -> ExitCode {
         }
         Some(Command::Sandbox) => run_sandbox().await,
         Some(Command::Healthcheck { url }) => healthcheck(url).await,
+        Some(Command::ApiKey) => {
+            let (key, hash) = convograph::auth::generate_api_key();
+            println!("key:    {key}\nsha256: {hash}");
+            ExitCode::SUCCESS
+        }
         Some(Command::Serve(args)) => serve(args).await,
         None => serve(cli.serve).await,
     }
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
-    convograph::telemetry::init();
     let mut settings = match Settings::load(args.config.as_deref()) {
         Ok(s) => s,
+        Err(e) => {
+            eprintln!("convograph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let telemetry = match convograph::telemetry::init_with(&settings.telemetry.otlp) {
+        Ok(guard) => guard,
         Err(e) => {
             eprintln!("convograph: {e}");
             return ExitCode::from(2);
@@ -73,7 +87,6 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Some(listen) = args.listen {
         settings.server.listen = listen;
     }
-    let sandbox = settings.sandbox.is_some();
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -82,11 +95,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let addr = app.local_addr();
-    if sandbox {
-        tracing::warn!("Sandbox mode: simulated providers, synthetic data, no client authentication.");
+    if app.sandbox().is_some() {
+        tracing::warn!("Sandbox mode: simulated providers and synthetic data.");
+    }
+    if app.is_open() {
+        tracing::warn!("Running open: no client authentication; every caller reads every connection.");
     }
     tracing::info!(%addr, "convograph listening; GraphiQL at http://{addr}/graphql");
-    match app.run_until_stopped(shutdown_signal()).await {
+    let result = app.run_until_stopped(shutdown_signal()).await;
+    telemetry.shutdown().await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("convograph: {e}");

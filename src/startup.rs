@@ -7,9 +7,11 @@ use tokio::net::TcpListener;
 use url::Url;
 
 use crate::{
+    auth::Authenticator,
     cache::Cache,
     config::{ConfigError, ConnectionSettings, Credentials, Secret, Settings, TrafficSettings},
-    http::{HttpState, router},
+    http::{HttpOptions, HttpState, ResponseCache, router},
+    metrics::Metrics,
     people::Directory,
     providers::{
         Provider, ProviderKind, Registry,
@@ -19,7 +21,10 @@ use crate::{
         transport::{RateSchedule, TrafficPolicy, Transport},
     },
     sandbox::{Sandbox, SandboxSettings},
-    schema::{AppSchema, AppState, ConnectionNode, RateLimitInfo, build_schema, connection::CursorCodec},
+    schema::{
+        AppSchema, AppState, ConnectionNode, RateLimitInfo, SchemaOptions, build_schema, connection::CursorCodec,
+        request_guard,
+    },
 };
 
 /// Connection id of the sandbox's Gong demo connection.
@@ -66,6 +71,8 @@ pub struct Application {
     router: axum::Router,
     schema: AppSchema,
     sandbox: Option<Sandbox>,
+    open: bool,
+    metrics: Metrics,
 }
 
 impl Application {
@@ -77,6 +84,7 @@ impl Application {
     /// As [`Application::build`], with these simulator behaviours when the sandbox is
     /// on (its seed and sizes still come from `settings.sandbox`); for tests.
     pub async fn build_with_simulators(settings: Settings, simulators: SandboxSettings) -> Result<Self, StartupError> {
+        settings.validate()?;
         let mut connections =
             settings.connections.iter().enumerate().map(|(i, c)| resolve(i, c)).collect::<Result<Vec<_>, _>>()?;
         let sandbox = match &settings.sandbox {
@@ -89,11 +97,12 @@ impl Application {
             }
             None => None,
         };
-        let cache = Cache::new(&settings.cache);
+        let metrics = Metrics::new();
+        let cache = Cache::with_metrics(&settings.cache, &metrics);
         let mut registry = Registry::default();
         let mut nodes = Vec::new();
         for c in &connections {
-            let (provider, policy) = build_provider(c, &settings, &cache)?;
+            let (provider, policy) = build_provider(c, &settings, &cache, &metrics)?;
             nodes.push(ConnectionNode {
                 id: c.id.clone().into(),
                 provider: c.provider,
@@ -112,6 +121,19 @@ impl Application {
                 rand::random::<[u8; 32]>().to_vec()
             }
         };
+        let ids: Vec<&str> = connections.iter().map(|c| c.id.as_str()).collect();
+        let auth = Authenticator::build(&settings.auth, &ids)?;
+        let guard = request_guard(
+            &settings.limits,
+            settings.server.max_page_size,
+            settings.server.introspection,
+            &settings.persisted_queries,
+        )
+        .map_err(|reason| ConfigError::Value { key: "persisted_queries.safelist".into(), reason })?;
+        let metrics_token = match &settings.server.metrics.bearer_token {
+            Some(src) => Some(src.resolve("server.metrics.bearer_token")?),
+            None => None,
+        };
         let registry = Arc::new(registry);
         let state = AppState {
             registry: registry.clone(),
@@ -120,16 +142,43 @@ impl Application {
             connections: Arc::new(nodes),
             directory: Arc::new(Directory::new(settings.cache.users_ttl)),
         };
-        let schema = build_schema(state);
-        let router = router(HttpState::new(
-            schema.clone(),
+        let options = SchemaOptions {
+            introspection: settings.server.introspection,
+            resolver_spans: settings.telemetry.otlp.enabled,
+        };
+        let schema = build_schema(state, options);
+        let open = auth.is_open();
+        let router = router(HttpState {
+            schema: schema.clone(),
             registry,
-            Arc::new(settings.server.graphiql.clone()),
-            settings.cache.responses_max_mib,
-        ));
+            graphiql: Arc::new(settings.server.graphiql.clone()),
+            auth: Arc::new(auth),
+            guard: Arc::new(guard),
+            metrics: metrics.clone(),
+            readiness: Default::default(),
+            options: Arc::new(HttpOptions {
+                limits: settings.limits.clone(),
+                cors: settings.server.cors.clone(),
+                sandbox: sandbox.is_some(),
+                metrics_enabled: settings.server.metrics.enabled,
+                metrics_token,
+                readiness_check_interval: settings.server.readiness_check_interval,
+            }),
+            responses: ResponseCache::new(settings.cache.responses_max_mib),
+        });
         let addr = settings.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
-        Ok(Self { listener, router, schema, sandbox })
+        Ok(Self { listener, router, schema, sandbox, open, metrics })
+    }
+
+    /// Whether the server runs without client authentication.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// The application's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The bound address (the real port when 0 was asked for).
@@ -239,17 +288,20 @@ fn build_provider(
     c: &ResolvedConnection,
     settings: &Settings,
     cache: &Cache,
+    metrics: &Metrics,
 ) -> Result<(Arc<dyn Provider>, TrafficPolicy), StartupError> {
     let fail = |reason: String| StartupError::Connection { id: c.id.clone(), reason };
     let traffic = c.traffic.or(settings.traffic.for_provider(c.provider)).or(&settings.traffic.all);
     let id: Arc<str> = Arc::from(c.id.as_str());
+    let hooks = metrics.connection(c.provider, &id);
     match c.provider {
         ProviderKind::Gong => {
             let policy =
                 TrafficPolicy::resolve(&traffic, RateSchedule::Fixed(crate::providers::gong::DEFAULT_RATE_PER_SEC))
                     .with_default_daily_quota(&traffic, crate::providers::gong::DEFAULT_DAILY_QUOTA);
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|e| fail(e.to_string()))?
+                .with_metrics(hooks);
             let tz = match &c.time_zone {
                 Some(tz) => tz.parse().map_err(|_| fail(format!("unknown time zone '{tz}'")))?,
                 None => chrono_tz::UTC,
@@ -260,7 +312,8 @@ fn build_provider(
         ProviderKind::ExecVision => {
             let policy = TrafficPolicy::resolve(&traffic, crate::providers::execvision::DEFAULT_SCHEDULE);
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|e| fail(e.to_string()))?
+                .with_metrics(hooks);
             let provider = crate::providers::execvision::ExecVisionProvider::new(transport, cache.clone(), id);
             Ok((Arc::new(provider), policy))
         }
@@ -273,7 +326,8 @@ fn build_provider(
             let policy = TrafficPolicy::resolve(&traffic, RateSchedule::Fixed(salesloft::DEFAULT_RATE_PER_SEC));
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
                 .map_err(|e| fail(e.to_string()))?
-                .with_cost_budget(c.budget_window.unwrap_or(salesloft::BUDGET_WINDOW));
+                .with_cost_budget(c.budget_window.unwrap_or(salesloft::BUDGET_WINDOW))
+                .with_metrics(hooks);
             let provider = SalesloftProvider::new(transport, cache.clone(), id);
             Ok((Arc::new(provider), policy))
         }
@@ -283,7 +337,8 @@ fn build_provider(
             }
             let policy = TrafficPolicy::resolve(&traffic, RateSchedule::Fixed(hubster::DEFAULT_RATE_PER_SEC));
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|e| fail(e.to_string()))?
+                .with_metrics(hooks);
             let provider = HubsterProvider::new(
                 transport,
                 cache.clone(),

@@ -1,17 +1,79 @@
 //! HTTP: the axum router. Wires the schema to GraphQL over HTTP and adds GraphiQL,
-//! `/healthz` and `/readyz`. No resolver logic here.
+//! `/healthz`, `/readyz`, `/metrics`, request ids, CORS and request tracing. No
+//! resolver logic here.
 
 mod graphiql;
 mod graphql;
 mod response_cache;
 
-use std::sync::Arc;
+pub use response_cache::ResponseCache;
 
-use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::State,
+    http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use serde_json::json;
-use tower_http::{catch_panic::CatchPanicLayer, services::ServeDir, trace::TraceLayer};
+use sha2::{Digest, Sha256};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    services::ServeDir,
+    trace::{DefaultOnFailure, TraceLayer},
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::{config::GraphiqlSettings, providers::Registry, schema::AppSchema};
+use crate::{
+    auth::Authenticator,
+    config::{CorsSettings, GraphiqlSettings, LimitSettings, Secret},
+    metrics::{Health, Metrics},
+    providers::{ProviderErrorKind, Registry},
+    schema::{AppSchema, limits::RequestGuard},
+};
+
+/// The request id header (set when the client sends none; echoed on the response).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The alternative API key header.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// HTTP-level settings.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Body size, batch size and deadline.
+    pub limits: LimitSettings,
+    /// CORS.
+    pub cors: CorsSettings,
+    /// Whether the sandbox runs (CORS is open there by default).
+    pub sandbox: bool,
+    /// Serve `/metrics`.
+    pub metrics_enabled: bool,
+    /// The bearer token scrapers must send, when set.
+    pub metrics_token: Option<Secret>,
+    /// How long an observed connection state stands before `/readyz` checks again.
+    pub readiness_check_interval: Duration,
+}
+
+/// One in-flight readiness check per connection at most.
+#[derive(Debug, Default)]
+pub struct ReadinessChecks {
+    locks: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl ReadinessChecks {
+    fn lock_of(&self, connection: &Arc<str>) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks.lock().expect("readiness lock").entry(connection.clone()).or_default().clone()
+    }
+}
 
 /// Everything the HTTP handlers share.
 #[derive(Clone)]
@@ -19,19 +81,13 @@ pub struct HttpState {
     pub schema: AppSchema,
     pub registry: Arc<Registry>,
     pub graphiql: Arc<GraphiqlSettings>,
-    responses: response_cache::ResponseCache,
-}
-
-impl HttpState {
-    /// The HTTP state, with a response cache of at most `response_cache_mib` MiB.
-    pub fn new(
-        schema: AppSchema,
-        registry: Arc<Registry>,
-        graphiql: Arc<GraphiqlSettings>,
-        response_cache_mib: u64,
-    ) -> Self {
-        Self { schema, registry, graphiql, responses: response_cache::ResponseCache::new(response_cache_mib) }
-    }
+    pub auth: Arc<Authenticator>,
+    pub guard: Arc<RequestGuard>,
+    pub metrics: Metrics,
+    pub readiness: Arc<ReadinessChecks>,
+    pub options: Arc<HttpOptions>,
+    /// Whole answers of repeated queries.
+    pub responses: ResponseCache,
 }
 
 /// The whole HTTP surface.
@@ -40,11 +96,88 @@ pub fn router(state: HttpState) -> Router {
         .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
+    if state.options.metrics_enabled {
+        router = router.route("/metrics", get(metrics));
+    }
     if let Some(dir) = state.graphiql.assets_dir.clone().filter(|_| state.graphiql.enabled) {
         router = router.nest_service(graphiql::LOCAL_ASSETS_PATH, ServeDir::new(dir));
     }
-    // Outermost: a panic anywhere becomes a coded 500, never a dropped connection.
-    router.layer(TraceLayer::new_for_http()).layer(CatchPanicLayer::custom(panic_response)).with_state(state)
+    // Inside out: CORS answers preflights before routing; the trace span covers the
+    // handler and carries the request id set (or kept) by the outer layer; a panic
+    // anywhere becomes a coded 500, never a dropped connection.
+    if let Some(cors) = cors_layer(&state.options.cors, state.options.sandbox) {
+        router = router.layer(cors);
+    }
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    router
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // Handlers log their own outcome (a 503 from /readyz is not an error to
+                // page anyone for on every probe).
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                .on_response(|res: &Response, _latency: Duration, span: &tracing::Span| {
+                    span.record("http.response.status_code", res.status().as_u16());
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// The span of one HTTP request: method, path (never the query string, which may
+/// hold variables), request id, and the caller's trace as its parent.
+fn request_span(req: &Request<Body>) -> tracing::Span {
+    let request_id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format!("{} {}", req.method(), req.uri().path()),
+        otel.kind = "server",
+        http.request.method = %req.method(),
+        url.path = %req.uri().path(),
+        request_id = %request_id,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
+    });
+    let _ = span.set_parent(parent);
+    span
+}
+
+fn cors_layer(settings: &CorsSettings, sandbox: bool) -> Option<CorsLayer> {
+    let origins = match &settings.allow_origins {
+        Some(list) => list.clone(),
+        None if sandbox => vec![crate::auth::ALL_CONNECTIONS.to_owned()],
+        None => return None,
+    };
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()))
+    };
+    let mut layer = CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::AUTHORIZATION,
+            HeaderName::from_static(API_KEY_HEADER),
+            HeaderName::from_static(REQUEST_ID_HEADER),
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("apollographql-client-name"),
+            HeaderName::from_static("apollographql-client-version"),
+        ])
+        .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)]);
+    if let Some(age) = settings.max_age {
+        layer = layer.max_age(age);
+    }
+    Some(layer)
 }
 
 /// The process is up.
@@ -52,17 +185,49 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// Configuration loaded and every connection answering with valid credentials.
+/// Every connection answering with valid credentials. What the transport observed
+/// of real traffic stands for `server.readiness_check_interval`; only a connection
+/// with nothing recent is checked (one check per connection at a time), so frequent
+/// probes do not spend the providers' request quotas.
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
-    let checks = state.registry.iter().map(|p| async move { (p.connection_id().clone(), p.check().await) });
+    let interval = state.options.readiness_check_interval;
+    let checks = state.registry.iter().map(|p| {
+        let state = state.clone();
+        async move {
+            let id = p.connection_id().clone();
+            let recent = |m: &Metrics| m.health(&id).filter(|(at, _)| at.elapsed() < interval).map(|(_, h)| h);
+            if let Some(h) = recent(&state.metrics) {
+                return (id, h);
+            }
+            let lock = state.readiness.lock_of(&id);
+            let _one_at_a_time = lock.lock().await;
+            if let Some(h) = recent(&state.metrics) {
+                return (id, h);
+            }
+            let health = match p.check().await {
+                Ok(()) => Health::Ok,
+                Err(e) => match e.kind {
+                    ProviderErrorKind::Unauthorized(_) => Health::Unauthorized,
+                    ProviderErrorKind::RateLimited { .. } => Health::Ok,
+                    _ => Health::Unavailable,
+                },
+            };
+            if health != Health::Ok {
+                tracing::warn!(connection = %id, health = ?health, "Connection check failed.");
+            }
+            state.metrics.set_health(&id, health);
+            (id, health)
+        }
+    });
     let results = futures::future::join_all(checks).await;
-    let ready = results.iter().all(|(_, r)| r.is_ok());
+    let ready = results.iter().all(|(_, h)| *h == Health::Ok);
     let connections: serde_json::Map<String, serde_json::Value> = results
         .into_iter()
-        .map(|(id, r)| {
-            let v = match r {
-                Ok(()) => json!({ "status": "ok" }),
-                Err(e) => json!({ "status": "error", "code": e.code().as_str() }),
+        .map(|(id, h)| {
+            let v = match h {
+                Health::Ok => json!({ "status": "ok" }),
+                Health::Unauthorized => json!({ "status": "error", "code": "PROVIDER_ERROR" }),
+                Health::Unavailable => json!({ "status": "error", "code": "PROVIDER_UNAVAILABLE" }),
             };
             (id.to_string(), v)
         })
@@ -71,8 +236,43 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
     (status, Json(json!({ "status": if ready { "ready" } else { "not ready" }, "connections": connections })))
 }
 
+/// Prometheus scrape: the text format, or OpenMetrics when the scraper asks for it.
+async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.options.metrics_token {
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compare digests, so the comparison's timing says nothing about the token.
+        if Sha256::digest(sent.trim().as_bytes()) != Sha256::digest(token.expose().as_bytes()) {
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "metrics need a bearer token")
+                .into_response();
+        }
+    }
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let body = state.metrics.render(openmetrics);
+    ([(header::CONTENT_TYPE, crate::metrics::content_type(openmetrics))], body).into_response()
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     tracing::error!("A request handler panicked; answered 500.");
     let body = json!({ "errors": [ { "message": "internal error", "extensions": { "code": "INTERNAL" } } ] });
     (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_is_off_by_default_outside_the_sandbox() {
+        assert!(cors_layer(&CorsSettings::default(), false).is_none());
+        assert!(cors_layer(&CorsSettings::default(), true).is_some());
+        let listed = CorsSettings { allow_origins: Some(vec!["https://a.example".into()]), max_age: None };
+        assert!(cors_layer(&listed, false).is_some());
+    }
 }

@@ -30,6 +30,8 @@ pub(super) struct Stored {
     pub(super) body: Bytes,
     pub(super) ttl: Duration,
     pub(super) stored_at: Instant,
+    /// The metrics labels of its operations (counted again on every hit).
+    pub(super) operations: Arc<[String]>,
 }
 
 impl Stored {
@@ -49,7 +51,7 @@ impl Expiry<Key, Stored> for StoredTtl {
 
 /// The cache of whole responses.
 #[derive(Clone)]
-pub(super) struct ResponseCache {
+pub struct ResponseCache {
     inner: Option<Cache<Key, Stored>>,
 }
 
@@ -61,7 +63,7 @@ impl std::fmt::Debug for ResponseCache {
 
 impl ResponseCache {
     /// A cache of at most `max_mib` MiB of response bodies (`0`: off).
-    pub(super) fn new(max_mib: u64) -> Self {
+    pub fn new(max_mib: u64) -> Self {
         let inner = (max_mib > 0).then(|| {
             Cache::builder()
                 .max_capacity(max_mib.saturating_mul(1024 * 1024))
@@ -137,6 +139,7 @@ mod tests {
             body: Bytes::from_static(b"{}"),
             ttl: Duration::from_secs(ttl),
             stored_at: Instant::now(),
+            operations: Arc::from([]),
         }
     }
 

@@ -9,7 +9,8 @@
 use std::{collections::HashMap, hash::Hash, sync::Arc, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use futures::StreamExt;
+use futures::{StreamExt, future::BoxFuture};
+use tracing::Instrument;
 
 use crate::{
     accounting::{self, RequestAccount},
@@ -51,9 +52,11 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    /// Fresh loaders for one request; their batches record into `account`.
+    /// Fresh loaders for one request. Their batches run as tasks inside the span
+    /// current here (the request's), so their logs and traces stay with it, and
+    /// record what they cost into `account`.
     pub fn new(registry: &Arc<Registry>, account: Option<Arc<RequestAccount>>) -> Self {
-        let spawn = || accounting::spawner(account.clone());
+        let spawn = || spawner(account.clone());
         Self {
             users: DataLoader::with_cache(UserLoader(registry.clone()), spawn(), HashMapCache::default())
                 .delay(BATCH_DELAY),
@@ -63,6 +66,20 @@ impl Loaders {
                 .delay(BATCH_DELAY),
             people: tokio::sync::OnceCell::new(),
             people_reported: Default::default(),
+        }
+    }
+}
+
+/// A spawner that runs tasks in the current span.
+fn spawner(
+    account: Option<Arc<RequestAccount>>,
+) -> impl Fn(BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> + Send + Sync + 'static {
+    let span = tracing::Span::current();
+    move |task| {
+        let task = task.instrument(span.clone());
+        match &account {
+            Some(a) => tokio::spawn(accounting::scope(a.clone(), task)),
+            None => tokio::spawn(task),
         }
     }
 }
@@ -96,6 +113,7 @@ where
     }
     let fetches = calls.into_iter().map(|(conn, ids)| {
         let fut = registry.get(&conn).map(|p| batch(p.clone(), ids.clone()));
+        let span = tracing::info_span!("loader.batch", connection = %conn, keys = ids.len());
         async move {
             let result = match fut {
                 Some(f) => f.await,
@@ -103,6 +121,7 @@ where
             };
             (conn, ids, result)
         }
+        .instrument(span)
     });
     let results: Vec<_> = futures::stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
     let mut out = HashMap::new();

@@ -31,12 +31,14 @@ use rand::Rng;
 use reqwest::{Method, header::HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
+use tracing::Instrument;
 use url::Url;
 
 use super::{ProviderError, ProviderErrorKind, ProviderKind, auth::Auth, budget::CostBudget};
 use crate::{
     accounting,
     config::{Credentials, TrafficSettings},
+    metrics::ConnectionMetrics,
 };
 
 /// How many requests per second a provider allows, possibly by time of day.
@@ -167,6 +169,7 @@ pub struct Transport {
     policy: TrafficPolicy,
     paused_until: Mutex<Option<Instant>>,
     sent: AtomicU64,
+    metrics: ConnectionMetrics,
 }
 
 impl Transport {
@@ -195,7 +198,6 @@ impl Transport {
             }),
             daily_left: AtomicU64::new(policy.daily_quota.map_or(u64::MAX, u64::from)),
             provider,
-            connection,
             client,
             base_url,
             auth,
@@ -203,12 +205,23 @@ impl Transport {
             policy,
             paused_until: Mutex::new(None),
             sent: AtomicU64::new(0),
+            metrics: ConnectionMetrics::detached(provider, connection.clone()),
+            connection,
         })
     }
 
     /// Paces against a cost budget per `window` that responses report (Salesloft).
     pub fn with_cost_budget(mut self, window: Duration) -> Self {
         self.budget = Some(CostBudget::new(window));
+        self
+    }
+
+    /// Reports upstream requests, limiter waits and rejections to `metrics`.
+    pub fn with_metrics(mut self, metrics: ConnectionMetrics) -> Self {
+        if let Some(left) = self.daily_quota_left() {
+            metrics.daily_quota_left(left);
+        }
+        self.metrics = metrics;
         self
     }
 
@@ -251,12 +264,20 @@ impl Transport {
                     .map_err(|retry_after| self.error(ProviderErrorKind::RateLimited { retry_after })),
                 (turn, _) => turn,
             };
-            accounting::limiter_wait(self.provider, &self.connection, waited_from.elapsed());
+            let waited = waited_from.elapsed();
+            accounting::limiter_wait(self.provider, &self.connection, waited);
+            self.metrics.limiter_waited(waited);
+            if turn.is_err() {
+                self.metrics.limiter_rejected();
+            }
             turn?;
             let auth = self.auth.header().await.map_err(|k| self.error(k))?;
             self.sent.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.send_once(req, &auth).await;
-            accounting::upstream_request(self.provider, &self.connection, outcome.as_ref().ok().map(|r| r.status));
+            let call = self.metrics.upstream_request(req.method.as_str(), &req.path);
+            let outcome = self.send_once(req, &auth).instrument(call.span().clone()).await;
+            let status = outcome.as_ref().ok().map(|r| r.status);
+            call.finish(status);
+            accounting::upstream_request(self.provider, &self.connection, status);
             if let Ok(resp) = &outcome {
                 if let Some(budget) = &self.budget {
                     budget.observe(resp.budget_remaining, resp.budget_cost);
@@ -271,6 +292,7 @@ impl Transport {
                     let after = resp.retry_after.or(refused).unwrap_or(Duration::from_secs(1));
                     self.pause(after);
                     if !req.idempotent || attempt >= self.policy.max_retries || Instant::now() + after > deadline {
+                        self.metrics.limiter_rejected();
                         return Err(self.error(ProviderErrorKind::RateLimited { retry_after: after }));
                     }
                     tracing::info!(connection = %self.connection, retry_after_ms = after.as_millis() as u64, "Provider rate limit hit; waiting.");
@@ -326,9 +348,15 @@ impl Transport {
             // A spent daily quota is not worth queueing for: fail fast with the time
             // the next request will be allowed.
             match daily.check() {
-                Ok(state) => self.daily_left.store(u64::from(state.remaining_burst_capacity()), Ordering::Relaxed),
+                Ok(state) => {
+                    let left = u64::from(state.remaining_burst_capacity());
+                    self.daily_left.store(left, Ordering::Relaxed);
+                    self.metrics.daily_quota_left(left);
+                }
                 Err(not_until) => {
                     self.daily_left.store(0, Ordering::Relaxed);
+                    self.metrics.daily_quota_left(0);
+                    self.metrics.limiter_rejected();
                     let wait = not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default()));
                     return Err(self.error(ProviderErrorKind::RateLimited { retry_after: wait }));
                 }

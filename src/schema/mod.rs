@@ -1,6 +1,11 @@
 //! The GraphQL schema: the query root, the unified types, federation entities.
 //! No transport code here: resolvers reach providers through [`AppState`] and the
 //! request's [`Loaders`].
+//!
+//! Access control lives in two seams, [`readable`] (the connections a request may
+//! enumerate) and [`provider`] (one connection by id): both consult the request's
+//! [`Principal`]. Global ids and cursors name their connection, so every resolver
+//! that reaches a provider from an id or a cursor goes through [`provider`] first.
 
 pub mod calls;
 pub mod chat;
@@ -8,7 +13,10 @@ pub mod coaching;
 pub mod connection;
 pub mod coverage;
 pub mod id;
+pub mod limits;
+pub mod observe;
 pub mod people;
+pub mod persisted;
 pub mod query;
 pub mod stats;
 pub mod users;
@@ -30,6 +38,8 @@ pub use users::UserNode;
 
 use self::connection::CursorCodec;
 use crate::{
+    auth::Principal,
+    config::{LimitSettings, PersistedQuerySettings},
     error::{AppError, AppResult},
     loaders::Loaders,
     people::Directory,
@@ -52,15 +62,44 @@ pub struct AppState {
     pub directory: Arc<Directory>,
 }
 
+/// Schema-wide switches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchemaOptions {
+    /// Answer `__schema` / `__type`.
+    pub introspection: bool,
+    /// A tracing span per resolver that may call a provider. Only worth it when
+    /// traces are exported: any extension makes the engine route every field
+    /// through the extension chain.
+    pub resolver_spans: bool,
+}
+
 /// Builds the schema over `state`, with the federation extensions: `_entities` slots
 /// and federated tracing (`ftv1`, only for requests that ask for it).
-pub fn build_schema(state: AppState) -> AppSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+pub fn build_schema(state: AppState, options: SchemaOptions) -> AppSchema {
+    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .enable_federation()
         .extension(crate::federation::entities::EntitySlotsExtension)
         .extension(crate::federation::ftv1::Ftv1Extension)
-        .data(state)
-        .finish()
+        .data(state);
+    if options.resolver_spans {
+        builder = builder.extension(observe::FieldSpans);
+    }
+    if !options.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The request guard (limits, introspection switch, persisted queries) the HTTP
+/// layer runs before each operation; reads the safelist file, if any.
+pub fn request_guard(
+    limits: &LimitSettings,
+    max_page_size: usize,
+    introspection: bool,
+    persisted: &PersistedQuerySettings,
+) -> Result<limits::RequestGuard, String> {
+    let persisted = persisted::PersistedQueries::from_settings(persisted)?;
+    Ok(limits::RequestGuard::new(limits, max_page_size, introspection, persisted))
 }
 
 /// The SDL convograph publishes (`convograph sdl`, `schema.graphql`).
@@ -78,10 +117,10 @@ pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a Loaders> {
     ctx.data::<Arc<Loaders>>().map(|l| l.as_ref()).map_err(|_| AppError::bad_input("internal: request loaders missing"))
 }
 
-/// The connections this request may read, ordered by id. Every resolver that
-/// enumerates connections goes through here (the seam for per-client scopes).
-pub(crate) fn readable<'a>(ctx: &Context<'a>) -> impl Iterator<Item = &'a Arc<dyn Provider>> + 'a {
-    state(ctx).registry.iter()
+/// The caller of this request. `None` (a schema executed without the HTTP layer
+/// putting a principal in the request) reads nothing: access fails closed.
+pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {
+    ctx.data_opt::<Arc<Principal>>().map(Arc::as_ref)
 }
 
 /// A connection's place in the configuration (ranks it where connections tie).
@@ -96,8 +135,29 @@ pub(crate) fn report(ctx: &Context<'_>, error: ProviderError) {
     ctx.add_error(ctx.set_error_path(err));
 }
 
-/// The provider of connection `id`, or `NOT_FOUND`.
+fn may_read(ctx: &Context<'_>, id: &str) -> bool {
+    principal(ctx).is_some_and(|p| p.may_read(id))
+}
+
+/// The connections this request may read, ordered by id. Every resolver that
+/// enumerates connections goes through here: a connection outside the caller's
+/// scope is invisible.
+pub(crate) fn readable<'a>(ctx: &Context<'a>) -> impl Iterator<Item = &'a Arc<dyn Provider>> + 'a {
+    let principal = principal(ctx);
+    state(ctx).registry.iter().filter(move |p| principal.is_some_and(|pr| pr.may_read(p.connection_id())))
+}
+
+/// The connections this request may read, as `Connection` objects.
+pub(crate) fn readable_connections(ctx: &Context<'_>) -> Vec<ConnectionNode> {
+    state(ctx).connections.iter().filter(|c| may_read(ctx, c.id.as_str())).cloned().collect()
+}
+
+/// The provider of connection `id`: `FORBIDDEN` outside the caller's scope (whether
+/// or not it exists, so ids cannot be probed), else `NOT_FOUND` when there is none.
 pub(crate) fn provider<'a>(ctx: &Context<'a>, id: &str) -> AppResult<&'a Arc<dyn Provider>> {
+    if !may_read(ctx, id) {
+        return Err(AppError::Forbidden(id.to_owned()));
+    }
     state(ctx).registry.get(id).ok_or_else(|| AppError::NotFound(format!("connection '{id}'")))
 }
 

@@ -176,9 +176,9 @@ async fn node_by_id(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
 
 #[Object(name = "Query")]
 impl QueryRoot {
-    /// The configured provider connections.
+    /// The provider connections the caller may read.
     async fn connections(&self, ctx: &Context<'_>) -> Vec<ConnectionNode> {
-        state(ctx).connections.as_ref().clone()
+        super::readable_connections(ctx)
     }
 
     /// People: every readable connection's users joined by email (a person with

@@ -16,6 +16,8 @@ fn run_with_config(yaml: &str, env: &[(&str, &str)]) -> (i32, String) {
 }
 
 const GONG: &str = r#"
+auth:
+  open: true
 connections:
   - id: acme-gong
     provider: gong
@@ -65,6 +67,22 @@ fn env_overrides_are_typed_and_checked() {
 }
 
 #[test]
+fn a_config_without_clients_refuses_to_start_unless_told_to_run_open() {
+    let no_auth = GONG.replace("auth:\n  open: true\n", "");
+    let (code, err) = run_with_config(&no_auth, &[("TEST_GONG_KEY", "k"), ("TEST_GONG_SECRET_THAT_IS_NOT_SET", "s")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no clients configured") && err.contains("auth.open"), "{err}");
+    // Open and clients at once is ambiguous.
+    let both = format!(
+        "auth:\n  open: true\n  api_keys:\n    - {{ name: a, sha256: \"{}\", connections: [\"*\"] }}\n{no_auth}",
+        "ab".repeat(32)
+    );
+    let (code, err) = run_with_config(&both, &[("TEST_GONG_KEY", "k"), ("TEST_GONG_SECRET_THAT_IS_NOT_SET", "s")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("auth.open"), "{err}");
+}
+
+#[test]
 fn a_missing_config_file_is_an_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_convograph"))
         .args(["--config", "/nonexistent/convograph.yaml"])
@@ -102,6 +120,7 @@ fn the_example_config_parses_with_every_provider() {
 #[test]
 fn a_missing_hubster_client_secret_names_the_key_and_the_variable() {
     let yaml = r#"
+auth: { open: true }
 connections:
   - id: acme-hubster
     provider: hubster
@@ -119,4 +138,21 @@ connections:
     let (code, err) = run_with_config(&yaml.replace("https://identity.hubster.io/connect/token", "ftp://x"), &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("token_url"), "{err}");
+}
+
+#[test]
+fn limits_and_origins_are_checked_at_start_up() {
+    let (code, err) = run_with_config("limits:\n  max_depth: 0\n", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`limits.max_depth`"), "{err}");
+    let (code, err) = run_with_config("server:\n  cors:\n    allow_origins: [\"app.example.com\"]\n", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("server.cors.allow_origins[0]"), "{err}");
+}
+
+#[test]
+fn the_deploy_example_config_is_valid() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/convograph.example.yaml"));
+    let settings = convograph::config::Settings::load(Some(path)).expect("the example loads");
+    assert!(!settings.auth.api_keys.is_empty() && settings.auth.jwt.is_some());
 }

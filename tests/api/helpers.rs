@@ -96,6 +96,26 @@ impl TestApp {
         resp.json().await.expect("JSON body")
     }
 
+    /// POSTs a query with `Authorization: Bearer <credential>` (none when `None`);
+    /// returns the HTTP status and the JSON body.
+    pub async fn query_as(&self, credential: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut req = self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        if let Some(c) = credential {
+            req = req.bearer_auth(c);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("JSON body"))
+    }
+
+    /// `query_as` that must succeed without errors; returns `data`.
+    pub async fn data_as(&self, credential: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.query_as(Some(credential), query, variables).await;
+        assert_eq!(status, 200, "{body:#}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
     /// POSTs a query that must succeed without errors; returns `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let body = self.query(query, variables).await;

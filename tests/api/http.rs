@@ -129,3 +129,48 @@ async fn a_post_body_must_be_declared_json_and_a_failed_request_has_no_data_entr
     let ran = app.query("{ connections { id } }", json!({})).await;
     assert!(ran.get("data").is_some());
 }
+
+async fn preflight(app: &crate::helpers::TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,authorization")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cors_is_open_in_the_sandbox_and_follows_the_configured_origins() {
+    let app = spawn_app().await;
+    let resp = preflight(&app, "http://localhost:3000").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    let allowed = resp.headers()["access-control-allow-headers"].to_str().unwrap().to_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("content-type"), "{allowed}");
+
+    let mut settings = crate::helpers::test_settings();
+    settings.server.cors.allow_origins = Some(vec!["https://app.example.com".into()]);
+    let app = crate::helpers::spawn_with(settings).await;
+    let resp = preflight(&app, "https://app.example.com").await;
+    assert_eq!(resp.headers()["access-control-allow-origin"], "https://app.example.com");
+    let resp = preflight(&app, "https://evil.example.net").await;
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+
+    let mut settings = crate::helpers::test_settings();
+    settings.server.cors.allow_origins = Some(vec![]);
+    let app = crate::helpers::spawn_with(settings).await;
+    let resp = preflight(&app, "http://localhost:3000").await;
+    assert!(resp.headers().get("access-control-allow-origin").is_none(), "[] turns CORS off");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_the_callers() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let id = resp.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let resp = app.client.get(app.url("/healthz")).header("x-request-id", "gateway-req-42").send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "gateway-req-42");
+}

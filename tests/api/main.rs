@@ -1,5 +1,6 @@
 //! Black-box tests: the whole server on port 0 over the in-process sandbox.
 #![allow(unreachable_pub)]
+mod auth;
 mod calls;
 mod config;
 mod costs;
@@ -13,7 +14,10 @@ mod gateway;
 mod helpers;
 mod http;
 mod hubster;
+mod limits;
+mod metrics;
 mod nodes;
+mod ops;
 mod people;
 mod process;
 mod readme;
