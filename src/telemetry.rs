@@ -11,7 +11,7 @@
 //! `traceparent` header from a gateway makes the request span its child. The
 //! exporter sends through a reqwest client on the server's own Tokio runtime.
 
-use std::time::Duration;
+use std::{io::IsTerminal, time::Duration};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
@@ -76,7 +76,8 @@ fn install(provider: Option<&SdkTracerProvider>) -> bool {
     let logs = if json {
         fmt::layer().json().with_writer(std::io::stderr).boxed()
     } else {
-        fmt::layer().with_writer(std::io::stderr).boxed()
+        // Colours only for a terminal: escape codes in a log file or collector are noise.
+        fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).boxed()
     };
     let traces = provider.map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("convograph")));
     tracing_subscriber::registry().with(filter).with(logs).with(traces).try_init().is_ok()

@@ -103,7 +103,7 @@ fn authenticate(state: &HttpState, headers: &HeaderMap, media: MediaType) -> Res
 }
 
 /// `POST /graphql`.
-pub(super) async fn post_handler(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+pub(super) async fn post_handler(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
     let media = negotiate(&headers);
     let principal = match authenticate(&state, &headers, media) {
         Ok(p) => p,
@@ -171,7 +171,7 @@ fn is_json_body(headers: &HeaderMap) -> bool {
 
 /// `GET /graphql`: GraphiQL for browsers, otherwise a query from the query string.
 pub(super) async fn get_handler(
-    State(state): State<HttpState>,
+    State(state): State<Arc<HttpState>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
