@@ -474,6 +474,19 @@ fn quota(rate: f64) -> Quota {
     Quota::with_period(period).expect("non-zero period").allow_burst(NonZeroU32::MIN)
 }
 
+/// `id` when it is safe to put into a URL path as one segment (provider ids are
+/// UUIDs, integers or similar tokens): anything else (a slash, `..`, percent signs,
+/// an overlong value) is refused before a request is made, so a client cannot steer
+/// a request to another endpoint.
+pub(crate) fn path_segment(id: &str) -> Option<&str> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    ok.then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};

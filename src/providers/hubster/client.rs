@@ -7,18 +7,8 @@ use serde::de::DeserializeOwned;
 use super::model::{Activity, Conversation, WithRaw};
 use crate::providers::{
     ProviderError, ProviderErrorKind,
-    transport::{Transport, UpstreamRequest},
+    transport::{Transport, UpstreamRequest, path_segment},
 };
-
-/// `id` when it is safe as one path segment (Hubster ids are UUIDs).
-pub(crate) fn path_segment(id: &str) -> Option<&str> {
-    let ok = !id.is_empty()
-        && id != "."
-        && id != ".."
-        && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
-    ok.then_some(id)
-}
 
 /// The Hubster engine endpoints convograph uses.
 #[derive(Debug)]

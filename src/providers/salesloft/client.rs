@@ -32,15 +32,7 @@ pub(crate) fn page_cost(page: u64) -> u32 {
     }
 }
 
-/// `id` when it is safe as one path segment (Salesloft ids are UUIDs or integers).
-pub(crate) fn path_segment(id: &str) -> Option<&str> {
-    let ok = !id.is_empty()
-        && id != "."
-        && id != ".."
-        && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
-    ok.then_some(id)
-}
+pub(crate) use crate::providers::transport::path_segment;
 
 /// The Salesloft endpoints convograph uses.
 #[derive(Debug)]
