@@ -8,8 +8,31 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Router;
+use axum::http::{HeaderMap, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// Whether `headers` carry HTTP Basic credentials equal to `user` and `password`.
+pub(crate) fn basic_auth_matches(headers: &HeaderMap, user: &str, password: &str) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some((scheme, token)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Ok(decoded) = STANDARD.decode(token.trim()) else {
+        return false;
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return false;
+    };
+    text.split_once(':').is_some_and(|(u, p)| u == user && p == password)
+}
 
 /// Request counters and fault-injection switches of one simulator (cheap to clone;
 /// clones share the counts).

@@ -75,8 +75,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -353,22 +351,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
 }
 
 fn authorized(settings: &ExecVisionSimSettings, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let Some((scheme, token)) = value.trim().split_once(' ') else {
-        return false;
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return false;
-    }
-    let Ok(decoded) = STANDARD.decode(token.trim()) else {
-        return false;
-    };
-    let Ok(text) = String::from_utf8(decoded) else {
-        return false;
-    };
-    text.split_once(':').is_some_and(|(u, p)| u == settings.user_id && p == settings.password)
+    super::common::basic_auth_matches(headers, &settings.user_id, &settings.password)
 }
 
 /// An error answered as `{"error": "..."}`.

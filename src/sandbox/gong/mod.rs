@@ -21,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -143,22 +143,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
 }
 
 fn authorized(settings: &GongSimSettings, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let Some((scheme, token)) = value.trim().split_once(' ') else {
-        return false;
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return false;
-    }
-    let Ok(decoded) = STANDARD.decode(token.trim()) else {
-        return false;
-    };
-    let Ok(text) = String::from_utf8(decoded) else {
-        return false;
-    };
-    text.split_once(':').is_some_and(|(k, s)| k == settings.access_key && s == settings.access_key_secret)
+    super::common::basic_auth_matches(headers, &settings.access_key, &settings.access_key_secret)
 }
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(1);
