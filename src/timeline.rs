@@ -266,6 +266,36 @@ pub struct Source {
     pub query: CallQuery,
     /// The connection's place among the timeline's connections (breaks ties).
     pub rank: usize,
+    /// A read shared with other timelines (see [`Shared`]), if any.
+    pub shared: Option<Shared>,
+}
+
+/// A read shared by the timelines of several hosts (the `calls` of a page of
+/// people): the provider is asked for the calls of all of them, so every timeline
+/// reads the same provider pages (cached, and coalesced while in flight), and each
+/// keeps its own calls (the source's `query` still filters every call).
+///
+/// Only a walk from the start of the timeline shares (a cursor's position is one
+/// timeline's own). A timeline whose host has few calls in the hosts' shared pages
+/// stops sharing after `budget` fetches and goes on alone from where it stands, so
+/// a host without recent calls does not make every timeline read far back; positions
+/// of shared walks carry no hints (those would be the shared list's, not the
+/// timeline's own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shared {
+    /// The hosts asked for (the remote ids of every host, this timeline's included).
+    pub hosts: Vec<String>,
+    /// Fetches the timeline makes of the shared list before it goes on alone.
+    pub budget: usize,
+}
+
+impl Shared {
+    /// The fetches `hosts` timelines of `want` calls each need of one shared list,
+    /// if their calls are spread evenly, plus two for finding the first window and
+    /// for unevenness.
+    pub fn budget_for(hosts: usize, want: usize) -> usize {
+        ((hosts * (want + 1)) as f64 / WINDOW_TARGET).ceil() as usize + 2
+    }
 }
 
 /// One fetch of a stream.
@@ -286,12 +316,17 @@ impl Source {
     }
 
     /// The query sent to the provider: the filter with whole-second bounds widened to
-    /// cover the filter's (the provider's time format has seconds), no order.
+    /// cover the filter's (the provider's time format has seconds), no order, and the
+    /// shared read's hosts when there is one.
     fn base(&self) -> CallQuery {
         CallQuery {
             from: self.query.from.map(secs),
             to: self.query.to.map(ceil_secs),
             order: None,
+            host_remote_ids: match &self.shared {
+                Some(s) => s.hosts.clone(),
+                None => self.query.host_remote_ids.clone(),
+            },
             ..self.query.clone()
         }
     }
@@ -308,7 +343,9 @@ impl Source {
             return Ok(None);
         }
         let order = if caps.oldest_first { SortDirection::Asc } else { SortDirection::Desc };
-        let q = CallQuery { order: Some(order), ..self.base() };
+        // The provider's total of this timeline's own query, not of a shared one.
+        let own = Source { shared: None, ..self.clone() };
+        let q = CallQuery { order: Some(order), ..own.base() };
         Ok(self.provider.list_calls(&q, None).await?.total)
     }
 
@@ -550,9 +587,26 @@ struct Stream {
     held_at: Option<Hint>,
     fetched: bool,
     failed: Option<ProviderError>,
+    /// Fetches made of a shared read.
+    shared_fetches: usize,
 }
 
 impl Stream {
+    /// Stops sharing once the shared read's budget is spent: the stream goes on alone
+    /// from its cut (everything of its own in the shared batches read so far has been
+    /// emitted, as the buffer is empty: what is read again is filtered by the cut).
+    fn leave_shared_read_when_spent(&mut self) {
+        if let Some(shared) = &self.src.shared
+            && self.shared_fetches >= shared.budget
+        {
+            self.src.shared = None;
+            self.fetched = false;
+            self.next = None;
+            self.held.clear();
+            self.held_at = None;
+        }
+    }
+
     fn done(&self) -> bool {
         self.next == Some(Hint::Done)
     }
@@ -565,6 +619,10 @@ impl Stream {
             self.next = Some(Hint::Done);
         }
         while self.buf.is_empty() && !self.done() && self.failed.is_none() {
+            self.leave_shared_read_when_spent();
+            if self.src.shared.is_some() {
+                self.shared_fetches += 1;
+            }
             let (from, hint) = if self.fetched {
                 (None, self.next.clone())
             } else {
@@ -607,6 +665,10 @@ impl Stream {
     fn forward_hint(&self) -> Option<Hint> {
         if self.failed.is_some() {
             return self.pos.hint.clone();
+        }
+        if self.src.shared.is_some() {
+            // The shared read's windows and pages are not this timeline's own.
+            return None;
         }
         match self.buf.front() {
             Some((_, h)) => h.clone(),
@@ -661,6 +723,7 @@ pub async fn merge(
             held_at: None,
             fetched: false,
             failed: None,
+            shared_fetches: 0,
         })
         .collect();
     let mut out = Vec::new();

@@ -1,6 +1,6 @@
 //! `Call`, its parts, and `Transcript`.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject, connection::Edge};
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ use crate::{
     loaders::{CallKey, RemoteKey, load_remote, load_with_siblings},
     people::Person,
     providers::{CallQuery, Provider, ProviderKind, SortDirection},
-    timeline::{Cut, Source, StreamPos, call_hash, merge, start_of},
+    timeline::{Cut, Shared, Source, StreamPos, call_hash, merge, start_of},
 };
 
 /// Narrows a calls list. Each part is applied by the provider where its API can
@@ -223,12 +223,15 @@ struct TimelineCursor {
 
 /// The calls of several connections (each with its query) as one timeline ordered by
 /// start time, as a Relay connection. `key` identifies the list (its arguments).
+/// `shared` names, by connection, reads shared with other timelines (used only for a
+/// first page: a cursor's position is this timeline's own).
 pub(crate) async fn timeline(
     ctx: &Context<'_>,
     parts: Vec<(Arc<dyn Provider>, CallQuery)>,
     order: SortDirection,
     key: &impl Serialize,
     args: PageArgs,
+    shared: HashMap<Arc<str>, Shared>,
 ) -> AppResult<List<CallNode>> {
     let st = state(ctx);
     let (size, backward) = page_size(st.max_page_size, &args)?;
@@ -265,9 +268,16 @@ pub(crate) async fn timeline(
         })
         .collect();
     let want_total = ctx.look_ahead().field("totalCount").exists();
+    let first_page = cursor.is_none() && !backward;
+    let mut shared = shared;
     let sources: Vec<Source> = parts
         .into_iter()
-        .map(|(provider, query)| Source { rank: rank(ctx, provider.connection_id()), provider, query })
+        .map(|(provider, query)| Source {
+            rank: rank(ctx, provider.connection_id()),
+            shared: shared.remove(provider.connection_id()).filter(|_| first_page),
+            provider,
+            query,
+        })
         .collect();
     let totals = async {
         if !want_total {
@@ -336,7 +346,7 @@ pub(crate) async fn calls_field(
     let parts = per_connection(&providers, &filter, &hosts);
     let ids: Vec<&str> = providers.iter().map(|p| &**p.connection_id()).collect();
     let key = (ids, parts.iter().map(|(p, q)| (p.connection_id().clone(), q.clone())).collect::<Vec<_>>());
-    timeline(ctx, parts, order.unwrap_or_default(), &key, args).await
+    timeline(ctx, parts, order.unwrap_or_default(), &key, args, HashMap::new()).await
 }
 
 /// A recorded call or meeting.
