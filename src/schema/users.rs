@@ -352,9 +352,7 @@ impl UserNode {
             .iter()
             .filter(|(p, _)| p.capabilities().native_call_filters.hosts)
             .filter_map(|(p, _)| {
-                let hosts = self.page_ids(p.connection_id())?;
-                let budget = Shared::budget_for(hosts.len(), want);
-                Some((p.connection_id().clone(), Shared { hosts, budget }))
+                Some((p.connection_id().clone(), Shared::new(self.page_ids(p.connection_id())?, want)))
             })
             .collect();
         Ok(timeline(ctx, parts, order.unwrap_or_default(), &key, args, shared).await?)

@@ -393,23 +393,38 @@ async fn ref3_40_reps_with_their_latest_calls_activity_interactions_and_scores()
     assert!(per_field >= 6 * measured, "{per_field} vs {measured}");
 }
 
-/// Every person's lists in a page of people equal the person's lists alone, and
-/// paging on from the page's cursors visits each call exactly once.
 #[tokio::test]
 async fn page_wide_reads_give_each_person_their_own_lists_and_cursors() {
+    page_wide_reads_equal_reads_alone("DESC").await;
+}
+
+#[tokio::test]
+async fn page_wide_reads_oldest_first_give_each_person_their_own_lists_and_cursors() {
+    page_wide_reads_equal_reads_alone("ASC").await;
+}
+
+/// Every person's lists in a page of people equal the person's lists alone, and
+/// paging on from the page's cursors visits each call exactly once (calls in
+/// `order`; Gong pages oldest first, so newest first reads time windows).
+async fn page_wide_reads_equal_reads_alone(order: &str) {
     let app = crate::helpers::spawn_joined().await;
     let world = app.world.clone();
-    let lists = r#"
-      calls(first: 3) { pageInfo { hasNextPage endCursor } edges { node { id } } }
-      activity(startTime: $from, endTime: $to) { edges { node { id } } }
-      interactions(startTime: $from, endTime: $to) { edges { node { id } } }
-      scores(first: 100) { edges { node { id } } }"#;
+    let lists = format!(
+        r#"
+      calls(first: 3, order: {order}) {{ pageInfo {{ hasNextPage endCursor }} edges {{ node {{ id }} }} }}
+      activity(startTime: $from, endTime: $to) {{ edges {{ node {{ id }} }} }}
+      interactions(startTime: $from, endTime: $to) {{ edges {{ node {{ id }} }} }}
+      scores(first: 100) {{ edges {{ node {{ id }} }} }}"#
+    );
     let page_query = format!(
         "query($from: DateTime!, $to: DateTime!) {{ users(first: 50) {{ edges {{ node {{ id {lists} }} }} }} }}"
     );
     let one_query = format!("query($id: ID!, $from: DateTime!, $to: DateTime!) {{ user(id: $id) {{ id {lists} }} }}");
-    let calls_after = r#"query($id: ID!, $after: String) { user(id: $id) {
-        calls(first: 3, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id } } } } }"#;
+    let calls_after = format!(
+        r#"query($id: ID!, $after: String) {{ user(id: $id) {{
+        calls(first: 3, after: $after, order: {order}) {{ pageInfo {{ hasNextPage endCursor }} edges {{ node {{ id }} }} }} }} }}"#
+    );
+    let calls_after = calls_after.as_str();
     let range = stats_range(&world);
     let page = app.data(&page_query, range.clone()).await;
     let users = edges(&page["users"]);
