@@ -8,7 +8,6 @@ mod coverage;
 mod deploy;
 mod errors;
 mod execvision;
-mod explore;
 mod federation;
 mod ftv1;
 mod gateway;

@@ -292,7 +292,7 @@ async fn ref2_a_joined_users_dashboard_across_three_providers_costs_its_lists_pl
     // ExecVision scores from its scores list (already read), and one transcript
     // request per ExecVision call (`transcript/{id}`) and per Salesloft call
     // (`transcriptions/{id}/sentences`): neither provider has a batch form.
-    let mut want = l.clone();
+    let mut want = l;
     *want.entry((ProviderKind::Gong, "POST".into(), "/v2/calls/transcript".into())).or_default() += 1;
     *want.entry((ProviderKind::Gong, "POST".into(), "/v2/stats/activity/scorecards".into())).or_default() +=
         gong_call_score_pages(&world, &gong);
@@ -350,7 +350,7 @@ async fn ref3_40_reps_with_their_latest_calls_activity_interactions_and_scores()
         let mut hosted: Vec<usize> = listed.iter().copied().filter(|c| world.calls[*c].host == *p).collect();
         hosted.sort_by_key(|c| (world.calls[*c].started, gong_ids::call_id(*c)));
         hosted.reverse();
-        let want: Vec<String> = hosted.iter().take(5).map(|c| gong_ids::call_id(*c).to_string()).collect();
+        let want: Vec<String> = hosted.iter().take(5).map(|c| gong_ids::call_id(*c)).collect();
         let got: Vec<String> =
             edges(&u["node"]["calls"]).iter().map(|c| c["node"]["remoteId"].as_str().unwrap().to_owned()).collect();
         assert_eq!(got, want, "person {p}");
