@@ -391,6 +391,26 @@ impl Cache {
         self.inner.insert(key, Entry { value: Arc::new(value), ttl, weight, created: Instant::now(), kind }).await;
     }
 
+    /// Caches `value` as the record of `id` for [`Self::get_many`] under `op` (a record
+    /// read as part of a list, so a later lookup by id costs nothing).
+    pub async fn insert_found<T: Weigh + Send + Sync + 'static>(
+        &self,
+        connection: &Arc<str>,
+        op: &'static str,
+        kind: ResourceKind,
+        id: &str,
+        value: T,
+    ) {
+        let ttl = self.ttl(kind);
+        if ttl.is_zero() {
+            return;
+        }
+        let weight = u32::try_from(value.weigh() + 64).unwrap_or(u32::MAX);
+        let key = CacheKey { connection: connection.clone(), op, fingerprint: id.to_owned() };
+        let entry = Entry { value: Arc::new(Found(Some(Arc::new(value)))), ttl, weight, created: Instant::now(), kind };
+        self.inner.insert(key, entry).await;
+    }
+
     /// Entries held now (after pending maintenance).
     pub async fn entry_count(&self) -> u64 {
         self.inner.run_pending_tasks().await;

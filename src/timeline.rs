@@ -266,6 +266,48 @@ pub struct Source {
     pub query: CallQuery,
     /// The connection's place among the timeline's connections (breaks ties).
     pub rank: usize,
+    /// A read shared with other timelines (see [`Shared`]), if any.
+    pub shared: Option<Shared>,
+}
+
+/// A read shared by the timelines of several hosts (the `calls` of a page of
+/// people): the provider is asked for the calls of all of them, so every timeline
+/// reads the same provider pages (cached, and coalesced while in flight), and each
+/// keeps its own calls (the source's `query` still filters every call).
+///
+/// Only a walk from the start of the timeline shares (a cursor's position is one
+/// timeline's own). After `budget` fetches of the shared list, the timelines that
+/// still lack calls (their hosts have fewer than `want` calls in the batches read so
+/// far: every such timeline has read the same batches, so all of them name the same
+/// hosts) go on sharing a narrower read: the calls of just those hosts, beyond the
+/// furthest start time read (inclusive: calls already emitted are behind the cut).
+/// So a few hosts without recent calls neither make every timeline read far back
+/// nor cost one list each. Positions of shared walks carry no hints (those would be
+/// the shared list's, not the timeline's own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shared {
+    /// The hosts asked for (the remote ids of every host, this timeline's included).
+    pub hosts: Vec<String>,
+    /// Fetches the timeline makes of the shared list before narrowing it.
+    pub budget: usize,
+    /// Calls each timeline reads ahead: its page size plus one (to tell whether
+    /// there are more).
+    pub want: usize,
+}
+
+impl Shared {
+    /// The read shared by the timelines of `hosts`, each showing a page of `page`.
+    pub fn new(hosts: Vec<String>, page: usize) -> Self {
+        let budget = Self::budget_for(hosts.len(), page);
+        Self { hosts, budget, want: page + 1 }
+    }
+
+    /// The fetches `hosts` timelines of `want` calls each need of one shared list,
+    /// if their calls are spread evenly, plus two for finding the first window and
+    /// for unevenness.
+    pub fn budget_for(hosts: usize, want: usize) -> usize {
+        ((hosts * (want + 1)) as f64 / WINDOW_TARGET).ceil() as usize + 2
+    }
 }
 
 /// One fetch of a stream.
@@ -286,12 +328,17 @@ impl Source {
     }
 
     /// The query sent to the provider: the filter with whole-second bounds widened to
-    /// cover the filter's (the provider's time format has seconds), no order.
+    /// cover the filter's (the provider's time format has seconds), no order, and the
+    /// shared read's hosts when there is one.
     fn base(&self) -> CallQuery {
         CallQuery {
             from: self.query.from.map(secs),
             to: self.query.to.map(ceil_secs),
             order: None,
+            host_remote_ids: match &self.shared {
+                Some(s) => s.hosts.clone(),
+                None => self.query.host_remote_ids.clone(),
+            },
             ..self.query.clone()
         }
     }
@@ -308,7 +355,9 @@ impl Source {
             return Ok(None);
         }
         let order = if caps.oldest_first { SortDirection::Asc } else { SortDirection::Desc };
-        let q = CallQuery { order: Some(order), ..self.base() };
+        // The provider's total of this timeline's own query, not of a shared one.
+        let own = Source { shared: None, ..self.clone() };
+        let q = CallQuery { order: Some(order), ..own.base() };
         Ok(self.provider.list_calls(&q, None).await?.total)
     }
 
@@ -550,9 +599,75 @@ struct Stream {
     held_at: Option<Hint>,
     fetched: bool,
     failed: Option<ProviderError>,
+    /// Fetches made of the current shared read.
+    shared_fetches: usize,
+    /// Calls of the shared batches read, by host (see [`Shared`]).
+    tally: std::collections::HashMap<String, usize>,
+    /// The furthest start time read in shared batches, along the walk.
+    edge: Option<DateTime<Utc>>,
+    /// Whether the stream's query was narrowed by a shared read.
+    narrowed: bool,
 }
 
 impl Stream {
+    /// Narrows the shared read once its budget is spent (see [`Shared`]): to the
+    /// hosts still lacking calls, beyond the furthest start read. Everything of the
+    /// stream's own in the batches read so far has been emitted (the buffer is
+    /// empty) but the calls held back at the furthest start, which are read again;
+    /// what is read again is filtered by the cut.
+    fn narrow_shared_read_when_spent(&mut self, walk: Walk) {
+        let Some(shared) = &self.src.shared else { return };
+        if self.shared_fetches < shared.budget {
+            return;
+        }
+        let Some(edge) = self.edge else { return };
+        let mut hosts: Vec<String> =
+            shared.hosts.iter().filter(|h| self.tally.get(*h).copied().unwrap_or(0) < shared.want).cloned().collect();
+        // The stream's own hosts lack calls (else it would not fetch); kept in any case.
+        for own in &self.src.query.host_remote_ids {
+            if !hosts.contains(own) {
+                hosts.push(own.clone());
+            }
+        }
+        hosts.sort();
+        let q = &mut self.src.query;
+        match walk {
+            Walk::Down => {
+                q.to =
+                    Some(q.to.map_or(secs(edge) + TimeDelta::seconds(1), |t| t.min(secs(edge) + TimeDelta::seconds(1))))
+            }
+            Walk::Up => q.from = Some(q.from.map_or(secs(edge), |f| f.max(secs(edge)))),
+        }
+        self.src.shared = Some(Shared::new(hosts, shared.want - 1));
+        self.shared_fetches = 0;
+        self.narrowed = true;
+        // The next fetch starts the narrower read from its beginning (the bound is in
+        // the query), as every stream that narrows does, so they share it too.
+        self.fetched = true;
+        self.next = None;
+        self.held.clear();
+        self.held_at = None;
+    }
+
+    /// Counts the calls of a shared batch by host (those the stream's filter, but
+    /// for the host, keeps) and moves the furthest start read.
+    fn tally_shared(&mut self, walk: Walk, items: &[Call]) {
+        let any_host = CallQuery { host_remote_ids: Vec::new(), ..self.src.query.clone() };
+        for c in items {
+            if let Some(h) = &c.host_remote_id
+                && any_host.matches(c)
+            {
+                *self.tally.entry(h.clone()).or_default() += 1;
+            }
+            let t = start_of(c);
+            self.edge = Some(match (self.edge, walk) {
+                (None, _) => t,
+                (Some(e), Walk::Down) => e.min(t),
+                (Some(e), Walk::Up) => e.max(t),
+            });
+        }
+    }
+
     fn done(&self) -> bool {
         self.next == Some(Hint::Done)
     }
@@ -565,6 +680,10 @@ impl Stream {
             self.next = Some(Hint::Done);
         }
         while self.buf.is_empty() && !self.done() && self.failed.is_none() {
+            self.narrow_shared_read_when_spent(walk);
+            if self.src.shared.is_some() {
+                self.shared_fetches += 1;
+            }
             let (from, hint) = if self.fetched {
                 (None, self.next.clone())
             } else {
@@ -575,6 +694,9 @@ impl Stream {
             match self.src.fetch(walk, from, hint).await {
                 Ok(batch) => {
                     self.fetched = true;
+                    if self.src.shared.is_some() {
+                        self.tally_shared(walk, &batch.items);
+                    }
                     let (mut items, at) = if self.held.is_empty() {
                         (batch.items, batch.at)
                     } else {
@@ -607,6 +729,11 @@ impl Stream {
     fn forward_hint(&self) -> Option<Hint> {
         if self.failed.is_some() {
             return self.pos.hint.clone();
+        }
+        if self.src.shared.is_some() || self.narrowed {
+            // The shared read's windows and pages are not this timeline's own (nor
+            // those of a query narrowed by it).
+            return None;
         }
         match self.buf.front() {
             Some((_, h)) => h.clone(),
@@ -661,6 +788,10 @@ pub async fn merge(
             held_at: None,
             fetched: false,
             failed: None,
+            shared_fetches: 0,
+            tally: Default::default(),
+            edge: None,
+            narrowed: false,
         })
         .collect();
     let mut out = Vec::new();

@@ -14,8 +14,8 @@ use tracing::Instrument;
 
 use crate::{
     accounting::{self, RequestAccount},
-    domain::{Call, Transcript, User},
-    providers::{Provider, ProviderError, Registry},
+    domain::{Call, Score, Transcript, User},
+    providers::{CallRef, Provider, ProviderError, Registry},
 };
 
 /// A record, or the error of its connection.
@@ -45,6 +45,7 @@ pub struct Loaders {
     pub users: DataLoader<UserLoader, HashMapCache>,
     pub calls: DataLoader<CallLoader, HashMapCache>,
     pub transcripts: DataLoader<TranscriptLoader, HashMapCache>,
+    pub call_scores: DataLoader<CallScoresLoader, HashMapCache>,
     /// How this request joins accounts into people (decided once, on first need).
     pub people: tokio::sync::OnceCell<crate::people::Scope>,
     /// Whether this request has already reported connections missing from the join.
@@ -63,6 +64,8 @@ impl Loaders {
             calls: DataLoader::with_cache(CallLoader(registry.clone()), spawn(), HashMapCache::default())
                 .delay(BATCH_DELAY),
             transcripts: DataLoader::with_cache(TranscriptLoader(registry.clone()), spawn(), HashMapCache::default())
+                .delay(BATCH_DELAY),
+            call_scores: DataLoader::with_cache(CallScoresLoader(registry.clone()), spawn(), HashMapCache::default())
                 .delay(BATCH_DELAY),
             people: tokio::sync::OnceCell::new(),
             people_reported: Default::default(),
@@ -187,6 +190,65 @@ impl Loader<RemoteKey> for TranscriptLoader {
     }
 }
 
+/// Key of a call's records: connection and call (id and start time).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallKey {
+    pub connection: Arc<str>,
+    pub call: CallRef,
+}
+
+impl CallKey {
+    /// The key of `call` at `connection`.
+    pub fn of(connection: &Arc<str>, call: &Call) -> Self {
+        Self { connection: connection.clone(), call: CallRef::of(call) }
+    }
+}
+
+/// The reviews (answered scorecards) of calls: one provider read per connection for
+/// all the calls asked together (see [`Provider::scores_by_calls`]); empty for
+/// connections whose provider has no scores.
+pub struct CallScoresLoader(Arc<Registry>);
+
+impl Loader<CallKey> for CallScoresLoader {
+    type Value = Loaded<Vec<Score>>;
+    type Error = std::convert::Infallible;
+
+    async fn load(&self, keys: &[CallKey]) -> Result<HashMap<CallKey, Self::Value>, Self::Error> {
+        let mut by_conn: HashMap<Arc<str>, Vec<&CallKey>> = HashMap::new();
+        for k in keys {
+            by_conn.entry(k.connection.clone()).or_default().push(k);
+        }
+        let reads = by_conn.into_iter().map(|(conn, keys)| {
+            let provider = self.0.get(&conn).cloned();
+            let span = tracing::info_span!("loader.batch", connection = %conn, keys = keys.len());
+            async move {
+                let result = match provider {
+                    Some(p) if p.capabilities().scores => {
+                        let calls: Vec<CallRef> = keys.iter().map(|k| k.call.clone()).collect();
+                        p.scores_by_calls(&calls).await
+                    }
+                    _ => Ok(HashMap::new()),
+                };
+                (keys, result)
+            }
+            .instrument(span)
+        });
+        let mut out = HashMap::new();
+        for (keys, result) in futures::future::join_all(reads).await {
+            match result {
+                Ok(mut by_call) => {
+                    for k in keys {
+                        let scores = by_call.remove(&k.call.remote_id).unwrap_or_default();
+                        out.insert(k.clone(), Ok(Arc::new(scores)));
+                    }
+                }
+                Err(e) => out.extend(keys.into_iter().map(|k| (k.clone(), Err(e.clone())))),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Loads one record through `loader`: `Ok(None)` when the provider has no such id.
 pub async fn load_remote<L, T>(
     loader: &DataLoader<L, HashMapCache>,
@@ -205,13 +267,14 @@ where
 /// (and however long they take under load), the first one to run asks for the
 /// whole page, so a page of 100 calls costs one transcript request, not one per
 /// batch window; the later ones find their record in the request's loader cache.
-pub async fn load_with_siblings<L, T>(
+pub async fn load_with_siblings<L, K, T>(
     loader: &DataLoader<L, HashMapCache>,
-    wanted: RemoteKey,
-    siblings: impl IntoIterator<Item = RemoteKey>,
+    wanted: K,
+    siblings: impl IntoIterator<Item = K>,
 ) -> Result<Option<Arc<T>>, ProviderError>
 where
-    L: Loader<RemoteKey, Value = Loaded<T>, Error = std::convert::Infallible>,
+    L: Loader<K, Value = Loaded<T>, Error = std::convert::Infallible>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
     T: Send + Sync + 'static,
 {
     let keys = siblings.into_iter().chain(std::iter::once(wanted.clone()));

@@ -56,11 +56,12 @@ impl Auth {
         }
     }
 
-    /// The header for the next request (a token is fetched when none is fresh).
-    pub(crate) async fn header(&self) -> Result<HeaderValue, ProviderErrorKind> {
+    /// The header for the next request (a token is fetched when none is fresh;
+    /// `sent` hears of each token request: its status, or `None` without a response).
+    pub(crate) async fn header(&self, sent: impl Fn(Option<u16>)) -> Result<HeaderValue, ProviderErrorKind> {
         match self {
             Auth::Static(h) => Ok(h.clone()),
-            Auth::Token(t) => t.header().await,
+            Auth::Token(t) => t.header(&sent).await,
         }
     }
 
@@ -150,14 +151,14 @@ pub(crate) fn refresh_margin(lifetime: Duration) -> Duration {
 }
 
 impl ClientCredentials {
-    async fn header(&self) -> Result<HeaderValue, ProviderErrorKind> {
+    async fn header(&self, sent: &impl Fn(Option<u16>)) -> Result<HeaderValue, ProviderErrorKind> {
         let mut current = self.current.lock().await;
         if let Some(c) = current.as_ref()
             && c.fresh(Instant::now())
         {
             return Ok(c.header.clone());
         }
-        let (header, lifetime) = self.fetch().await?;
+        let (header, lifetime) = self.fetch(sent).await?;
         {
             let mut suspect = self.suspect.lock().expect("suspect lock");
             if std::mem::take(&mut suspect.renewing) {
@@ -169,7 +170,7 @@ impl ClientCredentials {
         Ok(header)
     }
 
-    async fn fetch(&self) -> Result<(HeaderValue, Duration), ProviderErrorKind> {
+    async fn fetch(&self, sent: &impl Fn(Option<u16>)) -> Result<(HeaderValue, Duration), ProviderErrorKind> {
         let mut form = vec![
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.expose()),
@@ -179,9 +180,11 @@ impl ClientCredentials {
             form.push(("scope", scope));
         }
         let resp = self.client.post(self.token_url.clone()).form(&form).send().await.map_err(|e| {
+            sent(None);
             ProviderErrorKind::Unavailable(format!("token request: {}", super::transport::describe(&e)))
         })?;
         let status = resp.status().as_u16();
+        sent(Some(status));
         match status {
             200..=299 => {}
             400 | 401 | 403 => return Err(ProviderErrorKind::Unauthorized(status)),

@@ -66,6 +66,7 @@ pub const CALL_FIELDS: &[&str] = &[
     "crmMatches",
     "metadata",
     "transcript",
+    "scores",
 ];
 
 /// Every unified `User` field a provider may or may not fill.
@@ -108,7 +109,7 @@ pub fn of(provider: ProviderKind) -> Option<Coverage> {
                 ("transcripts", "`/v2/calls/transcript` (batched)"),
                 ("activity", "`/v2/stats/activity/aggregate(-by-period)`"),
                 ("interactions", "`/v2/stats/interaction` (`TOTAL` only)"),
-                ("scores", "`/v2/stats/activity/scorecards`"),
+                ("scores", "`/v2/stats/activity/scorecards` (`Call.scores`: by the days a page of calls spans)"),
                 ("scorecards", "`/v2/settings/scorecards`"),
                 ("coaching", "`/v2/coaching`"),
             ],
@@ -131,6 +132,7 @@ pub fn of(provider: ProviderKind) -> Option<Coverage> {
                 "summary",
                 "stats",
                 "transcript",
+                "scores",
             ],
             user_fields: &["email", "emailAliases", "name", "title", "phone", "active", "createdAt", "manager"],
         }),
@@ -164,6 +166,7 @@ pub fn of(provider: ProviderKind) -> Option<Coverage> {
                 "crmMatches",
                 "metadata",
                 "transcript",
+                "scores",
             ],
             user_fields: &["email", "name", "active", "team", "department", "systemIds"],
         }),

@@ -14,7 +14,11 @@ pub mod salesloft;
 pub mod transport;
 pub(crate) mod wire;
 
-use std::{collections::BTreeMap, fmt, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+    sync::Arc,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -189,6 +193,21 @@ pub struct ScoreQuery {
     pub scorecard_remote_ids: Vec<String>,
 }
 
+/// A call as the key of records a provider files by call (its reviews): its id and
+/// start time, which bounds the read where the provider cannot filter by call id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallRef {
+    pub remote_id: String,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+impl CallRef {
+    /// The key of `call`.
+    pub fn of(call: &Call) -> Self {
+        Self { remote_id: call.remote_id.clone(), started_at: call.started_at }
+    }
+}
+
 /// Filter for coaching data.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct CoachingQuery {
@@ -316,6 +335,12 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
     /// One page of answered scorecards.
     async fn list_scores(&self, _query: &ScoreQuery, _page: Option<String>) -> Result<Page<Score>, ProviderError> {
+        Err(self.unsupported("scores"))
+    }
+    /// The answered scorecards of each of `calls`, by call id (calls without any may
+    /// be absent). One read for all of them where the provider can (Gong: the call
+    /// dates they span; ExecVision: its scores list).
+    async fn scores_by_calls(&self, _calls: &[CallRef]) -> Result<HashMap<String, Vec<Score>>, ProviderError> {
         Err(self.unsupported("scores"))
     }
     /// One answered scorecard by id; for `node(id:)`. Neither Gong nor ExecVision

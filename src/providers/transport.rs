@@ -271,7 +271,9 @@ impl Transport {
                 self.metrics.limiter_rejected();
             }
             turn?;
-            let auth = self.auth.header().await.map_err(|k| self.error(k))?;
+            // A token request is an upstream request of this connection too.
+            let token_request = |status| accounting::upstream_request(self.provider, &self.connection, status);
+            let auth = self.auth.header(token_request).await.map_err(|k| self.error(k))?;
             self.sent.fetch_add(1, Ordering::Relaxed);
             let call = self.metrics.upstream_request(req.method.as_str(), &req.path);
             let outcome = self.send_once(req, &auth).instrument(call.span().clone()).await;

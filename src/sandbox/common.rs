@@ -67,6 +67,14 @@ impl SimCounters {
         self.inner.total.load(Ordering::SeqCst)
     }
 
+    /// Requests received by route (method, path template), sorted.
+    pub fn per_route(&self) -> Vec<(String, String, u64)> {
+        let map = self.inner.per_route.lock().expect("counter lock");
+        let mut out: Vec<_> = map.iter().map(|((m, r), n)| (m.clone(), r.clone(), *n)).collect();
+        out.sort();
+        out
+    }
+
     /// How many 429 responses were sent (rate limit and injected).
     pub fn rejected_429(&self) -> u64 {
         self.inner.rejected_429.load(Ordering::SeqCst)

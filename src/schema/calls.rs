@@ -1,6 +1,6 @@
 //! `Call`, its parts, and `Transcript`.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject, connection::Edge};
 use chrono::{DateTime, Utc};
@@ -8,7 +8,7 @@ use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ConnectionNode, UserNode,
+    ConnectionNode, ScoreNode, UserNode,
     chat::ChatActivityNode,
     connection::{List, ListId, ListInfo, PageArgs, page_size, paginate},
     connection_node,
@@ -20,10 +20,10 @@ use super::{
 use crate::{
     domain::{self, Affiliation, Call, CallDirection, ChatActivityKind, Medium, Page, Transcript},
     error::{AppError, AppResult},
-    loaders::{RemoteKey, load_remote, load_with_siblings},
+    loaders::{CallKey, RemoteKey, load_remote, load_with_siblings},
     people::Person,
     providers::{CallQuery, Provider, ProviderKind, SortDirection},
-    timeline::{Cut, Source, StreamPos, call_hash, merge, start_of},
+    timeline::{Cut, Shared, Source, StreamPos, call_hash, merge, start_of},
 };
 
 /// Narrows a calls list. Each part is applied by the provider where its API can
@@ -223,12 +223,15 @@ struct TimelineCursor {
 
 /// The calls of several connections (each with its query) as one timeline ordered by
 /// start time, as a Relay connection. `key` identifies the list (its arguments).
+/// `shared` names, by connection, reads shared with other timelines (used only for a
+/// first page: a cursor's position is this timeline's own).
 pub(crate) async fn timeline(
     ctx: &Context<'_>,
     parts: Vec<(Arc<dyn Provider>, CallQuery)>,
     order: SortDirection,
     key: &impl Serialize,
     args: PageArgs,
+    shared: HashMap<Arc<str>, Shared>,
 ) -> AppResult<List<CallNode>> {
     let st = state(ctx);
     let (size, backward) = page_size(st.max_page_size, &args)?;
@@ -265,9 +268,16 @@ pub(crate) async fn timeline(
         })
         .collect();
     let want_total = ctx.look_ahead().field("totalCount").exists();
+    let first_page = cursor.is_none() && !backward;
+    let mut shared = shared;
     let sources: Vec<Source> = parts
         .into_iter()
-        .map(|(provider, query)| Source { rank: rank(ctx, provider.connection_id()), provider, query })
+        .map(|(provider, query)| Source {
+            rank: rank(ctx, provider.connection_id()),
+            shared: shared.remove(provider.connection_id()).filter(|_| first_page),
+            provider,
+            query,
+        })
         .collect();
     let totals = async {
         if !want_total {
@@ -336,7 +346,7 @@ pub(crate) async fn calls_field(
     let parts = per_connection(&providers, &filter, &hosts);
     let ids: Vec<&str> = providers.iter().map(|p| &**p.connection_id()).collect();
     let key = (ids, parts.iter().map(|(p, q)| (p.connection_id().clone(), q.clone())).collect::<Vec<_>>());
-    timeline(ctx, parts, order.unwrap_or_default(), &key, args).await
+    timeline(ctx, parts, order.unwrap_or_default(), &key, args, HashMap::new()).await
 }
 
 /// A recorded call or meeting.
@@ -571,6 +581,51 @@ impl CallNode {
             transcript: t,
             call: Some(self.call.clone()),
         }))
+    }
+
+    /// The scored reviews of the call, oldest first: Gong answered scorecards,
+    /// ExecVision scores; empty for Salesloft and Hubster, which have none. Batched: a
+    /// page of calls costs one read per connection (Gong: the answered scorecards of
+    /// the days the page's calls span, as Gong cannot filter them by call; ExecVision:
+    /// its scores list, cached).
+    async fn scores(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<List<ScoreNode>> {
+        let st = state(ctx);
+        let provider = super::provider(ctx, &self.connection)?;
+        let list = ListId::new(&self.connection, "call_scores", &self.call.remote_id);
+        let args = PageArgs { first, after, last, before };
+        page_size(st.max_page_size, &args)?;
+        let mut items: Vec<domain::Score> = if provider.capabilities().scores {
+            let wanted = CallKey::of(&self.connection, &self.call);
+            let siblings: Vec<CallKey> =
+                self.siblings.iter().flat_map(|page| page.iter()).map(|(conn, call)| CallKey::of(conn, call)).collect();
+            let loaded =
+                load_with_siblings(&loaders(ctx)?.call_scores, wanted, siblings).await.map_err(AppError::from)?;
+            loaded.map(|scores| (*scores).clone()).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        items.sort_by(|a, b| (a.reviewed_at, &a.remote_id).cmp(&(b.reviewed_at, &b.remote_id)));
+        let total = items.len() as u64;
+        let page = Page { items, next: None, total: Some(total) };
+        Ok(paginate(
+            &st.cursors,
+            st.max_page_size,
+            &list,
+            args,
+            |_| {
+                let page = page.clone();
+                async move { Ok(page) }
+            },
+            |s| ScoreNode::new(provider, s),
+        )
+        .await?)
     }
 
     /// The messages and events of a chat in event order, each once (Hubster: the

@@ -219,7 +219,8 @@ impl QueryRoot {
                 },
                 UserNode::new,
             )
-            .await?);
+            .await
+            .map(UserNode::with_page)?);
         }
         let provider = pick_connection(ctx, connection_id.as_ref(), "users", |c| c.users)?;
         let conn = provider.connection_id().clone();
@@ -245,7 +246,7 @@ impl QueryRoot {
             let user = edge.node.person.anchor().user.clone();
             edge.node.person = people::person_of(ctx, &conn, user).await?;
         }
-        Ok(page)
+        Ok(UserNode::with_page(page))
     }
 
     /// One user, by `id` or by `email` (address or alias, case-insensitive).
@@ -306,7 +307,7 @@ impl QueryRoot {
         let Some(users) = user_remote_ids(ctx, user_ids, provider.connection_id()).await? else {
             return Ok(empty());
         };
-        Ok(activity_list(ctx, provider, start_time, end_time, users, aggregation_period, args).await?)
+        Ok(activity_list(ctx, provider, start_time, end_time, users, aggregation_period, args, None).await?)
     }
 
     /// Conversation behaviour per user over `[startTime, endTime)`.
@@ -326,8 +327,8 @@ impl QueryRoot {
         let Some(users) = user_remote_ids(ctx, user_ids, provider.connection_id()).await? else {
             return Ok(empty());
         };
-        Ok(interactions_list(ctx, provider, start_time, end_time, users, PageArgs { first, after, last, before })
-            .await?)
+        let args = PageArgs { first, after, last, before };
+        Ok(interactions_list(ctx, provider, start_time, end_time, users, args, None).await?)
     }
 
     /// Scored reviews of calls.

@@ -60,6 +60,10 @@ where
     .await
 }
 
+/// The activity of `users` (all users when empty) at one connection. With `shared`
+/// (a superset of `users`: the accounts of a whole page of people), the provider is
+/// asked for all of `shared` (one request for the page, cached and coalesced while in
+/// flight, since every person of the page asks the same) and the list keeps `users`'.
 pub(crate) async fn activity_list(
     ctx: &Context<'_>,
     provider: &Arc<dyn Provider>,
@@ -68,21 +72,44 @@ pub(crate) async fn activity_list(
     users: Vec<String>,
     period: AggregationPeriod,
     args: PageArgs,
+    shared: Option<Vec<String>>,
 ) -> AppResult<List<ActivityNode>> {
     check_range(start, end)?;
     let query = StatsQuery { from: start, to: end, user_remote_ids: users, period };
     let list = ListId::new(provider.connection_id(), "activity", &query);
     let (conn, kind) = (provider.connection_id().clone(), provider.kind());
+    let read = shared_query(&query, shared);
     whole_list(
         ctx,
         list,
         args,
-        || provider.activity(&query),
+        || async {
+            let all = provider.activity(&read).await?;
+            Ok(keep_own(all, &query, |a: &Activity| &a.user.remote_id))
+        },
         |a| ActivityNode { connection: conn.clone(), provider: kind, a: Arc::new(a) },
     )
     .await
 }
 
+/// The query sent for `own`: the same with the `shared` users instead of its own.
+fn shared_query(own: &StatsQuery, shared: Option<Vec<String>>) -> StatsQuery {
+    match shared {
+        Some(ids) if !own.user_remote_ids.is_empty() => StatsQuery { user_remote_ids: ids, ..own.clone() },
+        _ => own.clone(),
+    }
+}
+
+/// The records of a (possibly shared) read that belong to `own`'s users.
+fn keep_own<R>(records: Vec<R>, own: &StatsQuery, user: impl Fn(&R) -> &String) -> Vec<R> {
+    if own.user_remote_ids.is_empty() {
+        return records;
+    }
+    records.into_iter().filter(|r| own.user_remote_ids.contains(user(r))).collect()
+}
+
+/// The interaction stats of `users` at one connection; `shared` as for
+/// [`activity_list`].
 pub(crate) async fn interactions_list(
     ctx: &Context<'_>,
     provider: &Arc<dyn Provider>,
@@ -90,16 +117,21 @@ pub(crate) async fn interactions_list(
     end: DateTime<Utc>,
     users: Vec<String>,
     args: PageArgs,
+    shared: Option<Vec<String>>,
 ) -> AppResult<List<InteractionNode>> {
     check_range(start, end)?;
     let query = StatsQuery { from: start, to: end, user_remote_ids: users, period: AggregationPeriod::Total };
     let list = ListId::new(provider.connection_id(), "interactions", &query);
     let (conn, kind) = (provider.connection_id().clone(), provider.kind());
+    let read = shared_query(&query, shared);
     whole_list(
         ctx,
         list,
         args,
-        || provider.interactions(&query),
+        || async {
+            let all = provider.interactions(&read).await?;
+            Ok(keep_own(all, &query, |i: &Interaction| &i.user.remote_id))
+        },
         |i| InteractionNode { connection: conn.clone(), provider: kind, i: Arc::new(i) },
     )
     .await

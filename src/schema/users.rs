@@ -1,6 +1,6 @@
 //! `User`: one person across connections, with the provider accounts behind them.
 
-use std::{future::Future, sync::Arc};
+use std::{collections::HashMap, future::Future, sync::Arc};
 
 use async_graphql::{Context, ID, Json, Object, OutputType, Result};
 use chrono::{DateTime, Utc};
@@ -18,18 +18,25 @@ use super::{
     stats::{ActivityNode, InteractionNode, ScoreFilter, ScoreNode, activity_list, interactions_list, score_query},
 };
 use crate::{
-    domain::{AggregationPeriod, Page, User},
+    domain::{AggregationPeriod, Page, Score, User},
     error::{AppError, AppResult},
     people::{Account, Person},
     providers::{
-        Capabilities, Provider, ProviderError, ProviderKind, SinceQuery, SortDirection, StatsQuery, all_pages,
+        Capabilities, Provider, ProviderError, ProviderKind, ScoreQuery, SinceQuery, SortDirection, StatsQuery,
+        all_pages,
     },
+    timeline::Shared,
 };
 
 /// A person: one or more provider accounts joined by email.
 #[derive(Clone, Debug)]
 pub struct UserNode {
     pub(crate) person: Arc<Person>,
+    /// The people of the page this person was listed in (this one included), when
+    /// listed in a page of several: their per-person lists (`calls`, `activity`,
+    /// `interactions`, `scores`) ask each provider once for the whole page, and each
+    /// keeps its own records.
+    pub(crate) page: Option<Arc<[Arc<Person>]>>,
 }
 
 /// One provider account behind a `User`.
@@ -88,7 +95,25 @@ pub(crate) async fn find_by_email(provider: &Arc<dyn Provider>, email: &str) -> 
 
 impl UserNode {
     pub(crate) fn new(person: Arc<Person>) -> Self {
-        Self { person }
+        Self { person, page: None }
+    }
+
+    /// Tells every person of `list` the page they are listed in.
+    pub(crate) fn with_page(mut list: List<UserNode>) -> List<UserNode> {
+        if list.edges.len() > 1 {
+            let page: Arc<[Arc<Person>]> = list.edges.iter().map(|e| e.node.person.clone()).collect();
+            for edge in &mut list.edges {
+                edge.node.page = Some(page.clone());
+            }
+        }
+        list
+    }
+
+    /// The accounts at `connection` of the whole page this person was listed in
+    /// (sorted, so every person of the page asks the provider the same), when listed
+    /// in a page of several people.
+    fn page_ids(&self, connection: &str) -> Option<Vec<String>> {
+        self.page.as_ref().map(|page| super::people::remote_ids_at(page, connection))
     }
 
     /// The person of account `remote_id` at `connection`.
@@ -319,7 +344,18 @@ impl UserNode {
         let hosts = Some(vec![self.person.clone()]);
         let parts = per_connection(&providers, &filter, &hosts);
         let key = ("user_calls", self.gid(), parts.iter().map(|(_, q)| q.clone()).collect::<Vec<_>>());
-        Ok(timeline(ctx, parts, order.unwrap_or_default(), &key, PageArgs { first, after, last, before }).await?)
+        // Listed in a page of people: a first page reads the calls of all of the
+        // page's hosts at once (see `Shared`), where the provider filters by host.
+        let args = PageArgs { first, after, last, before };
+        let want = page_size(state(ctx).max_page_size, &args).map_or(0, |(n, _)| n);
+        let shared: HashMap<Arc<str>, Shared> = parts
+            .iter()
+            .filter(|(p, _)| p.capabilities().native_call_filters.hosts)
+            .filter_map(|(p, _)| {
+                Some((p.connection_id().clone(), Shared::new(self.page_ids(p.connection_id())?, want)))
+            })
+            .collect();
+        Ok(timeline(ctx, parts, order.unwrap_or_default(), &key, args, shared).await?)
     }
 
     /// This person's platform activity over `[startTime, endTime)`, from every
@@ -338,14 +374,25 @@ impl UserNode {
         let args = PageArgs { first, after, last, before };
         let connections = self.connections(ctx, |c| c.activity);
         if let [(p, ids)] = connections.as_slice() {
-            return Ok(activity_list(ctx, p, start_time, end_time, ids.clone(), aggregation_period, args).await?);
+            let shared = self.page_ids(p.connection_id());
+            return Ok(
+                activity_list(ctx, p, start_time, end_time, ids.clone(), aggregation_period, args, shared).await?
+            );
         }
         super::stats::check_range(start_time, end_time)?;
         let parts = connections.iter().map(|(p, ids)| {
+            let read = self.page_ids(p.connection_id()).unwrap_or_else(|| ids.clone());
             let query =
-                StatsQuery { from: start_time, to: end_time, user_remote_ids: ids.clone(), period: aggregation_period };
+                StatsQuery { from: start_time, to: end_time, user_remote_ids: read, period: aggregation_period };
             let p = (*p).clone();
-            async move { Ok(p.activity(&query).await?.into_iter().map(|a| (p.clone(), a)).collect::<Vec<_>>()) }
+            async move {
+                let all = p.activity(&query).await?;
+                Ok(all
+                    .into_iter()
+                    .filter(|a| ids.contains(&a.user.remote_id))
+                    .map(|a| (p.clone(), a))
+                    .collect::<Vec<_>>())
+            }
         });
         let key = (self.gid(), start_time, end_time, aggregation_period);
         Ok(gather(ctx, "user_activity", &key, args, parts.collect(), |(p, a)| ActivityNode::new(&p, a)).await?)
@@ -366,18 +413,23 @@ impl UserNode {
         let args = PageArgs { first, after, last, before };
         let connections = self.connections(ctx, |c| c.interactions);
         if let [(p, ids)] = connections.as_slice() {
-            return Ok(interactions_list(ctx, p, start_time, end_time, ids.clone(), args).await?);
+            let shared = self.page_ids(p.connection_id());
+            return Ok(interactions_list(ctx, p, start_time, end_time, ids.clone(), args, shared).await?);
         }
         super::stats::check_range(start_time, end_time)?;
         let parts = connections.iter().map(|(p, ids)| {
-            let query = StatsQuery {
-                from: start_time,
-                to: end_time,
-                user_remote_ids: ids.clone(),
-                period: AggregationPeriod::Total,
-            };
+            let read = self.page_ids(p.connection_id()).unwrap_or_else(|| ids.clone());
+            let query =
+                StatsQuery { from: start_time, to: end_time, user_remote_ids: read, period: AggregationPeriod::Total };
             let p = (*p).clone();
-            async move { Ok(p.interactions(&query).await?.into_iter().map(|i| (p.clone(), i)).collect::<Vec<_>>()) }
+            async move {
+                let all = p.interactions(&query).await?;
+                Ok(all
+                    .into_iter()
+                    .filter(|i| ids.contains(&i.user.remote_id))
+                    .map(|i| (p.clone(), i))
+                    .collect::<Vec<_>>())
+            }
         });
         let key = (self.gid(), start_time, end_time);
         Ok(gather(ctx, "user_interactions", &key, args, parts.collect(), |(p, i)| InteractionNode::new(&p, i)).await?)
@@ -407,10 +459,29 @@ impl UserNode {
         }
         page_size(state(ctx).max_page_size, &args)?;
         let parts = queries.iter().map(|(p, q)| {
-            let (p, q) = (p.clone(), q.clone());
+            let (p, own) = (p.clone(), q.clone());
+            // Listed in a page of people: ask for the reviews of the whole page (the
+            // same query for each of them, so one read), keep this person's.
+            let shared = self.page_ids(p.connection_id());
+            let read = match &shared {
+                Some(ids) => ScoreQuery { reviewed_user_remote_ids: ids.clone(), ..own.clone() },
+                None => own.clone(),
+            };
+            // A provider that names reviewees by address (ExecVision): this person's
+            // addresses there.
+            let emails: Vec<String> = self
+                .person
+                .at(p.connection_id())
+                .filter_map(|a| a.user.email.as_ref().map(|e| e.to_ascii_lowercase()))
+                .collect();
             async move {
-                let all = all_pages(|page| p.list_scores(&q, page)).await?;
-                Ok(all.into_iter().map(|s| (p.clone(), s)).collect::<Vec<_>>())
+                let all = all_pages(|page| p.list_scores(&read, page)).await?;
+                let mine = |s: &Score| match (&s.reviewed_user_remote_id, &s.reviewed_user_email) {
+                    (Some(id), _) => own.reviewed_user_remote_ids.contains(id),
+                    (None, Some(e)) => emails.contains(&e.to_ascii_lowercase()),
+                    (None, None) => false,
+                };
+                Ok(all.into_iter().filter(|s| shared.is_none() || mine(s)).map(|s| (p.clone(), s)).collect::<Vec<_>>())
             }
         });
         let key = (self.gid(), queries.iter().map(|(_, q)| q.clone()).collect::<Vec<_>>());

@@ -170,7 +170,7 @@ fn sources(fakes: &[Arc<Fake>], query: &CallQuery) -> Vec<Source> {
     fakes
         .iter()
         .enumerate()
-        .map(|(rank, f)| Source { provider: f.clone() as Arc<dyn Provider>, query: query.clone(), rank })
+        .map(|(rank, f)| Source { provider: f.clone() as Arc<dyn Provider>, query: query.clone(), rank, shared: None })
         .collect()
 }
 

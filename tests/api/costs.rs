@@ -1,9 +1,10 @@
 //! What queries cost upstream: batching, the cross-request cache, coalesced
 //! concurrent misses, the `x-convograph-debug` cost report and `Cache-Control`.
 
+use convograph::providers::ProviderKind;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, codes, spawn_app, spawn_with, test_settings};
+use crate::helpers::{TestApp, codes, connection_of, settings_for, spawn_app, spawn_with, test_settings};
 
 /// Reference query 1: a page of 100 Gong calls with host, participants' users and
 /// transcript (see BENCHMARKS.md).
@@ -174,4 +175,89 @@ async fn a_repeated_query_is_answered_from_the_response_cache_only_when_it_is_th
     .await;
     assert!(h.get("x-convograph-response-cache").is_none());
     assert!(body["extensions"]["convograph"]["cacheHits"].as_u64().unwrap() > 0);
+}
+
+/// Upstream requests a provider's simulator has answered (Hubster: its identity
+/// server's token requests too).
+fn upstream(app: &TestApp, kind: ProviderKind) -> u64 {
+    match kind {
+        ProviderKind::Hubster => app.hubster.total_requests() + app.hubster.token_requests(),
+        other => app.sim(other).total_requests(),
+    }
+}
+
+/// A page of a connection's calls with every nested lookup its provider has (hosts,
+/// participants' users, transcripts; a Hubster page is 10 chats), and five calls from
+/// beyond the provider's first page (100 calls, Hubster 10) looked up by id, as a
+/// gateway does (`_entities`).
+async fn nested_query(kind: ProviderKind) -> String {
+    let scratch = spawn_with(settings_for(kind)).await;
+    let q = r#"query($c: ID!, $n: Int, $after: String) { calls(connectionId: $c, first: $n, after: $after) {
+        edges { node { id } } pageInfo { endCursor } } }"#;
+    let conn = connection_of(kind);
+    let page = if kind == ProviderKind::Hubster { 10 } else { 100 };
+    let first = scratch.data(q, json!({ "c": conn, "n": page })).await;
+    let after = &first["calls"]["pageInfo"]["endCursor"];
+    let beyond = scratch.data(q, json!({ "c": conn, "n": 5, "after": after })).await;
+    let ids: Vec<String> = beyond["calls"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!(r#"{{ __typename: "Call", id: "{}" }}"#, e["node"]["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(ids.len(), 5, "{kind}: more than a page and five calls");
+    let nested = "id title host { name email } participants { name user { name } }
+        transcript { speakers { name } segments(first: 2) { edges { node { text } } } }";
+    format!(
+        r#"{{ calls(connectionId: "{}", first: 10) {{ edges {{ node {{ {nested} }} }} }}
+            _entities(representations: [{}]) {{ ... on Call {{ {nested} }} }} }}"#,
+        connection_of(kind),
+        ids.join(", ")
+    )
+}
+
+const EVERY_PROVIDER: [ProviderKind; 4] =
+    [ProviderKind::Gong, ProviderKind::ExecVision, ProviderKind::Salesloft, ProviderKind::Hubster];
+
+#[tokio::test]
+async fn for_every_provider_a_repeat_within_the_ttl_costs_nothing_upstream() {
+    for kind in EVERY_PROVIDER {
+        let query = nested_query(kind).await;
+        let app = spawn_with(settings_for(kind)).await;
+        let (_, first) = debug_query(&app, &query).await;
+        assert!(first.get("errors").is_none(), "{kind}: {first:#}");
+        assert_eq!(first["data"]["calls"]["edges"].as_array().unwrap().len(), 10, "{kind}");
+        assert!(first["data"]["_entities"].as_array().unwrap().iter().all(|c| c["id"].is_string()), "{kind}");
+        let cold = upstream(&app, kind);
+        assert!(cold > 0, "{kind}");
+        assert_eq!(first["extensions"]["convograph"]["upstreamRequests"], cold, "{kind}: the report agrees");
+
+        // The cost report bypasses the response cache: this runs the query again.
+        let (_, second) = debug_query(&app, &query).await;
+        assert_eq!(second["data"], first["data"], "{kind}");
+        assert_eq!(upstream(&app, kind), cold, "{kind}: no upstream request for the repeat");
+        let report = &second["extensions"]["convograph"];
+        assert_eq!(report["upstreamRequests"], 0, "{kind}: {report}");
+        assert_eq!(report["cacheMisses"], 0, "{kind}: {report}");
+    }
+}
+
+#[tokio::test]
+async fn for_every_provider_twenty_identical_concurrent_cold_queries_cost_what_one_costs() {
+    for kind in EVERY_PROVIDER {
+        let query = nested_query(kind).await;
+        let one = spawn_with(settings_for(kind)).await;
+        let (_, alone) = debug_query(&one, &query).await;
+        assert!(alone.get("errors").is_none(), "{kind}: {alone:#}");
+        let single = upstream(&one, kind);
+
+        // Each of these executes (the cost report bypasses the response cache), so
+        // only the provider-result cache can make them share their lookups.
+        let app = spawn_with(settings_for(kind)).await;
+        let results = futures::future::join_all((0..20).map(|_| debug_query(&app, &query))).await;
+        for (_, body) in &results {
+            assert_eq!(body["data"], alone["data"], "{kind}: every answer is the same");
+        }
+        assert_eq!(upstream(&app, kind), single, "{kind}: concurrent misses were coalesced");
+    }
 }

@@ -72,6 +72,7 @@ fn call_selection(field: &str) -> String {
         "stats" => "stats { talkRatio }".into(),
         "crmMatches" => "crmMatches { crmName }".into(),
         "transcript" => "transcript { id }".into(),
+        "scores" => "scores(first: 1) { edges { node { id } } }".into(),
         f => f.into(),
     }
 }

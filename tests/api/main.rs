@@ -21,6 +21,7 @@ mod ops;
 mod people;
 mod process;
 mod readme;
+mod reference;
 mod salesloft;
 mod schema;
 mod stats;

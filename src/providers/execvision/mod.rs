@@ -28,7 +28,7 @@ use self::{
     model::*,
 };
 use super::{
-    CallQuery, Capabilities, Provider, ProviderError, ProviderKind, ScoreQuery, SinceQuery, TopicMatchQuery,
+    CallQuery, CallRef, Capabilities, Provider, ProviderError, ProviderKind, ScoreQuery, SinceQuery, TopicMatchQuery,
     transport::{RateSchedule, Transport, UpstreamRequest},
 };
 use crate::{
@@ -351,6 +351,18 @@ impl Provider for ExecVisionProvider {
                 })
         });
         Ok(page)
+    }
+
+    /// ExecVision has no scores by call: the (cached) scores list, split by call.
+    async fn scores_by_calls(&self, calls: &[CallRef]) -> Result<HashMap<String, Vec<Score>>, ProviderError> {
+        let mut by_call: HashMap<String, Vec<Score>> =
+            calls.iter().map(|c| (c.remote_id.clone(), Vec::new())).collect();
+        for score in self.all_scores().await? {
+            if let Some(list) = score.call_remote_id.as_ref().and_then(|c| by_call.get_mut(c)) {
+                list.push(score);
+            }
+        }
+        Ok(by_call)
     }
 
     async fn scorecard(&self, id: &str) -> Result<Option<Scorecard>, ProviderError> {

@@ -11,7 +11,7 @@ mod client;
 mod mapping;
 mod model;
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, SecondsFormat, Utc};
@@ -23,7 +23,7 @@ use self::{
     model::{CallsFilter, ScoresFilter, ScoresRequest, StatsFilter},
 };
 use super::{
-    CallFilterSupport, CallQuery, Capabilities, CoachingQuery, Provider, ProviderError, ProviderErrorKind,
+    CallFilterSupport, CallQuery, CallRef, Capabilities, CoachingQuery, Provider, ProviderError, ProviderErrorKind,
     ProviderKind, ScoreQuery, StatsQuery, transport::Transport,
 };
 use crate::{
@@ -379,6 +379,55 @@ impl Provider for GongProvider {
             })
             .await?;
         Ok((*page).clone())
+    }
+
+    /// Gong cannot filter answered scorecards by call id, only by the call's date: one
+    /// read of the company-time-zone days the calls span (all its pages), split by
+    /// call. Each call's reviews are cached on their own (so another page of calls
+    /// re-reads only days it needs for calls not yet seen), and calls another request
+    /// is reading right now are awaited.
+    async fn scores_by_calls(&self, calls: &[CallRef]) -> Result<HashMap<String, Vec<Score>>, ProviderError> {
+        let starts: HashMap<String, Option<DateTime<Utc>>> =
+            calls.iter().map(|c| (c.remote_id.clone(), c.started_at)).collect();
+        let ids: Vec<String> = starts.keys().cloned().collect();
+        let (client, tz) = (self.client.clone(), self.time_zone);
+        let found = self
+            .cache
+            .get_many(&self.connection, "call_scores", ResourceKind::Stats, &ids, move |missing| async move {
+                // The days of the calls (a call without a start time: every day).
+                let days: Option<Vec<NaiveDate>> = missing
+                    .iter()
+                    .map(|id| starts.get(id).copied().flatten().map(|t| t.with_timezone(&tz).date_naive()))
+                    .collect();
+                let range =
+                    days.and_then(|d| Some((*d.iter().min()?, d.iter().max()?.checked_add_days(Days::new(1))?)));
+                let body = ScoresRequest {
+                    cursor: None,
+                    filter: ScoresFilter {
+                        call_from_date: range.map(|(from, _)| day(from)),
+                        call_to_date: range.map(|(_, to)| day(to)),
+                        ..ScoresFilter::default()
+                    },
+                };
+                let mut by_call: HashMap<String, Vec<Score>> =
+                    missing.iter().map(|id| (id.clone(), Vec::new())).collect();
+                let mut cursor: Option<String> = None;
+                loop {
+                    let Some(page) = client.scores_page(&body, cursor.as_deref()).await? else { break };
+                    cursor = page.records.cursor.clone();
+                    for score in page.answered_scorecards.into_iter().map(mapping::score) {
+                        if let Some(list) = score.call_remote_id.as_ref().and_then(|c| by_call.get_mut(c)) {
+                            list.push(score);
+                        }
+                    }
+                    if cursor.is_none() {
+                        break;
+                    }
+                }
+                Ok(by_call.into_iter().collect())
+            })
+            .await?;
+        Ok(found.into_iter().map(|(id, scores)| (id, (*scores).clone())).collect())
     }
 
     async fn scorecards(&self) -> Result<Vec<Scorecard>, ProviderError> {

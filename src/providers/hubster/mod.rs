@@ -39,6 +39,7 @@ use self::{
 };
 use super::{CallQuery, Capabilities, Provider, ProviderError, ProviderKind, transport::Transport};
 use crate::{
+    accounting,
     cache::{Cache, CacheKey, ResourceKind, Weigh},
     domain::{Call, ChatActivity, Page, Transcript},
 };
@@ -151,10 +152,17 @@ impl HubsterProvider {
     }
 
     /// The conversation's activities, read incrementally; `None` when it does not exist.
+    ///
+    /// Like a cache entry: read at most once per `freshness` (the calls TTL), and
+    /// concurrent readers of one conversation wait for the read under way (its lock)
+    /// instead of reading again; each use is counted as a cache hit or miss.
     async fn activities(&self, id: &str) -> Result<Option<Vec<ChatActivity>>, ProviderError> {
         let log = self.logs.get_with(id.to_owned(), async { Arc::new(Mutex::new(Log::default())) }).await;
         let mut log = log.lock().await;
-        let stale = log.read_at.is_none_or(|t| t.elapsed() >= self.freshness);
+        let age = log.read_at.map(|t| t.elapsed());
+        let stale = age.is_none_or(|a| a >= self.freshness);
+        let left = if stale { self.freshness } else { self.freshness.saturating_sub(age.unwrap_or_default()) };
+        accounting::cache_lookup(Some(ProviderKind::Hubster), &self.connection, !stale, left);
         if stale {
             let reads = TYPES.iter().enumerate().map(|(i, kind)| {
                 // One millisecond back: an activity sharing the last one's millisecond

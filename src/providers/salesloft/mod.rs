@@ -55,18 +55,8 @@ const MAX_IDS_PER_REQUEST: usize = 100;
 #[derive(Debug)]
 pub struct SalesloftProvider {
     connection: Arc<str>,
-    client: SlClient,
+    client: Arc<SlClient>,
     cache: Cache,
-}
-
-/// A call that may not exist (cached either way).
-#[derive(Clone)]
-struct OptionalCall(Option<Call>);
-
-impl Weigh for OptionalCall {
-    fn weigh(&self) -> usize {
-        self.0.as_ref().map_or(16, Weigh::weigh)
-    }
 }
 
 /// A transcript that may not exist.
@@ -83,7 +73,7 @@ impl SalesloftProvider {
     /// Builds the provider of one connection (the transport should pace against the
     /// cost budget: [`Transport::with_cost_budget`]).
     pub fn new(transport: Transport, cache: Cache, connection: Arc<str>) -> Self {
-        Self { connection, client: SlClient { transport }, cache }
+        Self { connection, client: Arc::new(SlClient { transport }), cache }
     }
 
     fn key(&self, op: &'static str, fingerprint: String) -> CacheKey {
@@ -94,11 +84,9 @@ impl SalesloftProvider {
         self.error(ProviderErrorKind::BadInput(message))
     }
 
-    /// Keeps a listed conversation for lookups by id.
+    /// Keeps a listed conversation for lookups by id ([`Provider::calls_by_ids`]).
     async fn remember(&self, call: &Call) {
-        self.cache
-            .insert(self.key("call", call.remote_id.clone()), ResourceKind::Calls, OptionalCall(Some(call.clone())))
-            .await;
+        self.cache.insert_found(&self.connection, "call", ResourceKind::Calls, &call.remote_id, call.clone()).await;
     }
 
     async fn transcript_of(&self, call_id: &str) -> Result<Option<Transcript>, ProviderError> {
@@ -177,25 +165,27 @@ impl Provider for SalesloftProvider {
         Ok((*page).clone())
     }
 
-    /// `GET /v2/users?guid[]=…`, 100 guids a request.
+    /// `GET /v2/users?guid[]=…`, 100 guids a request; each user cached on its own, and
+    /// guids another request is fetching right now awaited rather than asked again.
     async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, ProviderError> {
-        let mut ids: Vec<String> = ids.iter().filter(|i| !i.trim().is_empty()).cloned().collect();
-        ids.sort();
-        ids.dedup();
-        let users = self
+        let ids: Vec<String> = ids.iter().filter(|i| !i.trim().is_empty()).cloned().collect();
+        let client = self.client.clone();
+        let found = self
             .cache
-            .get_or_fetch(self.key("users_by_ids", ids.join(",")), ResourceKind::Users, async {
+            .get_many(&self.connection, "user", ResourceKind::Users, &ids, move |missing| async move {
                 let mut out = Vec::new();
-                for chunk in ids.chunks(MAX_IDS_PER_REQUEST) {
+                for chunk in missing.chunks(MAX_IDS_PER_REQUEST) {
                     let params: Vec<(String, String)> =
                         chunk.iter().map(|g| ("guid[]".to_owned(), g.clone())).collect();
-                    let list = self.client.page::<SlUser>("/v2/users", &params, 1).await?;
-                    out.extend(list.into_iter().flat_map(|l| l.data).map(mapping::user));
+                    let list = client.page::<SlUser>("/v2/users", &params, 1).await?;
+                    out.extend(
+                        list.into_iter().flat_map(|l| l.data).map(mapping::user).map(|u| (u.remote_id.clone(), u)),
+                    );
                 }
                 Ok(out)
             })
             .await?;
-        Ok((*users).clone())
+        Ok(found.into_values().map(|u| (*u).clone()).collect())
     }
 
     async fn list_calls(&self, query: &CallQuery, page: Option<String>) -> Result<Page<Call>, ProviderError> {
@@ -230,30 +220,27 @@ impl Provider for SalesloftProvider {
     }
 
     /// Conversations already read in a list come from the cache; the others are asked
-    /// with `GET /v2/conversations?ids[]=…`, 100 ids a request.
+    /// with `GET /v2/conversations?ids[]=…`, 100 ids a request (ids another request is
+    /// fetching right now are awaited, not asked again).
     async fn calls_by_ids(&self, ids: &[String]) -> Result<Vec<Call>, ProviderError> {
-        let mut out = Vec::new();
-        let mut missing = Vec::new();
-        for id in ids {
-            match self.cache.peek::<OptionalCall>(&self.key("call", id.clone())).await {
-                Some(found) => out.extend(found.0.clone()),
-                None if path_segment(id).is_some() => missing.push(id.clone()),
-                None => {}
-            }
-        }
-        missing.sort();
-        missing.dedup();
-        for chunk in missing.chunks(MAX_IDS_PER_REQUEST) {
-            let params: Vec<(String, String)> = chunk.iter().map(|id| ("ids[]".to_owned(), id.clone())).collect();
-            let list = self.client.page::<Conversation>("/v2/conversations", &params, 1).await?;
-            let found: Vec<Call> = list.into_iter().flat_map(|l| l.data).map(mapping::call).collect();
-            for id in chunk {
-                let call = found.iter().find(|c| &c.remote_id == id).cloned();
-                self.cache.insert(self.key("call", id.clone()), ResourceKind::Calls, OptionalCall(call)).await;
-            }
-            out.extend(found);
-        }
-        Ok(out)
+        let ids: Vec<String> = ids.iter().filter(|id| path_segment(id).is_some()).cloned().collect();
+        let client = self.client.clone();
+        let found = self
+            .cache
+            .get_many(&self.connection, "call", ResourceKind::Calls, &ids, move |missing| async move {
+                let mut out = Vec::new();
+                for chunk in missing.chunks(MAX_IDS_PER_REQUEST) {
+                    let params: Vec<(String, String)> =
+                        chunk.iter().map(|id| ("ids[]".to_owned(), id.clone())).collect();
+                    let list = client.page::<Conversation>("/v2/conversations", &params, 1).await?;
+                    out.extend(
+                        list.into_iter().flat_map(|l| l.data).map(mapping::call).map(|c| (c.remote_id.clone(), c)),
+                    );
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(found.into_values().map(|c| (*c).clone()).collect())
     }
 
     /// Per call: its transcription's sentences, every page (no batch form exists).
