@@ -1,7 +1,5 @@
 //! Pure conversions from Gong wire models to domain records.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
@@ -10,6 +8,7 @@ use super::model::{
     ManagerCoaching, NamedValue, PersonInteraction, WithRaw,
 };
 use crate::domain::{
+    Raw,
     Activity, ActivityMetrics, Affiliation, AggregationPeriod, Call, CallDirection, CallStats, CallSummary, CallTopic,
     Coaching, CoachingPerson, CoachingReport, Interaction, InteractionMetrics, Medium, Participant, Score, ScoreAnswer,
     Scorecard, ScorecardQuestion, Segment, StatsUser, Tracker, TrackerOccurrence, Transcript, User,
@@ -251,7 +250,7 @@ pub(crate) fn period_activity(
                 to_date: date(&p.to_date)?,
                 time_zone: time_zone.map(str::to_owned),
                 metrics: activity_metrics(&p.counters),
-                raw: Arc::new(raw_periods.get(i).cloned().unwrap_or(Value::Null)),
+                raw: Raw::new(raw_periods.get(i).cloned().unwrap_or(Value::Null)),
             })
         })
         .collect()

@@ -3,13 +3,14 @@
 //! activity a `ChatActivity`, and the messages of the merged activities (without
 //! echoes) the `Transcript`, spoken by customer, agent or bot on their channels.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::model::{Activity, Conversation, Party, WithRaw};
 use crate::domain::{
+    Raw,
     Affiliation, Call, CallDirection, ChatActivity, ChatActivityKind, ChatEndpoint, ChatParty, Medium, Participant,
     Segment, SpeakerType, Transcript, TranscriptSpeaker,
 };
@@ -178,7 +179,7 @@ pub(crate) fn transcript(call: &Call, activities: &[ChatActivity]) -> Transcript
         call_remote_id: call.remote_id.clone(),
         speakers: Some(speakers.into_values().collect()),
         segments,
-        raw: Arc::new(raw),
+        raw: Raw::new(raw),
     }
 }
 

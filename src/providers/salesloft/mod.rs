@@ -27,6 +27,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use futures::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
 
 use self::{
     client::{SlClient, path_segment},
@@ -37,7 +38,7 @@ use super::{
     transport::Transport,
 };
 use crate::{
-    cache::{Cache, CacheKey, ResourceKind, Weigh},
+    cache::{Cache, CacheKey, ResourceKind},
     domain::{Call, Page, Transcript, User},
 };
 
@@ -60,24 +61,14 @@ pub struct SalesloftProvider {
 }
 
 /// A call that may not exist (cached either way).
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct OptionalCall(Option<Call>);
 
-impl Weigh for OptionalCall {
-    fn weigh(&self) -> usize {
-        self.0.as_ref().map_or(16, Weigh::weigh)
-    }
-}
 
 /// A transcript that may not exist.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct OptionalTranscript(Option<Transcript>);
 
-impl Weigh for OptionalTranscript {
-    fn weigh(&self) -> usize {
-        self.0.as_ref().map_or(16, Weigh::weigh)
-    }
-}
 
 impl SalesloftProvider {
     /// Builds the provider of one connection (the transport should pace against the
@@ -94,11 +85,11 @@ impl SalesloftProvider {
         self.error(ProviderErrorKind::BadInput(message))
     }
 
-    /// Keeps a listed conversation for lookups by id.
-    async fn remember(&self, call: &Call) {
-        self.cache
-            .insert(self.key("call", call.remote_id.clone()), ResourceKind::Calls, OptionalCall(Some(call.clone())))
-            .await;
+    /// Keeps listed conversations for lookups by id.
+    async fn remember(&self, calls: &[Call]) {
+        let found: Vec<(String, OptionalCall)> =
+            calls.iter().map(|c| (c.remote_id.clone(), OptionalCall(Some(c.clone())))).collect();
+        self.cache.insert_many(&self.connection, "call", ResourceKind::Calls, &found).await;
     }
 
     async fn transcript_of(&self, call_id: &str) -> Result<Option<Transcript>, ProviderError> {
@@ -174,7 +165,7 @@ impl Provider for SalesloftProvider {
                 })
             })
             .await?;
-        Ok((*page).clone())
+        Ok(Arc::unwrap_or_clone(page))
     }
 
     /// `GET /v2/users?guid[]=…`, 100 guids a request.
@@ -195,7 +186,7 @@ impl Provider for SalesloftProvider {
                 Ok(out)
             })
             .await?;
-        Ok((*users).clone())
+        Ok(Arc::unwrap_or_clone(users))
     }
 
     async fn list_calls(&self, query: &CallQuery, page: Option<String>) -> Result<Page<Call>, ProviderError> {
@@ -205,23 +196,21 @@ impl Provider for SalesloftProvider {
         }
         let number = page_number(page.as_deref()).ok_or_else(|| self.bad_input("invalid calls page".into()))?;
         let fingerprint = format!("{:?}|{number}", plan.params);
-        let mut page = (*self
-            .cache
+        let mut page = Arc::unwrap_or_clone(
+            self.cache
             .get_or_fetch(self.key("calls_page", fingerprint), ResourceKind::Calls, async {
                 let list = self.client.page::<Conversation>("/v2/conversations", &plan.params, number).await?;
                 let Some(list) = list else { return Ok(Page::empty()) };
                 let items: Vec<Call> = list.data.into_iter().map(mapping::call).collect();
-                for c in &items {
-                    self.remember(c).await;
-                }
+                self.remember(&items).await;
                 Ok(Page {
                     next: list.metadata.paging.next_page.filter(|n| *n > number).map(|n| n.to_string()),
                     total: list.metadata.paging.total_count,
                     items,
                 })
             })
-            .await?)
-            .clone();
+            .await?,
+        );
         if plan.local {
             page.items.retain(|c| query.matches(c));
             page.total = None;
@@ -236,7 +225,7 @@ impl Provider for SalesloftProvider {
         let mut missing = Vec::new();
         for id in ids {
             match self.cache.peek::<OptionalCall>(&self.key("call", id.clone())).await {
-                Some(found) => out.extend(found.0.clone()),
+                Some(found) => out.extend(found.0),
                 None if path_segment(id).is_some() => missing.push(id.clone()),
                 None => {}
             }
@@ -247,10 +236,11 @@ impl Provider for SalesloftProvider {
             let params: Vec<(String, String)> = chunk.iter().map(|id| ("ids[]".to_owned(), id.clone())).collect();
             let list = self.client.page::<Conversation>("/v2/conversations", &params, 1).await?;
             let found: Vec<Call> = list.into_iter().flat_map(|l| l.data).map(mapping::call).collect();
-            for id in chunk {
-                let call = found.iter().find(|c| &c.remote_id == id).cloned();
-                self.cache.insert(self.key("call", id.clone()), ResourceKind::Calls, OptionalCall(call)).await;
-            }
+            let looked_up: Vec<(String, OptionalCall)> = chunk
+                .iter()
+                .map(|id| (id.clone(), OptionalCall(found.iter().find(|c| &c.remote_id == id).cloned())))
+                .collect();
+            self.cache.insert_many(&self.connection, "call", ResourceKind::Calls, &looked_up).await;
             out.extend(found);
         }
         Ok(out)
@@ -274,7 +264,7 @@ impl Provider for SalesloftProvider {
         let results: Vec<_> = stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
         let mut out = Vec::new();
         for r in results {
-            out.extend(r?.0.clone());
+            out.extend(Arc::unwrap_or_clone(r?).0);
         }
         Ok(out)
     }
