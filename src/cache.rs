@@ -99,7 +99,10 @@ impl Expiry<CacheKey, Entry> for PerEntryTtl {
 /// The live dictionary of each operation of each connection ([`pack`]), held weakly:
 /// the entries compressed with a dictionary keep it alive.
 #[derive(Clone, Default)]
-struct Dictionaries(Arc<Mutex<HashMap<(Arc<str>, &'static str), Weak<[u8]>>>>);
+struct Dictionaries(Arc<Mutex<HashMap<DictKey, Weak<[u8]>>>>);
+
+/// A connection and one of its operations.
+type DictKey = (Arc<str>, &'static str);
 
 impl Dictionaries {
     /// The live dictionary of `connection`'s `op`, or a new one made by `make` (then
@@ -129,9 +132,8 @@ fn pack_entries<'a, T: Serialize + 'a>(
     let encoded: Vec<Encoded> = values.into_iter().map(pack::encode).collect::<Result<_, _>>()?;
     let mut dict: Option<(Dict, usize)> = None;
     if encoded.iter().any(Encoded::is_small) {
-        let (d, made) = dicts.get_or_make(&key.connection, key.op, || {
-            pack::dictionary(encoded.iter().filter(|e| e.is_small()))
-        });
+        let (d, made) =
+            dicts.get_or_make(&key.connection, key.op, || pack::dictionary(encoded.iter().filter(|e| e.is_small())));
         let weight = if made { d.len() } else { 0 };
         dict = Some((d, weight));
     }
@@ -542,7 +544,9 @@ impl Cache {
                     self.inner.insert(key, entry).await;
                 }
             }
-            Err(e) => tracing::error!(connection = %key.connection, op = key.op, error = %e, "a value could not be cached"),
+            Err(e) => {
+                tracing::error!(connection = %key.connection, op = key.op, error = %e, "a value could not be cached")
+            }
         }
     }
 

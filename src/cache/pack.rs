@@ -223,7 +223,8 @@ impl Packed {
     /// Decodes the value. Its raw records stay compressed until read.
     pub(crate) fn unpack<T: DeserializeOwned>(&self) -> Result<T, PackError> {
         let typed = self.typed.plain()?;
-        let section = self.raw.as_ref().map(|frame| Arc::new(RawSection { frame: frame.clone(), text: OnceLock::new() }));
+        let section =
+            self.raw.as_ref().map(|frame| Arc::new(RawSection { frame: frame.clone(), text: OnceLock::new() }));
         UNPACKING.with_borrow_mut(|u| *u = Some((section, 0)));
         let _reset = Reset;
         postcard::from_bytes(&typed).map_err(|e| PackError(format!("decode: {e}")))

@@ -7,11 +7,10 @@ use serde_json::Value;
 
 use super::model::*;
 use crate::domain::{
-    Raw,
     Affiliation, Call, CallDirection, CallReview, CallStats, CallSummary, CallTopicMatches, CoachingPlan, CrmEntity,
     CrmMatch, Department, Feedback, KpiDefinition, KpiObservation, Listen, Medium, Meeting, MeetingQuestion,
-    QuestionAnswer, Score, ScoreAnswer, Segment, Share, SpeakerType, TalkSpeed, Team, Topic, TopicHit, TopicHitMatch,
-    TopicMatchBlock, Transcript, TranscriptSpeaker, User,
+    QuestionAnswer, Raw, Score, ScoreAnswer, Segment, Share, SpeakerType, TalkSpeed, Team, Topic, TopicHit,
+    TopicHitMatch, TopicMatchBlock, Transcript, TranscriptSpeaker, User,
 };
 
 /// Parses an ISO-8601 timestamp (with offset or `Z`, any fraction).

@@ -8,10 +8,9 @@ use super::model::{
     ManagerCoaching, NamedValue, PersonInteraction, WithRaw,
 };
 use crate::domain::{
-    Raw,
     Activity, ActivityMetrics, Affiliation, AggregationPeriod, Call, CallDirection, CallStats, CallSummary, CallTopic,
-    Coaching, CoachingPerson, CoachingReport, Interaction, InteractionMetrics, Medium, Participant, Score, ScoreAnswer,
-    Scorecard, ScorecardQuestion, Segment, StatsUser, Tracker, TrackerOccurrence, Transcript, User,
+    Coaching, CoachingPerson, CoachingReport, Interaction, InteractionMetrics, Medium, Participant, Raw, Score,
+    ScoreAnswer, Scorecard, ScorecardQuestion, Segment, StatsUser, Tracker, TrackerOccurrence, Transcript, User,
 };
 
 /// Parses an ISO-8601 timestamp with offset; `None` when absent or malformed.

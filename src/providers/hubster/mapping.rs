@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 
 use super::model::{Activity, Conversation, Party, WithRaw};
 use crate::domain::{
-    Raw,
     Affiliation, Call, CallDirection, ChatActivity, ChatActivityKind, ChatEndpoint, ChatParty, Medium, Participant,
-    Segment, SpeakerType, Transcript, TranscriptSpeaker,
+    Raw, Segment, SpeakerType, Transcript, TranscriptSpeaker,
 };
 
 fn timestamp(s: Option<&str>) -> Option<DateTime<Utc>> {

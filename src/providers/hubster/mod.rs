@@ -92,7 +92,6 @@ struct Log {
 #[derive(Clone, Serialize, Deserialize)]
 struct OptionalCall(Option<Call>);
 
-
 /// A Hubster connection.
 pub struct HubsterProvider {
     connection: Arc<str>,

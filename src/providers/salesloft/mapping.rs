@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 
 use super::model::{Conversation, Sentence, User as SlUser, WithRaw};
 use crate::domain::{
-    Raw,
-    Affiliation, Call, CallDirection, CrmEntity, CrmMatch, Medium, Segment, SpeakerType, Transcript, TranscriptSpeaker,
-    User,
+    Affiliation, Call, CallDirection, CrmEntity, CrmMatch, Medium, Raw, Segment, SpeakerType, Transcript,
+    TranscriptSpeaker, User,
 };
 
 fn timestamp(s: Option<&str>) -> Option<DateTime<Utc>> {

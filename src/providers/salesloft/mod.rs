@@ -64,11 +64,9 @@ pub struct SalesloftProvider {
 #[derive(Clone, Serialize, Deserialize)]
 struct OptionalCall(Option<Call>);
 
-
 /// A transcript that may not exist.
 #[derive(Clone, Serialize, Deserialize)]
 struct OptionalTranscript(Option<Transcript>);
-
 
 impl SalesloftProvider {
     /// Builds the provider of one connection (the transport should pace against the
@@ -198,18 +196,18 @@ impl Provider for SalesloftProvider {
         let fingerprint = format!("{:?}|{number}", plan.params);
         let mut page = Arc::unwrap_or_clone(
             self.cache
-            .get_or_fetch(self.key("calls_page", fingerprint), ResourceKind::Calls, async {
-                let list = self.client.page::<Conversation>("/v2/conversations", &plan.params, number).await?;
-                let Some(list) = list else { return Ok(Page::empty()) };
-                let items: Vec<Call> = list.data.into_iter().map(mapping::call).collect();
-                self.remember(&items).await;
-                Ok(Page {
-                    next: list.metadata.paging.next_page.filter(|n| *n > number).map(|n| n.to_string()),
-                    total: list.metadata.paging.total_count,
-                    items,
+                .get_or_fetch(self.key("calls_page", fingerprint), ResourceKind::Calls, async {
+                    let list = self.client.page::<Conversation>("/v2/conversations", &plan.params, number).await?;
+                    let Some(list) = list else { return Ok(Page::empty()) };
+                    let items: Vec<Call> = list.data.into_iter().map(mapping::call).collect();
+                    self.remember(&items).await;
+                    Ok(Page {
+                        next: list.metadata.paging.next_page.filter(|n| *n > number).map(|n| n.to_string()),
+                        total: list.metadata.paging.total_count,
+                        items,
+                    })
                 })
-            })
-            .await?,
+                .await?,
         );
         if plan.local {
             page.items.retain(|c| query.matches(c));
