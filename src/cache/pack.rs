@@ -398,3 +398,69 @@ pub(crate) mod exact {
         T::from_repr(T::Repr::deserialize(d)?).ok_or_else(|| serde::de::Error::custom("a time out of range"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Record {
+        #[serde(with = "exact")]
+        at: Option<DateTime<Utc>>,
+        #[serde(with = "exact")]
+        day: NaiveDate,
+        #[serde(with = "json_text")]
+        metadata: Option<Value>,
+        raw: Raw,
+        inner: Vec<Raw>,
+    }
+
+    fn record(i: i64) -> Record {
+        Record {
+            at: DateTime::from_timestamp(253_402_300_800 + i, 123_456_789),
+            day: NaiveDate::from_ymd_opt(-4000, 2, 29).unwrap(),
+            metadata: Some(json!({ "n": i, "f": 0.1 + i as f64, "s": "é\u{0}\"" })),
+            raw: Raw::new(json!({ "id": i.to_string(), "big": u64::MAX, "neg": i64::MIN, "x": [1.5e300, null, true] })),
+            inner: vec![Raw::new(json!("a")), Raw::default(), Raw::new(json!({ "k": [i] }))],
+        }
+    }
+
+    fn shown(r: &[Record]) -> String {
+        for x in r {
+            for raw in std::iter::once(&x.raw).chain(&x.inner) {
+                let _: &Value = raw;
+            }
+        }
+        format!("{r:?}")
+    }
+
+    #[test]
+    fn values_round_trip_exactly_with_and_without_a_dictionary() {
+        let values: Vec<Record> = (0..50).map(record).collect();
+        let encoded = encode(&values).unwrap();
+        let dict = dictionary([&encoded]);
+        for d in [None, Some(&dict)] {
+            let packed = encoded.compress(d).unwrap();
+            assert!(packed.heap_bytes() < encoded.len(), "compressed");
+            let back: Vec<Record> = packed.unpack().unwrap();
+            assert_eq!(shown(&back), shown(&values));
+            // Packing what was read back (its JSON still packed) gives the same bytes.
+            assert_eq!(encode(&back).unwrap().len(), encoded.len());
+        }
+    }
+
+    #[test]
+    fn a_damaged_value_is_an_error_not_a_panic() {
+        let encoded = encode(&vec![record(1), record(2)]).unwrap();
+        let mut packed = encoded.compress(None).unwrap();
+        let mut bytes = packed.typed.bytes.to_vec();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xFF;
+        bytes.truncate(bytes.len() - 3);
+        packed.typed.bytes = bytes.into();
+        assert!(packed.unpack::<Vec<Record>>().is_err());
+    }
+}
