@@ -99,6 +99,35 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // The same, reading every call's `remoteData` too (decompresses the page's JSON
+    // once and parses each call's record).
+    c.bench_function("cache: hit on a 100-call page, with remoteData", |b| {
+        b.to_async(&rt).iter(|| async {
+            let page = cache
+                .get_or_fetch::<Page<Call>, _>(key.clone(), ResourceKind::Calls, async {
+                    unreachable!("a hit does not fetch")
+                })
+                .await
+                .unwrap();
+            page.items.iter().map(|c| c.raw.as_object().map_or(0, |o| o.len())).sum::<usize>()
+        })
+    });
+    // 100 calls cached by id (one entry each, compressed against the connection's
+    // dictionary), read back in one lookup.
+    let connection: Arc<str> = Arc::from("gong-demo");
+    let ids: Vec<String> = cached.items.iter().map(|c| c.remote_id.clone()).collect();
+    let by_id: Vec<(String, Call)> = cached.items.iter().map(|c| (c.remote_id.clone(), c.clone())).collect();
+    rt.block_on(cache.get_many(&connection, "call", ResourceKind::Calls, &ids, |_| async { Ok(by_id) })).unwrap();
+    c.bench_function("cache: hit on 100 calls by id", |b| {
+        b.to_async(&rt).iter(|| async {
+            cache
+                .get_many::<Call, _, _>(&connection, "call", ResourceKind::Calls, &ids, |_| async {
+                    unreachable!("a hit does not fetch")
+                })
+                .await
+                .unwrap()
+        })
+    });
 }
 
 criterion_group!(hot_paths, benches);

@@ -334,25 +334,54 @@ async fn memory(calls: usize) -> anyhow::Result<()> {
         }
     }
     let wire_bytes: usize = pages.iter().map(|p| p.len()).sum();
-    let cache = Cache::new(&CacheSettings { calls_ttl: Duration::from_secs(3600), ..CacheSettings::default() });
+    let ttl = CacheSettings { calls_ttl: Duration::from_secs(3600), ..CacheSettings::default() };
+    let connection: Arc<str> = Arc::from("gong");
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+
+    // As pages of 100 (`calls/extensive`), one entry a page.
+    let cache = Cache::new(&ttl);
     let region = Region::new(GLOBAL);
     let mut cached = 0usize;
     for (i, bytes) in pages.iter().enumerate() {
         let items = decode_calls_page(bytes).map_err(|e| anyhow::anyhow!(e))?;
         cached += items.len();
-        let key = CacheKey { connection: Arc::from("gong"), op: "calls_page", fingerprint: i.to_string() };
+        let key = CacheKey { connection: connection.clone(), op: "calls_page", fingerprint: i.to_string() };
         let page = Page { items, next: None, total: None };
         cache.get_or_fetch(key, ResourceKind::Calls, async move { Ok(page) }).await?;
     }
     let _ = cache.entry_count().await;
     let change = region.change();
-    let held = change.bytes_allocated as i64 - change.bytes_deallocated as i64;
-    let per_10k = held as f64 * 10_000.0 / cached as f64 / (1024.0 * 1024.0);
+    let pages_held = change.bytes_allocated as i64 - change.bytes_deallocated as i64;
+    let pages_weight = cache.weighted_size().await;
+    drop(cache);
+
+    // As calls by id (`calls?id=…`), one entry a call, fetched 100 at a time.
+    let cache = Cache::new(&ttl);
+    let region = Region::new(GLOBAL);
+    for bytes in &pages {
+        let items = decode_calls_page(bytes).map_err(|e| anyhow::anyhow!(e))?;
+        let ids: Vec<String> = items.iter().map(|c| c.remote_id.clone()).collect();
+        let found = cache
+            .get_many(&connection, "call", ResourceKind::Calls, &ids, move |_| async move {
+                Ok(items.into_iter().map(|c| (c.remote_id.clone(), c)).collect())
+            })
+            .await?;
+        drop(found);
+    }
+    let _ = cache.entry_count().await;
+    let change = region.change();
+    let by_id_held = change.bytes_allocated as i64 - change.bytes_deallocated as i64;
+    let by_id_weight = cache.weighted_size().await;
+
+    let per_10k = |held: i64| mib(held as f64 * 10_000.0 / cached as f64);
     println!(
         "{}",
         json!({
-            "run": "memory", "calls": cached, "wireBytes": wire_bytes, "heldBytes": held,
-            "MiBPer10kCalls": per_10k, "cacheWeightEstimateMiB": cache.weighted_size().await as f64 / (1024.0 * 1024.0),
+            "run": "memory", "calls": cached, "wireBytes": wire_bytes,
+            "pages": { "heldBytes": pages_held, "MiBPer10kCalls": per_10k(pages_held),
+                       "weightMiB": mib(pages_weight as f64) },
+            "byId": { "heldBytes": by_id_held, "MiBPer10kCalls": per_10k(by_id_held),
+                      "weightMiB": mib(by_id_weight as f64) },
         })
     );
     sandbox.shutdown().await;

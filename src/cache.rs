@@ -1,12 +1,15 @@
 //! Cross-request cache of provider results (moka). Keys always start with the
 //! connection id, so two connections never share an entry; concurrent misses for one
-//! key run one fetch (`try_get_with`); each entry lives for its resource kind's TTL;
-//! the cache is bounded by the estimated size of what it holds.
+//! key run one fetch; each entry lives for its resource kind's TTL; values are held
+//! packed ([`pack`]: compressed bytes, decoded on every hit), and the cache is bounded
+//! by the bytes they hold.
+
+pub(crate) mod pack;
 
 use std::{
     any::Any,
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, Weak},
     time::{Duration, Instant},
 };
 
@@ -15,22 +18,25 @@ use futures::{
     future::{BoxFuture, Shared},
 };
 use moka::{Expiry, future::Cache as MokaCache};
+use serde::{Serialize, de::DeserializeOwned};
 
+use self::pack::{Dict, Encoded, PackError, Packed};
 use crate::{accounting, config::CacheSettings, metrics::Metrics, providers::ProviderError};
 
-/// Results of one in-flight batch fetch, by id (type-erased; each id's entry holds
-/// the same type).
+/// What a cached value must be: packable (every domain record and list of them is).
+pub trait Cacheable: Serialize + DeserializeOwned + Send + Sync + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Cacheable for T {}
+
+/// Results of one in-flight batch fetch, by id (type-erased; each id's value has the
+/// same type).
 type BatchResult = Result<Arc<HashMap<String, Arc<dyn Any + Send + Sync>>>, ProviderError>;
 type InFlight = Shared<BoxFuture<'static, BatchResult>>;
 
-/// What [`Cache::get_many`] stores per id: the record, or `None` when the provider
-/// does not have it.
-struct Found(Option<Arc<dyn Any + Send + Sync>>);
-
-fn found<T: Send + Sync + 'static>(entry: &Entry) -> Option<Arc<T>> {
-    let f = entry.value.clone().downcast::<Found>().ok()?;
-    f.0.clone()?.downcast::<T>().ok()
-}
+/// Heap bytes moka and this module hold per entry besides the packed value and the
+/// key's fingerprint: moka's entry, its deque and timer nodes and hash-table slot,
+/// the [`Entry`] and the key (measured in `tests/cache_memory.rs`).
+const ENTRY_OVERHEAD: usize = 320;
 
 /// Resource kinds, each with its own TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,7 +63,8 @@ impl ResourceKind {
     }
 }
 
-/// A cache key: connection, operation, and the request's own fingerprint.
+/// A cache key: connection, operation, and the request's own fingerprint. One
+/// operation always caches values of one type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     pub connection: Arc<str>,
@@ -67,7 +74,7 @@ pub struct CacheKey {
 
 #[derive(Clone)]
 struct Entry {
-    value: Arc<dyn Any + Send + Sync>,
+    packed: Arc<Packed>,
     ttl: Duration,
     weight: u32,
     created: Instant,
@@ -89,6 +96,67 @@ impl Expiry<CacheKey, Entry> for PerEntryTtl {
     }
 }
 
+/// The live dictionary of each operation of each connection ([`pack`]), held weakly:
+/// the entries compressed with a dictionary keep it alive.
+#[derive(Clone, Default)]
+struct Dictionaries(Arc<Mutex<HashMap<DictKey, Weak<[u8]>>>>);
+
+/// A connection and one of its operations.
+type DictKey = (Arc<str>, &'static str);
+
+impl Dictionaries {
+    /// The live dictionary of `connection`'s `op`, or a new one made by `make` (then
+    /// `true`: the caller weighs it).
+    fn get_or_make(&self, connection: &Arc<str>, op: &'static str, make: impl FnOnce() -> Dict) -> (Dict, bool) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = (connection.clone(), op);
+        if let Some(dict) = map.get(&slot).and_then(Weak::upgrade) {
+            return (dict, false);
+        }
+        let dict = make();
+        map.insert(slot, Arc::downgrade(&dict));
+        (dict, true)
+    }
+}
+
+/// Packs values of one operation of one connection into entries. The small ones are
+/// compressed against the operation's dictionary (made from them if none is live);
+/// the first of them also carries the weight of a dictionary made here.
+fn pack_entries<'a, T: Serialize + 'a>(
+    dicts: &Dictionaries,
+    key: &CacheKey,
+    kind: ResourceKind,
+    ttl: Duration,
+    values: impl IntoIterator<Item = &'a T>,
+) -> Result<Vec<Entry>, PackError> {
+    let encoded: Vec<Encoded> = values.into_iter().map(pack::encode).collect::<Result<_, _>>()?;
+    let mut dict: Option<(Dict, usize)> = None;
+    if encoded.iter().any(Encoded::is_small) {
+        let (d, made) =
+            dicts.get_or_make(&key.connection, key.op, || pack::dictionary(encoded.iter().filter(|e| e.is_small())));
+        let weight = if made { d.len() } else { 0 };
+        dict = Some((d, weight));
+    }
+    encoded
+        .iter()
+        .map(|e| {
+            let (d, extra) = match (&mut dict, e.is_small()) {
+                (Some((d, weight)), true) => (Some(&*d), std::mem::take(weight)),
+                _ => (None, 0),
+            };
+            let packed = e.compress(d)?;
+            let weight = ENTRY_OVERHEAD + key.fingerprint.len() + packed.heap_bytes() + extra;
+            Ok(Entry {
+                packed: Arc::new(packed),
+                ttl,
+                weight: u32::try_from(weight).unwrap_or(u32::MAX),
+                created: Instant::now(),
+                kind,
+            })
+        })
+        .collect()
+}
+
 /// The shared provider-result cache.
 #[derive(Clone)]
 pub struct Cache {
@@ -96,6 +164,7 @@ pub struct Cache {
     settings: CacheSettings,
     /// Batch fetches under way, by the key of each id they fetch.
     in_flight: Arc<Mutex<HashMap<CacheKey, InFlight>>>,
+    dicts: Dictionaries,
     metrics: Option<Metrics>,
 }
 
@@ -105,22 +174,12 @@ impl std::fmt::Debug for Cache {
     }
 }
 
-/// An estimate of how much memory a cached value holds.
-pub trait Weigh {
-    /// Approximate bytes.
-    fn weigh(&self) -> usize;
-}
-
-impl<T: Weigh> Weigh for Vec<T> {
-    fn weigh(&self) -> usize {
-        self.iter().map(Weigh::weigh).sum::<usize>() + 24
-    }
-}
-
-impl<T: Weigh> Weigh for crate::domain::Page<T> {
-    fn weigh(&self) -> usize {
-        self.items.weigh() + self.next.as_ref().map_or(0, String::len) + 32
-    }
+/// Why a fetch under [`Cache::get_or_fetch`] left no entry.
+#[derive(Debug)]
+enum Unfilled {
+    Fetch(ProviderError),
+    /// The value could not be packed (logged; the fetching caller still has it).
+    Pack,
 }
 
 impl Cache {
@@ -149,7 +208,13 @@ impl Cache {
                 m.cache_eviction(&k.connection, v.kind.as_str(), cause);
             });
         }
-        Self { inner: builder.build(), settings: settings.clone(), in_flight: Arc::default(), metrics }
+        Self {
+            inner: builder.build(),
+            settings: settings.clone(),
+            in_flight: Arc::default(),
+            dicts: Dictionaries::default(),
+            metrics,
+        }
     }
 
     /// Records one lookup: in the request's account and in the metrics.
@@ -169,11 +234,26 @@ impl Cache {
         }
     }
 
+    /// The value of a cached entry, or `None` (logged, and the entry dropped) when it
+    /// cannot be decoded, which would be a bug: the caller then fetches.
+    async fn unpack<T: Cacheable>(&self, key: &CacheKey, entry: &Entry) -> Option<T> {
+        match entry.packed.unpack::<T>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!(connection = %key.connection, op = key.op, error = %e, "a cache entry could not be decoded");
+                self.inner.invalidate(key).await;
+                None
+            }
+        }
+    }
+
     /// The cached value for `key`, or the result of `fetch` (run once for all
-    /// concurrent callers of the same key). Errors are not cached.
+    /// concurrent callers of the same key). Errors are not cached. Every hit decodes
+    /// the value anew, so the `Arc` returned is the caller's alone
+    /// (`Arc::unwrap_or_clone` takes it without a copy).
     pub async fn get_or_fetch<T, F>(&self, key: CacheKey, kind: ResourceKind, fetch: F) -> Result<Arc<T>, ProviderError>
     where
-        T: Weigh + Send + Sync + 'static,
+        T: Cacheable,
         F: Future<Output = Result<T, ProviderError>>,
     {
         let ttl = self.ttl(kind);
@@ -181,28 +261,54 @@ impl Cache {
             self.looked_up(&key.connection, kind, false, ttl);
             return fetch.await.map(Arc::new);
         }
-        let connection = key.connection.clone();
+        let mut fetch = Some(fetch);
+        let mut fetched: Option<T> = None;
         let entry = self
             .inner
-            .entry(key)
-            .or_try_insert_with(async move {
-                let value = fetch.await?;
-                let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
-                Ok::<_, ProviderError>(Entry { value: Arc::new(value), ttl, weight, created: Instant::now(), kind })
+            .entry(key.clone())
+            .or_try_insert_with(async {
+                let Some(fetch) = fetch.take() else { return Err(Unfilled::Pack) };
+                let value = fetch.await.map_err(Unfilled::Fetch)?;
+                let packed = pack_entries(&self.dicts, &key, kind, ttl, [&value]);
+                fetched = Some(value);
+                match packed {
+                    Ok(mut entries) => entries.pop().ok_or(Unfilled::Pack),
+                    Err(e) => {
+                        tracing::error!(connection = %key.connection, op = key.op, error = %e, "a value could not be cached");
+                        Err(Unfilled::Pack)
+                    }
+                }
             })
             .await;
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                // A failed fetch is a miss (errors are not cached).
-                self.looked_up(&connection, kind, false, Duration::ZERO);
-                return Err((*e).clone());
+        // This caller fetched: its own value, without decoding it again.
+        if let Some(value) = fetched {
+            self.looked_up(&key.connection, kind, false, entry.as_ref().map_or(Duration::ZERO, |e| e.value().left()));
+            return Ok(Arc::new(value));
+        }
+        match entry {
+            // Cached, or another caller's fetch of the same key was awaited
+            // (coalesced), which costs nothing upstream.
+            Ok(entry) => {
+                if let Some(value) = self.unpack::<T>(&key, entry.value()).await {
+                    self.looked_up(&key.connection, kind, true, entry.value().left());
+                    return Ok(Arc::new(value));
+                }
             }
-        };
-        // Fresh: this caller fetched. Not fresh: cached, or another caller's fetch
-        // of the same key was awaited (coalesced), which costs nothing upstream.
-        self.looked_up(&connection, kind, !entry.is_fresh(), entry.value().left());
-        Ok(entry.into_value().value.downcast::<T>().expect("one type per cache key op"))
+            Err(e) => {
+                if let Unfilled::Fetch(e) = &*e {
+                    // A failed fetch is a miss (errors are not cached).
+                    self.looked_up(&key.connection, kind, false, Duration::ZERO);
+                    return Err(e.clone());
+                }
+            }
+        }
+        // The entry could not be decoded, or the other caller's value not packed:
+        // fetch without the cache.
+        self.looked_up(&key.connection, kind, false, Duration::ZERO);
+        match fetch {
+            Some(fetch) => fetch.await.map(Arc::new),
+            None => unreachable!("a caller that ran its fetch returned above"),
+        }
     }
 
     /// Records looked up by id, for providers that fetch many ids in one request.
@@ -222,7 +328,7 @@ impl Cache {
         fetch: F,
     ) -> Result<HashMap<String, Arc<T>>, ProviderError>
     where
-        T: Weigh + Send + Sync + 'static,
+        T: Cacheable,
         F: FnOnce(Vec<String>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<(String, T)>, ProviderError>> + Send + 'static,
     {
@@ -240,11 +346,16 @@ impl Cache {
 
         let mut missing = Vec::new();
         for id in wanted {
-            match self.inner.get(&key(&id)).await {
-                Some(entry) => {
+            let key = key(&id);
+            let Some(entry) = self.inner.get(&key).await else {
+                missing.push(id);
+                continue;
+            };
+            match self.unpack::<Option<T>>(&key, &entry).await {
+                Some(found) => {
                     self.looked_up(connection, kind, true, entry.left());
-                    if let Some(v) = found::<T>(&entry) {
-                        out.insert(id, v);
+                    if let Some(v) = found {
+                        out.insert(id, Arc::new(v));
                     }
                 }
                 None => missing.push(id),
@@ -269,7 +380,7 @@ impl Cache {
             }
             mine = own;
             own_batch = (!mine.is_empty()).then(|| {
-                let batch = self.batch_future(connection.clone(), op, kind, ttl, mine.clone(), fetch);
+                let batch = self.batch_future(connection.clone(), op, kind, mine.clone(), fetch);
                 for id in &mine {
                     in_flight.insert(key(id), batch.clone());
                 }
@@ -297,23 +408,21 @@ impl Cache {
 
     /// The shared future that fetches `ids` once, caches each, and leaves the
     /// in-flight map. Any waiter may drive it, so a cancelled owner does not strand
-    /// the others.
+    /// the others. Waiters share the fetched records as they are (not packed).
     fn batch_future<T, F, Fut>(
         &self,
         connection: Arc<str>,
         op: &'static str,
         kind: ResourceKind,
-        ttl: Duration,
         ids: Vec<String>,
         fetch: F,
     ) -> InFlight
     where
-        T: Weigh + Send + Sync + 'static,
+        T: Cacheable,
         F: FnOnce(Vec<String>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<(String, T)>, ProviderError>> + Send + 'static,
     {
-        let cache = self.inner.clone();
-        let in_flight = self.in_flight.clone();
+        let this = self.clone();
         async move {
             let key = |id: &str| CacheKey { connection: connection.clone(), op, fingerprint: id.to_owned() };
             // A batch that finished between the caller's cache lookup and its claim
@@ -321,45 +430,36 @@ impl Cache {
             let mut by_id: HashMap<String, Arc<dyn Any + Send + Sync>> = HashMap::new();
             let mut need = Vec::new();
             for id in &ids {
-                match cache.get(&key(id)).await {
-                    Some(entry) => {
-                        if let Ok(f) = entry.value.clone().downcast::<Found>()
-                            && let Some(v) = &f.0
-                        {
-                            by_id.insert(id.clone(), v.clone());
-                        }
+                let cached = match this.inner.get(&key(id)).await {
+                    Some(entry) => this.unpack::<Option<T>>(&key(id), &entry).await,
+                    None => None,
+                };
+                match cached {
+                    Some(Some(v)) => {
+                        by_id.insert(id.clone(), Arc::new(v));
                     }
+                    Some(None) => {}
                     None => need.push(id.clone()),
                 }
             }
             let out = if need.is_empty() {
                 Ok(by_id)
             } else {
-                fetch(need.clone()).await.map(|items| {
-                    for (id, v) in items {
-                        by_id.insert(id, Arc::new(v));
+                match fetch(need.clone()).await {
+                    Ok(items) => {
+                        let mut fetched: HashMap<String, T> = items.into_iter().collect();
+                        this.insert_found(&connection, op, kind, &need, &fetched).await;
+                        for (id, v) in fetched.drain() {
+                            by_id.insert(id, Arc::new(v));
+                        }
+                        Ok(by_id)
                     }
-                    by_id
-                })
-            };
-            if let Ok(by_id) = &out {
-                for id in &need {
-                    let value = by_id.get(id).cloned();
-                    let weight =
-                        value.as_ref().and_then(|v| v.clone().downcast::<T>().ok()).map_or(64, |v| v.weigh() + 64);
-                    let entry = Entry {
-                        value: Arc::new(Found(value)),
-                        ttl,
-                        weight: u32::try_from(weight).unwrap_or(u32::MAX),
-                        created: Instant::now(),
-                        kind,
-                    };
-                    cache.insert(key(id), entry).await;
+                    Err(e) => Err(e),
                 }
-            }
+            };
             // Leave the in-flight map only after the cache holds the results, so a
             // caller that misses the map finds them in the cache.
-            let mut map = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = this.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             for id in &ids {
                 map.remove(&key(id));
             }
@@ -369,46 +469,85 @@ impl Cache {
         .shared()
     }
 
-    /// Estimated bytes held now (the weigher's sum, after pending maintenance).
+    /// Caches, for each of `ids`, its record in `found` or that it is absent.
+    async fn insert_found<T: Cacheable>(
+        &self,
+        connection: &Arc<str>,
+        op: &'static str,
+        kind: ResourceKind,
+        ids: &[String],
+        found: &HashMap<String, T>,
+    ) {
+        let values: Vec<(&String, Option<&T>)> = ids.iter().map(|id| (id, found.get(id))).collect();
+        self.insert_packed(connection, op, kind, &values).await;
+    }
+
+    /// Caches records under their ids (records read as part of a list, for later
+    /// lookups by id). Packed together, they share one dictionary.
+    pub async fn insert_many<T: Cacheable>(
+        &self,
+        connection: &Arc<str>,
+        op: &'static str,
+        kind: ResourceKind,
+        records: &[(String, T)],
+    ) {
+        let values: Vec<(&String, &T)> = records.iter().map(|(id, v)| (id, v)).collect();
+        self.insert_packed(connection, op, kind, &values).await;
+    }
+
+    async fn insert_packed<V: Serialize>(
+        &self,
+        connection: &Arc<str>,
+        op: &'static str,
+        kind: ResourceKind,
+        values: &[(&String, V)],
+    ) {
+        let ttl = self.ttl(kind);
+        // The dictionary (and its weight) goes with the first id's entry.
+        let Some((first, _)) = values.first() else { return };
+        if ttl.is_zero() {
+            return;
+        }
+        let key = |id: &str| CacheKey { connection: connection.clone(), op, fingerprint: id.to_owned() };
+        match pack_entries(&self.dicts, &key(first), kind, ttl, values.iter().map(|(_, v)| v)) {
+            Ok(entries) => {
+                for ((id, _), entry) in values.iter().zip(entries) {
+                    self.inner.insert(key(id), entry).await;
+                }
+            }
+            Err(e) => tracing::error!(connection = %connection, op, error = %e, "records could not be cached"),
+        }
+    }
+
+    /// Bytes held now (the weigher's sum, after pending maintenance).
     pub async fn weighted_size(&self) -> u64 {
         self.inner.run_pending_tasks().await;
         self.inner.weighted_size()
     }
 
     /// The cached value for `key`, without fetching.
-    pub async fn peek<T: Send + Sync + 'static>(&self, key: &CacheKey) -> Option<Arc<T>> {
-        self.inner.get(key).await.and_then(|e| e.value.downcast::<T>().ok())
+    pub async fn peek<T: Cacheable>(&self, key: &CacheKey) -> Option<T> {
+        let entry = self.inner.get(key).await?;
+        self.unpack(key, &entry).await
     }
 
     /// Caches `value` under `key` (a record read as part of a list, for later lookups
     /// by id).
-    pub async fn insert<T: Weigh + Send + Sync + 'static>(&self, key: CacheKey, kind: ResourceKind, value: T) {
+    pub async fn insert<T: Cacheable>(&self, key: CacheKey, kind: ResourceKind, value: &T) {
         let ttl = self.ttl(kind);
         if ttl.is_zero() {
             return;
         }
-        let weight = u32::try_from(value.weigh()).unwrap_or(u32::MAX);
-        self.inner.insert(key, Entry { value: Arc::new(value), ttl, weight, created: Instant::now(), kind }).await;
-    }
-
-    /// Caches `value` as the record of `id` for [`Self::get_many`] under `op` (a record
-    /// read as part of a list, so a later lookup by id costs nothing).
-    pub async fn insert_found<T: Weigh + Send + Sync + 'static>(
-        &self,
-        connection: &Arc<str>,
-        op: &'static str,
-        kind: ResourceKind,
-        id: &str,
-        value: T,
-    ) {
-        let ttl = self.ttl(kind);
-        if ttl.is_zero() {
-            return;
+        match pack_entries(&self.dicts, &key, kind, ttl, [value]) {
+            Ok(mut entries) => {
+                if let Some(entry) = entries.pop() {
+                    self.inner.insert(key, entry).await;
+                }
+            }
+            Err(e) => {
+                tracing::error!(connection = %key.connection, op = key.op, error = %e, "a value could not be cached")
+            }
         }
-        let weight = u32::try_from(value.weigh() + 64).unwrap_or(u32::MAX);
-        let key = CacheKey { connection: connection.clone(), op, fingerprint: id.to_owned() };
-        let entry = Entry { value: Arc::new(Found(Some(Arc::new(value)))), ttl, weight, created: Instant::now(), kind };
-        self.inner.insert(key, entry).await;
     }
 
     /// Entries held now (after pending maintenance).
@@ -418,53 +557,11 @@ impl Cache {
     }
 }
 
-/// Approximate heap size of a JSON value.
-pub fn json_weight(v: &serde_json::Value) -> usize {
-    use serde_json::Value;
-    match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) => 16,
-        Value::String(s) => 24 + s.len(),
-        Value::Array(items) => 24 + items.iter().map(json_weight).sum::<usize>(),
-        Value::Object(map) => 48 + map.iter().map(|(k, v)| 32 + k.len() + json_weight(v)).sum::<usize>(),
-    }
-}
-
-mod weights {
-    use super::{Weigh, json_weight};
-    use crate::domain::{
-        Activity, Call, CallTopicMatches, Coaching, CoachingPlan, Department, Feedback, Interaction, KpiDefinition,
-        KpiObservation, Listen, Meeting, Score, Scorecard, Share, Team, Topic, Transcript, User,
-    };
-
-    macro_rules! weigh_by_raw {
-        ($($t:ty => $base:expr),* $(,)?) => {$(
-            impl Weigh for $t {
-                fn weigh(&self) -> usize {
-                    // The typed copy is roughly as large again as the raw record.
-                    $base + 2 * json_weight(&self.raw)
-                }
-            }
-        )*};
-    }
-    weigh_by_raw!(
-        User => 256, Call => 512, Transcript => 128, Activity => 256, Interaction => 256, Score => 256,
-        Scorecard => 256, Coaching => 256, Team => 128, Department => 96, Topic => 128, CallTopicMatches => 256,
-        Listen => 128, Feedback => 192, Share => 160, KpiObservation => 128, KpiDefinition => 128,
-        CoachingPlan => 256, Meeting => 256,
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-
-    impl Weigh for String {
-        fn weigh(&self) -> usize {
-            self.len()
-        }
-    }
 
     #[tokio::test]
     async fn get_many_fetches_each_id_once_across_concurrent_callers() {
@@ -500,12 +597,17 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1, "everything, absent ids included, was cached");
     }
 
-    struct Blob(usize);
-
-    impl Weigh for Blob {
-        fn weigh(&self) -> usize {
-            self.0
-        }
+    /// `n` bytes that do not compress.
+    fn noise(n: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
     }
 
     fn key(id: &str) -> CacheKey {
@@ -517,7 +619,7 @@ mod tests {
         let metrics = Metrics::new();
         let settings = CacheSettings { max_mib: 1, ..CacheSettings::default() };
         let cache = Cache::with_metrics(&settings, &metrics);
-        let fetch = |n| async move { Ok::<_, ProviderError>(Blob(n)) };
+        let fetch = |n| async move { Ok::<_, ProviderError>(noise(n)) };
         cache.get_or_fetch(key("a"), ResourceKind::Calls, fetch(600 * 1024)).await.unwrap();
         cache.get_or_fetch(key("a"), ResourceKind::Calls, fetch(600 * 1024)).await.unwrap();
         // A second 600 KiB entry does not fit in 1 MiB: one of the two is evicted.

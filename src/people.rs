@@ -337,7 +337,7 @@ mod tests {
             team: None,
             department: None,
             system_ids: Vec::new(),
-            raw: Arc::new(serde_json::Value::Null),
+            raw: crate::domain::Raw::default(),
         })
     }
 

@@ -1,14 +1,18 @@
 //! Provider-neutral records. Providers map their wire models into these in their
 //! `mapping.rs`; the schema wraps them. Every record keeps the provider's own JSON
-//! (`raw`) for `remoteData`.
+//! (`raw`, a [`Raw`]) for `remoteData`. Records serialize (serde) only so that the
+//! cache can keep them packed ([`crate::cache::pack`]).
 
-use std::sync::Arc;
+mod raw;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use self::raw::Raw;
+
 /// A page of records from a provider list endpoint.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Page<T> {
     /// Records in provider order.
     pub items: Vec<T>,
@@ -26,7 +30,7 @@ impl<T> Page<T> {
 }
 
 /// A provider account of a person.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
     pub remote_id: String,
     pub email: Option<String>,
@@ -37,12 +41,13 @@ pub struct User {
     pub phone: Option<String>,
     pub active: Option<bool>,
     pub manager_remote_id: Option<String>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub created_at: Option<DateTime<Utc>>,
     pub team: Option<String>,
     pub department: Option<String>,
     /// Ids of this user in other systems (dialer, CRM).
     pub system_ids: Vec<String>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 impl User {
@@ -62,7 +67,7 @@ impl User {
 }
 
 /// Call direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 pub enum CallDirection {
     /// The other party called in.
     Inbound,
@@ -75,7 +80,7 @@ pub enum CallDirection {
 }
 
 /// Whether a call or person is inside or outside the company.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
 pub enum Affiliation {
     /// Everyone is from the company.
     Internal,
@@ -86,7 +91,7 @@ pub enum Affiliation {
 }
 
 /// How a conversation was carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 pub enum Medium {
     /// Audio only (phone, dialer).
     Audio,
@@ -97,12 +102,14 @@ pub enum Medium {
 }
 
 /// A call or meeting.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Call {
     pub remote_id: String,
     pub title: Option<String>,
     pub url: Option<String>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub scheduled_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub started_at: Option<DateTime<Utc>>,
     pub duration_secs: Option<f64>,
     pub direction: CallDirection,
@@ -121,14 +128,15 @@ pub struct Call {
     pub state: Option<String>,
     pub crm_matches: Option<Vec<CrmMatch>>,
     /// Provider custom fields (ExecVision call metadata).
+    #[serde(with = "crate::cache::pack::json_text")]
     pub metadata: Option<Value>,
     /// Email of the host, when the provider gives it with the call.
     pub host_email: Option<String>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A provider's summary of a call.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CallSummary {
     pub text: Option<String>,
     pub next_steps: Vec<String>,
@@ -136,7 +144,7 @@ pub struct CallSummary {
 }
 
 /// One person on a call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Participant {
     pub remote_id: Option<String>,
     pub name: Option<String>,
@@ -155,14 +163,14 @@ pub struct Participant {
 }
 
 /// A topic discussed on a call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallTopic {
     pub name: String,
     pub duration_secs: Option<f64>,
 }
 
 /// A tracked keyword or concept and where it occurred.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tracker {
     pub remote_id: Option<String>,
     pub name: String,
@@ -173,14 +181,14 @@ pub struct Tracker {
 }
 
 /// One occurrence of a tracker.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrackerOccurrence {
     pub start_secs: f64,
     pub speaker_id: Option<String>,
 }
 
 /// Interaction statistics of one call.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CallStats {
     /// Percentage of the time the company side talked (0–100).
     pub talk_ratio: Option<f64>,
@@ -201,18 +209,18 @@ pub struct CallStats {
 }
 
 /// The transcript of one call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Transcript {
     pub call_remote_id: String,
     /// Speakers as the provider types them; `None` when they come from the call's participants.
     pub speakers: Option<Vec<TranscriptSpeaker>>,
     /// Segments in time order.
     pub segments: Vec<Segment>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// One utterance of a transcript.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Segment {
     pub speaker_id: Option<String>,
     pub topic: Option<String>,
@@ -222,7 +230,7 @@ pub struct Segment {
 }
 
 /// Period of an aggregate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 pub enum AggregationPeriod {
     /// One record per day.
     Day,
@@ -235,14 +243,14 @@ pub enum AggregationPeriod {
 }
 
 /// Identity of the user a stats record belongs to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatsUser {
     pub remote_id: String,
     pub email: Option<String>,
 }
 
 /// The 15 activity counters (Truto's activity metrics).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityMetrics {
     pub calls_hosted: i64,
     pub calls_attended: i64,
@@ -262,21 +270,23 @@ pub struct ActivityMetrics {
 }
 
 /// A user's platform activity over one period.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Activity {
     pub user: StatsUser,
     pub period: AggregationPeriod,
     /// First day, inclusive, company time zone.
+    #[serde(with = "crate::cache::pack::exact")]
     pub from_date: NaiveDate,
     /// Last day, exclusive, company time zone.
+    #[serde(with = "crate::cache::pack::exact")]
     pub to_date: NaiveDate,
     pub time_zone: Option<String>,
     pub metrics: ActivityMetrics,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// The 5 standard interaction metrics (Truto's interactions metrics).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InteractionMetrics {
     pub longest_monologue: Option<f64>,
     pub longest_customer_story: Option<f64>,
@@ -286,29 +296,33 @@ pub struct InteractionMetrics {
 }
 
 /// A user's conversation behaviour over a period.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Interaction {
     pub user: StatsUser,
     pub period: AggregationPeriod,
+    #[serde(with = "crate::cache::pack::exact")]
     pub from_date: NaiveDate,
+    #[serde(with = "crate::cache::pack::exact")]
     pub to_date: NaiveDate,
     pub time_zone: Option<String>,
     pub metrics: InteractionMetrics,
     /// Metrics under names outside the standard five.
     pub additional: Vec<(String, f64)>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A filled-in scorecard: one review of one call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Score {
     pub remote_id: String,
     pub scorecard_remote_id: Option<String>,
     pub scorecard_name: Option<String>,
     pub call_remote_id: Option<String>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub call_started_at: Option<DateTime<Utc>>,
     pub reviewed_user_remote_id: Option<String>,
     pub reviewer_user_remote_id: Option<String>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub reviewed_at: Option<DateTime<Utc>>,
     pub visibility: Option<String>,
     pub answers: Vec<ScoreAnswer>,
@@ -317,11 +331,11 @@ pub struct Score {
     pub reviewer_email: Option<String>,
     /// Overall percentage the provider reports or the mapping computed.
     pub percentage: Option<f64>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// The answer to one scorecard question.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScoreAnswer {
     pub question_remote_id: String,
     /// The question text, when the provider sends it with the answer.
@@ -342,19 +356,21 @@ pub struct ScoreAnswer {
 }
 
 /// A scorecard template.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scorecard {
     pub remote_id: String,
     pub name: String,
     pub enabled: Option<bool>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub created_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub updated_at: Option<DateTime<Utc>>,
     pub questions: Vec<ScorecardQuestion>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A question of a scorecard template.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScorecardQuestion {
     pub remote_id: String,
     pub text: String,
@@ -366,15 +382,15 @@ pub struct ScorecardQuestion {
 }
 
 /// Coaching metrics of one manager's team over a period (Gong coaching).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Coaching {
     pub manager: CoachingPerson,
     pub reports: Vec<CoachingReport>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A person named in coaching data.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CoachingPerson {
     pub remote_id: String,
     pub email: Option<String>,
@@ -384,7 +400,7 @@ pub struct CoachingPerson {
 }
 
 /// Coaching metrics for one direct report.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CoachingReport {
     pub report: CoachingPerson,
     /// Metric name → values, as the provider reports them.
@@ -392,7 +408,7 @@ pub struct CoachingReport {
 }
 
 /// Which side of the conversation a speaker is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
 pub enum SpeakerType {
     /// Matched a user of the provider (the company side).
     Internal,
@@ -403,7 +419,7 @@ pub enum SpeakerType {
 }
 
 /// A speaker of a transcript, when the provider types its speakers itself.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TranscriptSpeaker {
     /// Joins to `Segment::speaker_id`.
     pub speaker_id: String,
@@ -417,14 +433,14 @@ pub struct TranscriptSpeaker {
 }
 
 /// A CRM record linked to a call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CrmEntity {
     pub crm_id: String,
     pub name: Option<String>,
 }
 
 /// A call's match in a CRM.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CrmMatch {
     pub crm_name: Option<String>,
     pub activity_crm_id: Option<String>,
@@ -434,7 +450,7 @@ pub struct CrmMatch {
 }
 
 /// Talk speed over a section of a call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TalkSpeed {
     pub start_secs: f64,
     pub end_secs: f64,
@@ -443,53 +459,54 @@ pub struct TalkSpeed {
 }
 
 /// A question and its answer from an AI call summary.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QuestionAnswer {
     pub question: String,
     pub answer: String,
 }
 
 /// A team (ExecVision).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Team {
     pub remote_id: String,
     pub name: String,
     pub manager_remote_id: Option<String>,
     pub department_remote_id: Option<String>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A department (ExecVision).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Department {
     pub remote_id: String,
     pub name: String,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A topic definition: words and phrases the provider looks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Topic {
     pub remote_id: String,
     pub name: String,
     pub words: Vec<String>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// Topic matches found in one call's transcript.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallTopicMatches {
     pub call_remote_id: String,
+    #[serde(with = "crate::cache::pack::exact")]
     pub modified_at: Option<DateTime<Utc>>,
     pub internal_questions: Option<i64>,
     pub external_questions: Option<i64>,
     pub unknown_questions: Option<i64>,
     pub blocks: Vec<TopicMatchBlock>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A block of transcript text with the topics matched in it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TopicMatchBlock {
     pub start_secs: f64,
     pub end_secs: f64,
@@ -499,7 +516,7 @@ pub struct TopicMatchBlock {
 }
 
 /// One topic matched within a block.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TopicHit {
     pub topic_remote_id: String,
     pub topic_name: String,
@@ -507,7 +524,7 @@ pub struct TopicHit {
 }
 
 /// Where a topic matched.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TopicHitMatch {
     pub search_text: Vec<String>,
     pub matching_text: String,
@@ -518,19 +535,21 @@ pub struct TopicHitMatch {
 }
 
 /// Someone listened to a call recording.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Listen {
+    #[serde(with = "crate::cache::pack::exact")]
     pub date: Option<NaiveDate>,
     pub call_remote_id: String,
     pub listener_remote_id: Option<String>,
     pub caller_remote_id: Option<String>,
     pub seconds: Option<f64>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A comment or highlight on a call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Feedback {
+    #[serde(with = "crate::cache::pack::exact")]
     pub given_at: Option<DateTime<Utc>>,
     pub call_remote_id: String,
     pub author_remote_id: Option<String>,
@@ -539,47 +558,50 @@ pub struct Feedback {
     pub text: Option<String>,
     pub start_secs: Option<f64>,
     pub end_secs: Option<f64>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A call shared with people inside or outside the company.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Share {
+    #[serde(with = "crate::cache::pack::exact")]
     pub shared_at: Option<DateTime<Utc>>,
     pub call_remote_id: String,
     pub sharer_remote_id: Option<String>,
     pub recipient_remote_ids: Vec<String>,
     pub recipient_emails: Vec<String>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A KPI definition.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KpiDefinition {
     pub remote_id: String,
     pub description: Option<String>,
     pub frequency: Option<String>,
     pub target: Option<f64>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// One observation of a KPI for a user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KpiObservation {
     pub kpi_remote_id: String,
+    #[serde(with = "crate::cache::pack::exact")]
     pub observed_at: Option<DateTime<Utc>>,
     pub observer_remote_id: Option<String>,
     pub observed_remote_id: Option<String>,
     pub value: Option<f64>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A coaching plan between a coach and a recipient.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CoachingPlan {
     pub remote_id: String,
     pub name: Option<String>,
     pub objective: Option<String>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub started_at: Option<DateTime<Utc>>,
     pub coach_remote_id: Option<String>,
     pub recipient_remote_id: Option<String>,
@@ -588,37 +610,41 @@ pub struct CoachingPlan {
     pub missed_meetings: Option<i64>,
     /// (skill id, skill name).
     pub skills: Vec<(String, String)>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub modified_at: Option<DateTime<Utc>>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A coaching meeting.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meeting {
     pub remote_id: String,
     pub plan_remote_id: Option<String>,
     pub coach_remote_id: Option<String>,
     pub recipient_remote_id: Option<String>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub scheduled_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::cache::pack::exact")]
     pub ended_at: Option<DateTime<Utc>>,
     /// Skill name → score percent.
     pub skill_scores: Vec<(String, f64)>,
     pub call_reviews: Vec<CallReview>,
     pub questions: Vec<MeetingQuestion>,
     pub comments: Option<String>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }
 
 /// A call reviewed in a coaching meeting.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallReview {
     pub call_remote_id: String,
     pub questions: Vec<MeetingQuestion>,
 }
 
 /// A scored question of a meeting or call review.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MeetingQuestion {
     pub question: String,
     pub possible_score: Option<f64>,
@@ -627,7 +653,7 @@ pub struct MeetingQuestion {
 }
 
 /// A party of a chat, by integration type (Hubster).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 pub enum ChatParty {
     /// The customer.
     Customer,
@@ -642,7 +668,7 @@ pub enum ChatParty {
 }
 
 /// Whether a chat activity carries a message or an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 pub enum ChatActivityKind {
     /// A message someone sent.
     Message,
@@ -651,7 +677,7 @@ pub enum ChatActivityKind {
 }
 
 /// One end of a chat activity.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatEndpoint {
     pub party: ChatParty,
     pub integration_id: Option<String>,
@@ -662,7 +688,7 @@ pub struct ChatEndpoint {
 }
 
 /// A message or event of a chat conversation (Hubster activities).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatActivity {
     pub call_remote_id: String,
     /// The provider's event id: epoch milliseconds (not unique).
@@ -675,11 +701,12 @@ pub struct ChatActivity {
     pub text: Option<String>,
     pub message_type: Option<String>,
     pub payload_type: Option<String>,
+    #[serde(with = "crate::cache::pack::json_text")]
     pub payload: Option<Value>,
     /// An echo of a message back to the integration that sent it.
     pub is_echo: bool,
     pub interaction_id: Option<String>,
     pub external_id: Option<String>,
     pub flow_process: Option<String>,
-    pub raw: Arc<Value>,
+    pub raw: Raw,
 }

@@ -66,7 +66,7 @@ fn call(id: String, start: DateTime<Utc>) -> Call {
         crm_matches: None,
         metadata: None,
         host_email: None,
-        raw: Arc::new(serde_json::Value::Null),
+        raw: crate::domain::Raw::default(),
     }
 }
 

@@ -106,3 +106,69 @@ async fn unknown_or_malformed_node_ids_are_null_or_bad_user_input() {
     let other = convograph::schema::id::encode(convograph::schema::id::Kind::Call, "nope", "1");
     assert_eq!(codes(&app.query(NODE, json!({ "id": other })).await), ["NOT_FOUND"]);
 }
+
+/// The simulator's own `calls/extensive` records for `ids`, asked for with the parts
+/// convograph asks for, by id.
+async fn gong_records(app: &crate::helpers::TestApp, ids: &[String]) -> std::collections::HashMap<String, Value> {
+    let body = json!({ "filter": { "callIds": ids }, "contentSelector": { "context": "None", "exposedFields": {
+        "parties": true,
+        "content": { "topics": true, "trackers": true, "trackerOccurrences": true, "brief": true },
+        "interaction": { "speakers": true, "personInteractionStats": true, "questions": true } } } });
+    let got: Value = app
+        .client
+        .post(format!("{}/v2/calls/extensive", app.gong.base_url()))
+        .basic_auth(app.gong.access_key(), Some(app.gong.access_key_secret()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    got["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["metaData"]["id"].as_str().unwrap().to_owned(), c.clone()))
+        .collect()
+}
+
+/// `remoteData` is the provider's record exactly, whether the call was just fetched or
+/// read back from the cache (which keeps it compressed), listed or looked up by id.
+#[tokio::test]
+async fn remote_data_is_the_providers_record_exactly_also_from_the_cache() {
+    // Without the whole-response cache, so repeated queries read the provider cache.
+    let mut settings = crate::helpers::test_settings();
+    settings.cache.responses_max_mib = 0;
+    let app = spawn_with(settings).await;
+    const LIST: &str =
+        r#"{ calls(connectionId: "gong-demo", first: 40) { edges { node { id remoteId remoteData } } } }"#;
+    let first = app.data(LIST, json!({})).await;
+    let edges = first["calls"]["edges"].as_array().unwrap().clone();
+    assert_eq!(edges.len(), 40);
+    let ids: Vec<String> = edges.iter().map(|e| e["node"]["remoteId"].as_str().unwrap().to_owned()).collect();
+    let fetches = app.gong.requests("POST", "/v2/calls/extensive");
+    let expected = gong_records(&app, &ids).await;
+    assert_eq!(expected.len(), ids.len());
+    for e in &edges {
+        let id = e["node"]["remoteId"].as_str().unwrap();
+        assert_eq!(e["node"]["remoteData"], expected[id], "{id} as fetched");
+    }
+
+    // The same page again is a cache hit: the same records, no request upstream.
+    let hit = app.data(LIST, json!({})).await;
+    assert_eq!(hit, first, "a cached page answers as the fetched one");
+    // By id: a miss fetches the calls in one batch, then a hit reads them back.
+    let by_id = r#"query($id: ID!) { node(id: $id) { ... on Call { remoteId remoteData } } }"#;
+    for round in ["miss", "hit"] {
+        for e in edges.iter().take(5) {
+            let got = app.data(by_id, json!({ "id": e["node"]["id"] })).await;
+            let id = got["node"]["remoteId"].as_str().unwrap();
+            assert_eq!(got["node"]["remoteData"], expected[id], "{id} by id ({round})");
+        }
+    }
+    // One request is this test's own, one each the five calls looked up by id
+    // (calls listed are not kept by id on Gong); the page and the second round of
+    // lookups came from the cache.
+    assert_eq!(app.gong.requests("POST", "/v2/calls/extensive") - fetches, 1 + 5);
+}

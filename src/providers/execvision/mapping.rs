@@ -1,6 +1,6 @@
 //! Pure conversions from ExecVision wire models to domain records.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -9,8 +9,8 @@ use super::model::*;
 use crate::domain::{
     Affiliation, Call, CallDirection, CallReview, CallStats, CallSummary, CallTopicMatches, CoachingPlan, CrmEntity,
     CrmMatch, Department, Feedback, KpiDefinition, KpiObservation, Listen, Medium, Meeting, MeetingQuestion,
-    QuestionAnswer, Score, ScoreAnswer, Segment, Share, SpeakerType, TalkSpeed, Team, Topic, TopicHit, TopicHitMatch,
-    TopicMatchBlock, Transcript, TranscriptSpeaker, User,
+    QuestionAnswer, Raw, Score, ScoreAnswer, Segment, Share, SpeakerType, TalkSpeed, Team, Topic, TopicHit,
+    TopicHitMatch, TopicMatchBlock, Transcript, TranscriptSpeaker, User,
 };
 
 /// Parses an ISO-8601 timestamp (with offset or `Z`, any fraction).
@@ -189,7 +189,7 @@ pub(crate) fn simplified_transcript(call_id: &str, t: WithRaw<EvSimplifiedTransc
 
 /// The word-level transcript of a call: consecutive words of one voice form a segment.
 /// Voices are not typed at this level, so speakers are `UNKNOWN`.
-pub(crate) fn word_transcript(call_id: &str, words: &[EvWord], raw: Arc<Value>) -> Transcript {
+pub(crate) fn word_transcript(call_id: &str, words: &[EvWord], raw: Raw) -> Transcript {
     let mut segments: Vec<Segment> = Vec::new();
     for w in words {
         let voice = w.v.map(|v| v.to_string());
@@ -276,7 +276,7 @@ pub(crate) fn scores(rows: Vec<WithRaw<EvScoreRow>>) -> Vec<Score> {
                 reviewed_user_email: r.caller.clone(),
                 reviewer_email: r.reviewer.clone(),
                 percentage: None,
-                raw: Arc::new(Value::Null),
+                raw: Raw::default(),
             };
             (score, Vec::new())
         });
@@ -289,7 +289,7 @@ pub(crate) fn scores(rows: Vec<WithRaw<EvScoreRow>>) -> Vec<Score> {
         .map(|(mut score, raws)| {
             let pcts: Vec<f64> = score.answers.iter().filter_map(|a| a.percentage).collect();
             score.percentage = (!pcts.is_empty()).then(|| pcts.iter().sum::<f64>() / pcts.len() as f64);
-            score.raw = Arc::new(Value::Array(raws));
+            score.raw = Raw::new(Value::Array(raws));
             score
         })
         .collect()
@@ -327,7 +327,7 @@ pub(crate) fn scorecard(id: &str, questions: Vec<WithRaw<EvScorecardQuestion>>) 
                 },
             })
             .collect(),
-        raw: Arc::new(raw),
+        raw: Raw::new(raw),
     }
 }
 

@@ -21,7 +21,7 @@ use std::{collections::HashMap, collections::HashSet, sync::Arc};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use futures::{StreamExt, stream};
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use self::{
     client::{EvClient, MAX_LIMIT, Positioned, SinceList, SinceToken, TOPICS_LIMIT},
@@ -32,10 +32,10 @@ use super::{
     transport::{RateSchedule, Transport, UpstreamRequest},
 };
 use crate::{
-    cache::{Cache, CacheKey, ResourceKind, Weigh},
+    cache::{Cache, CacheKey, Cacheable, ResourceKind},
     domain::{
         Call, CallTopicMatches, CoachingPlan, Department, Feedback, KpiDefinition, KpiObservation, Listen, Meeting,
-        Page, Score, Scorecard, Share, Team, Topic, Transcript, User,
+        Page, Raw, Score, Scorecard, Share, Team, Topic, Transcript, User,
     },
 };
 
@@ -84,7 +84,7 @@ impl ExecVisionProvider {
     ) -> Result<Page<D>, ProviderError>
     where
         T: DeserializeOwned,
-        D: Weigh + Clone + Send + Sync + 'static,
+        D: Cacheable + Clone,
     {
         let start = start.unwrap_or_else(epoch);
         let token = page.as_deref().and_then(SinceToken::decode);
@@ -97,7 +97,7 @@ impl ExecVisionProvider {
                 Ok(Page { items: map(items), next: next.map(|n| n.encode()), total: None })
             })
             .await?;
-        Ok((*page).clone())
+        Ok(Arc::unwrap_or_clone(page))
     }
 
     async fn cached_list<T, D>(
@@ -109,7 +109,7 @@ impl ExecVisionProvider {
     ) -> Result<Vec<D>, ProviderError>
     where
         T: DeserializeOwned,
-        D: Weigh + Clone + Send + Sync + 'static,
+        D: Cacheable + Clone,
     {
         let list = self
             .cache
@@ -117,7 +117,7 @@ impl ExecVisionProvider {
                 Ok(self.client.get_list::<T>(path).await?.into_iter().map(map).collect::<Vec<_>>())
             })
             .await?;
-        Ok((*list).clone())
+        Ok(Arc::unwrap_or_clone(list))
     }
 
     /// Ids of calls deleted since `start` (cached like call lists).
@@ -165,7 +165,7 @@ impl ExecVisionProvider {
         let call = self.calls_raw(&[id.to_owned()]).await?.into_iter().next();
         Ok(call.and_then(|c| {
             let words = c.data.transcript.clone()?;
-            let raw = Arc::new(c.raw.get("transcript").cloned().unwrap_or_default());
+            let raw = Raw::new(c.raw.get("transcript").cloned().unwrap_or_default());
             Some(mapping::word_transcript(id, &words, raw))
         }))
     }
@@ -177,13 +177,8 @@ impl ExecVisionProvider {
 }
 
 /// Ids of deleted calls.
+#[derive(Serialize, Deserialize)]
 struct DeletedIds(HashSet<String>);
-
-impl Weigh for DeletedIds {
-    fn weigh(&self) -> usize {
-        self.0.iter().map(|s| s.len() + 32).sum::<usize>() + 48
-    }
-}
 
 fn call_position() -> Positioned<EvCall> {
     Positioned {
@@ -298,7 +293,7 @@ impl Provider for ExecVisionProvider {
         let results: Vec<_> = stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
         let mut out = Vec::new();
         for r in results {
-            out.extend(r?.0.clone());
+            out.extend(Arc::unwrap_or_clone(r?).0);
         }
         Ok(out)
     }
@@ -374,7 +369,7 @@ impl Provider for ExecVisionProvider {
                 Ok(OptionalScorecard(questions.filter(|q| !q.is_empty()).map(|q| mapping::scorecard(id, q))))
             })
             .await?;
-        Ok(card.0.clone())
+        Ok(Arc::unwrap_or_clone(card).0)
     }
 
     /// ExecVision has no scorecard list: the templates are those the scores use.
@@ -490,7 +485,7 @@ impl Provider for ExecVisionProvider {
                 Ok(OptionalKpi(def.map(mapping::kpi_definition)))
             })
             .await?;
-        Ok(def.0.clone())
+        Ok(Arc::unwrap_or_clone(def).0)
     }
 
     async fn list_coaching_plans(
@@ -523,40 +518,18 @@ impl Provider for ExecVisionProvider {
 }
 
 /// A call that may not exist (cached either way).
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct OptionalCall(Option<Call>);
 
-impl Weigh for OptionalCall {
-    fn weigh(&self) -> usize {
-        self.0.as_ref().map_or(16, Weigh::weigh)
-    }
-}
-
 /// A transcript that may not exist (cached either way).
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct OptionalTranscript(Option<Transcript>);
 /// A scorecard that may not exist.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct OptionalScorecard(Option<Scorecard>);
 /// A KPI definition that may not exist.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct OptionalKpi(Option<KpiDefinition>);
-
-impl Weigh for OptionalTranscript {
-    fn weigh(&self) -> usize {
-        self.0.as_ref().map_or(16, Weigh::weigh)
-    }
-}
-impl Weigh for OptionalScorecard {
-    fn weigh(&self) -> usize {
-        self.0.as_ref().map_or(16, Weigh::weigh)
-    }
-}
-impl Weigh for OptionalKpi {
-    fn weigh(&self) -> usize {
-        self.0.as_ref().map_or(16, Weigh::weigh)
-    }
-}
 
 #[cfg(test)]
 mod tests {

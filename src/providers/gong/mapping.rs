@@ -1,7 +1,5 @@
 //! Pure conversions from Gong wire models to domain records.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
@@ -11,8 +9,8 @@ use super::model::{
 };
 use crate::domain::{
     Activity, ActivityMetrics, Affiliation, AggregationPeriod, Call, CallDirection, CallStats, CallSummary, CallTopic,
-    Coaching, CoachingPerson, CoachingReport, Interaction, InteractionMetrics, Medium, Participant, Score, ScoreAnswer,
-    Scorecard, ScorecardQuestion, Segment, StatsUser, Tracker, TrackerOccurrence, Transcript, User,
+    Coaching, CoachingPerson, CoachingReport, Interaction, InteractionMetrics, Medium, Participant, Raw, Score,
+    ScoreAnswer, Scorecard, ScorecardQuestion, Segment, StatsUser, Tracker, TrackerOccurrence, Transcript, User,
 };
 
 /// Parses an ISO-8601 timestamp with offset; `None` when absent or malformed.
@@ -251,7 +249,7 @@ pub(crate) fn period_activity(
                 to_date: date(&p.to_date)?,
                 time_zone: time_zone.map(str::to_owned),
                 metrics: activity_metrics(&p.counters),
-                raw: Arc::new(raw_periods.get(i).cloned().unwrap_or(Value::Null)),
+                raw: Raw::new(raw_periods.get(i).cloned().unwrap_or(Value::Null)),
             })
         })
         .collect()

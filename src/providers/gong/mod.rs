@@ -123,7 +123,7 @@ impl GongProvider {
                 })
             })
             .await?;
-        Ok((*list).clone())
+        Ok(Arc::unwrap_or_clone(list))
     }
 
     /// Interaction stats over company-time-zone dates (cached).
@@ -145,7 +145,7 @@ impl GongProvider {
                     .collect::<Vec<_>>())
             })
             .await?;
-        Ok((*list).clone())
+        Ok(Arc::unwrap_or_clone(list))
     }
 }
 
@@ -229,7 +229,7 @@ impl Provider for GongProvider {
                 })
             })
             .await?;
-        Ok((*page).clone())
+        Ok(Arc::unwrap_or_clone(page))
     }
 
     async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, ProviderError> {
@@ -246,7 +246,7 @@ impl Provider for GongProvider {
                     .collect())
             })
             .await?;
-        Ok(found.into_values().map(|u| (*u).clone()).collect())
+        Ok(found.into_values().map(Arc::unwrap_or_clone).collect())
     }
 
     async fn list_calls(&self, query: &CallQuery, page: Option<String>) -> Result<Page<Call>, ProviderError> {
@@ -272,7 +272,7 @@ impl Provider for GongProvider {
                 })
             })
             .await?;
-        Ok((*page).clone())
+        Ok(Arc::unwrap_or_clone(page))
     }
 
     async fn calls_by_ids(&self, ids: &[String]) -> Result<Vec<Call>, ProviderError> {
@@ -289,7 +289,7 @@ impl Provider for GongProvider {
                     .collect())
             })
             .await?;
-        Ok(found.into_values().map(|c| (*c).clone()).collect())
+        Ok(found.into_values().map(Arc::unwrap_or_clone).collect())
     }
 
     async fn transcripts(&self, call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
@@ -306,7 +306,7 @@ impl Provider for GongProvider {
                     .collect())
             })
             .await?;
-        Ok(found.into_values().map(|t| (*t).clone()).collect())
+        Ok(found.into_values().map(Arc::unwrap_or_clone).collect())
     }
 
     async fn activity(&self, query: &StatsQuery) -> Result<Vec<Activity>, ProviderError> {
@@ -378,7 +378,7 @@ impl Provider for GongProvider {
                 })
             })
             .await?;
-        Ok((*page).clone())
+        Ok(Arc::unwrap_or_clone(page))
     }
 
     /// Gong cannot filter answered scorecards by call id, only by the call's date: one
@@ -442,7 +442,7 @@ impl Provider for GongProvider {
                     .unwrap_or_default())
             })
             .await?;
-        Ok((*list).clone())
+        Ok(Arc::unwrap_or_clone(list))
     }
 
     async fn coaching(&self, query: &CoachingQuery) -> Result<Vec<Coaching>, ProviderError> {
@@ -464,7 +464,7 @@ impl Provider for GongProvider {
                     .unwrap_or_default())
             })
             .await?;
-        Ok((*list).clone())
+        Ok(Arc::unwrap_or_clone(list))
     }
 }
 

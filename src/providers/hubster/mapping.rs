@@ -3,7 +3,7 @@
 //! activity a `ChatActivity`, and the messages of the merged activities (without
 //! echoes) the `Transcript`, spoken by customer, agent or bot on their channels.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::model::{Activity, Conversation, Party, WithRaw};
 use crate::domain::{
     Affiliation, Call, CallDirection, ChatActivity, ChatActivityKind, ChatEndpoint, ChatParty, Medium, Participant,
-    Segment, SpeakerType, Transcript, TranscriptSpeaker,
+    Raw, Segment, SpeakerType, Transcript, TranscriptSpeaker,
 };
 
 fn timestamp(s: Option<&str>) -> Option<DateTime<Utc>> {
@@ -178,7 +178,7 @@ pub(crate) fn transcript(call: &Call, activities: &[ChatActivity]) -> Transcript
         call_remote_id: call.remote_id.clone(),
         speakers: Some(speakers.into_values().collect()),
         segments,
-        raw: Arc::new(raw),
+        raw: Raw::new(raw),
     }
 }
 

@@ -31,6 +31,7 @@ use std::{
 
 use async_trait::async_trait;
 use futures::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use self::{
@@ -40,7 +41,7 @@ use self::{
 use super::{CallQuery, Capabilities, Provider, ProviderError, ProviderKind, transport::Transport};
 use crate::{
     accounting,
-    cache::{Cache, CacheKey, ResourceKind, Weigh},
+    cache::{Cache, CacheKey, ResourceKind},
     domain::{Call, ChatActivity, Page, Transcript},
 };
 
@@ -89,14 +90,8 @@ struct Log {
 }
 
 /// A call that may not exist (cached either way).
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct OptionalCall(Option<Call>);
-
-impl Weigh for OptionalCall {
-    fn weigh(&self) -> usize {
-        self.0.as_ref().map_or(16, Weigh::weigh)
-    }
-}
 
 /// A Hubster connection.
 pub struct HubsterProvider {
@@ -148,7 +143,7 @@ impl HubsterProvider {
                 Ok(OptionalCall(self.client.conversation(id).await?.map(mapping::call)))
             })
             .await?;
-        Ok(found.0.clone())
+        Ok(Arc::unwrap_or_clone(found).0)
     }
 
     /// The conversation's activities, read incrementally; `None` when it does not exist.

@@ -3,15 +3,15 @@
 //! links), a user is a `User` keyed by its guid (the id conversations name), and the
 //! ordered sentences of a transcription are a `Transcript`.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::model::{Conversation, Sentence, User as SlUser, WithRaw};
 use crate::domain::{
-    Affiliation, Call, CallDirection, CrmEntity, CrmMatch, Medium, Segment, SpeakerType, Transcript, TranscriptSpeaker,
-    User,
+    Affiliation, Call, CallDirection, CrmEntity, CrmMatch, Medium, Raw, Segment, SpeakerType, Transcript,
+    TranscriptSpeaker, User,
 };
 
 fn timestamp(s: Option<&str>) -> Option<DateTime<Utc>> {
@@ -149,7 +149,7 @@ pub(crate) fn transcript(call_id: &str, transcription_id: &str, sentences: Vec<W
                 text: s.data.text.unwrap_or_default(),
             })
             .collect(),
-        raw: Arc::new(raw),
+        raw: Raw::new(raw),
     }
 }
 

@@ -27,6 +27,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use futures::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
 
 use self::{
     client::{SlClient, path_segment},
@@ -37,7 +38,7 @@ use super::{
     transport::Transport,
 };
 use crate::{
-    cache::{Cache, CacheKey, ResourceKind, Weigh},
+    cache::{Cache, CacheKey, ResourceKind},
     domain::{Call, Page, Transcript, User},
 };
 
@@ -60,14 +61,8 @@ pub struct SalesloftProvider {
 }
 
 /// A transcript that may not exist.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct OptionalTranscript(Option<Transcript>);
-
-impl Weigh for OptionalTranscript {
-    fn weigh(&self) -> usize {
-        self.0.as_ref().map_or(16, Weigh::weigh)
-    }
-}
 
 impl SalesloftProvider {
     /// Builds the provider of one connection (the transport should pace against the
@@ -84,9 +79,11 @@ impl SalesloftProvider {
         self.error(ProviderErrorKind::BadInput(message))
     }
 
-    /// Keeps a listed conversation for lookups by id ([`Provider::calls_by_ids`]).
-    async fn remember(&self, call: &Call) {
-        self.cache.insert_found(&self.connection, "call", ResourceKind::Calls, &call.remote_id, call.clone()).await;
+    /// Keeps listed conversations for lookups by id ([`Provider::calls_by_ids`]),
+    /// packed together (they share one dictionary).
+    async fn remember(&self, calls: &[Call]) {
+        let found: Vec<(String, Option<Call>)> = calls.iter().map(|c| (c.remote_id.clone(), Some(c.clone()))).collect();
+        self.cache.insert_many(&self.connection, "call", ResourceKind::Calls, &found).await;
     }
 
     async fn transcript_of(&self, call_id: &str) -> Result<Option<Transcript>, ProviderError> {
@@ -162,7 +159,7 @@ impl Provider for SalesloftProvider {
                 })
             })
             .await?;
-        Ok((*page).clone())
+        Ok(Arc::unwrap_or_clone(page))
     }
 
     /// `GET /v2/users?guid[]=…`, 100 guids a request; each user cached on its own, and
@@ -185,7 +182,7 @@ impl Provider for SalesloftProvider {
                 Ok(out)
             })
             .await?;
-        Ok(found.into_values().map(|u| (*u).clone()).collect())
+        Ok(found.into_values().map(Arc::unwrap_or_clone).collect())
     }
 
     async fn list_calls(&self, query: &CallQuery, page: Option<String>) -> Result<Page<Call>, ProviderError> {
@@ -195,23 +192,21 @@ impl Provider for SalesloftProvider {
         }
         let number = page_number(page.as_deref()).ok_or_else(|| self.bad_input("invalid calls page".into()))?;
         let fingerprint = format!("{:?}|{number}", plan.params);
-        let mut page = (*self
-            .cache
-            .get_or_fetch(self.key("calls_page", fingerprint), ResourceKind::Calls, async {
-                let list = self.client.page::<Conversation>("/v2/conversations", &plan.params, number).await?;
-                let Some(list) = list else { return Ok(Page::empty()) };
-                let items: Vec<Call> = list.data.into_iter().map(mapping::call).collect();
-                for c in &items {
-                    self.remember(c).await;
-                }
-                Ok(Page {
-                    next: list.metadata.paging.next_page.filter(|n| *n > number).map(|n| n.to_string()),
-                    total: list.metadata.paging.total_count,
-                    items,
+        let mut page = Arc::unwrap_or_clone(
+            self.cache
+                .get_or_fetch(self.key("calls_page", fingerprint), ResourceKind::Calls, async {
+                    let list = self.client.page::<Conversation>("/v2/conversations", &plan.params, number).await?;
+                    let Some(list) = list else { return Ok(Page::empty()) };
+                    let items: Vec<Call> = list.data.into_iter().map(mapping::call).collect();
+                    self.remember(&items).await;
+                    Ok(Page {
+                        next: list.metadata.paging.next_page.filter(|n| *n > number).map(|n| n.to_string()),
+                        total: list.metadata.paging.total_count,
+                        items,
+                    })
                 })
-            })
-            .await?)
-            .clone();
+                .await?,
+        );
         if plan.local {
             page.items.retain(|c| query.matches(c));
             page.total = None;
@@ -240,7 +235,7 @@ impl Provider for SalesloftProvider {
                 Ok(out)
             })
             .await?;
-        Ok(found.into_values().map(|c| (*c).clone()).collect())
+        Ok(found.into_values().map(Arc::unwrap_or_clone).collect())
     }
 
     /// Per call: its transcription's sentences, every page (no batch form exists).
@@ -261,7 +256,7 @@ impl Provider for SalesloftProvider {
         let results: Vec<_> = stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
         let mut out = Vec::new();
         for r in results {
-            out.extend(r?.0.clone());
+            out.extend(Arc::unwrap_or_clone(r?).0);
         }
         Ok(out)
     }
