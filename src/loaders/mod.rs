@@ -50,6 +50,9 @@ pub struct Loaders {
     pub people: tokio::sync::OnceCell<crate::people::Scope>,
     /// Whether this request has already reported connections missing from the join.
     pub people_reported: std::sync::atomic::AtomicBool,
+    /// The people of this request's `User` entity representations (found once, on
+    /// first need): the page every `User` entity of `_entities` is listed in.
+    pub entity_people: tokio::sync::OnceCell<Option<Arc<[Arc<crate::people::Person>]>>>,
 }
 
 impl Loaders {
@@ -69,6 +72,7 @@ impl Loaders {
                 .delay(BATCH_DELAY),
             people: tokio::sync::OnceCell::new(),
             people_reported: Default::default(),
+            entity_people: tokio::sync::OnceCell::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::{Arc, atomic::Ordering};
 
 use async_graphql::{Context, ID};
+use futures::future::join_all;
 
 use super::{
     id::{self, Kind},
@@ -13,6 +14,7 @@ use super::{
 use crate::{
     domain::User,
     error::{AppError, AppResult},
+    federation::entities,
     loaders::{RemoteKey, load_with_siblings},
     people::{Account, Index, Person, Scope},
 };
@@ -171,6 +173,40 @@ pub(crate) async fn persons(ctx: &Context<'_>, ids: &[ID], emails: &[String]) ->
         out.extend(person_by_email(ctx, e).await?);
     }
     Ok(out)
+}
+
+/// The people of this request's `User` entity representations (by `id` and by
+/// `email`), found once per request: the page every `User` entity is listed in, so
+/// their per-person lists ask each provider once for all of them, as a `users` page
+/// does. Representations that name nobody, or whose lookup fails, are left out (their
+/// own slot reports it). `None` when they name fewer than two people.
+pub(crate) async fn entity_page(ctx: &Context<'_>) -> AppResult<Option<Arc<[Arc<Person>]>>> {
+    let loaders = loaders(ctx)?;
+    Ok(loaders
+        .entity_people
+        .get_or_init(|| async {
+            // The keys the entity resolvers try, in their order.
+            let lookups = entities::keys_of(ctx, "User", &["id", "email"]).into_iter().map(|(key, value)| async move {
+                let found = match key {
+                    "id" => person_by_id(ctx, &ID(value)).await,
+                    _ => person_by_email(ctx, &value).await,
+                };
+                found.ok().flatten()
+            });
+            let mut page: Vec<Arc<Person>> = Vec::new();
+            for person in join_all(lookups).await.into_iter().flatten() {
+                let anchor = person.anchor();
+                if !page.iter().any(|p| {
+                    let a = p.anchor();
+                    a.connection == anchor.connection && a.user.remote_id == anchor.user.remote_id
+                }) {
+                    page.push(person);
+                }
+            }
+            (page.len() > 1).then(|| page.into())
+        })
+        .await
+        .clone())
 }
 
 /// The remote ids of `persons`' accounts at `connection`.
