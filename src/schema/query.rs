@@ -574,7 +574,8 @@ impl QueryRoot {
 
     /// Federation: a `User` by `id` (the person's id or any of their accounts' ids).
     /// A missing or failing one is `null` in its slot with a coded error at
-    /// `["_entities", i]`.
+    /// `["_entities", i]`. The `User` entities of one request are a page of people:
+    /// their per-person lists read each provider once for all of them.
     #[graphql(entity)]
     async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Option<Entity<UserNode>> {
         entities::resolve(ctx, "User", "id", id.as_str(), user_entity(ctx, user_by_id(ctx, &id))).await
