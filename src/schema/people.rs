@@ -15,7 +15,7 @@ use crate::{
     domain::User,
     error::{AppError, AppResult},
     federation::entities,
-    loaders::{RemoteKey, load_with_siblings},
+    loaders::{EntityPage, RemoteKey, load_with_siblings},
     people::{Account, Index, Person, Scope},
 };
 
@@ -175,15 +175,18 @@ pub(crate) async fn persons(ctx: &Context<'_>, ids: &[ID], emails: &[String]) ->
     Ok(out)
 }
 
-/// The people of this request's `User` entity representations (by `id` and by
-/// `email`), found once per request: the page every `User` entity is listed in, so
-/// their per-person lists ask each provider once for all of them, as a `users` page
-/// does. Representations that name nobody, or whose lookup fails, are left out (their
-/// own slot reports it). `None` when they name fewer than two people.
-pub(crate) async fn entity_page(ctx: &Context<'_>) -> AppResult<Option<Arc<[Arc<Person>]>>> {
-    let loaders = loaders(ctx)?;
-    Ok(loaders
-        .entity_people
+/// The people of the `User` representations (by `id` and by `email`) of the
+/// `_entities` field `ctx` resolves, found once per field: the page its `User`
+/// entities are listed in, so their per-person lists ask each provider once for all
+/// of them, as a `users` page does. Representations that name nobody, or whose lookup
+/// fails, are left out (their own slot reports it). `None` when they name fewer than
+/// two people.
+pub(crate) async fn entity_page(ctx: &Context<'_>) -> AppResult<EntityPage> {
+    let cell = {
+        let mut pages = loaders(ctx)?.entity_people.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pages.entry(ctx.item.pos).or_default().clone()
+    };
+    Ok(cell
         .get_or_init(|| async {
             // The keys the entity resolvers try, in their order.
             let lookups = entities::keys_of(ctx, "User", &["id", "email"]).into_iter().map(|(key, value)| async move {
@@ -195,11 +198,7 @@ pub(crate) async fn entity_page(ctx: &Context<'_>) -> AppResult<Option<Arc<[Arc<
             });
             let mut page: Vec<Arc<Person>> = Vec::new();
             for person in join_all(lookups).await.into_iter().flatten() {
-                let anchor = person.anchor();
-                if !page.iter().any(|p| {
-                    let a = p.anchor();
-                    a.connection == anchor.connection && a.user.remote_id == anchor.user.remote_id
-                }) {
+                if !page.iter().any(|p| same_person(p, &person)) {
                     page.push(person);
                 }
             }
@@ -207,6 +206,12 @@ pub(crate) async fn entity_page(ctx: &Context<'_>) -> AppResult<Option<Arc<[Arc<
         })
         .await
         .clone())
+}
+
+/// Whether two persons are the same (their anchor accounts are).
+pub(crate) fn same_person(a: &Person, b: &Person) -> bool {
+    let (a, b) = (a.anchor(), b.anchor());
+    a.connection == b.connection && a.user.remote_id == b.user.remote_id
 }
 
 /// The remote ids of `persons`' accounts at `connection`.

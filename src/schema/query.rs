@@ -58,7 +58,10 @@ async fn user_entity(
     lookup: impl Future<Output = Result<Option<UserNode>>>,
 ) -> Result<Option<UserNode>> {
     let Some(mut user) = lookup.await? else { return Ok(None) };
-    user.page = people::entity_page(ctx).await?;
+    // A page that lacks this person (a lookup that failed for the page but not for
+    // the entity) would not read their records: the person then reads alone.
+    user.page =
+        people::entity_page(ctx).await?.filter(|page| page.iter().any(|p| people::same_person(p, &user.person)));
     Ok(Some(user))
 }
 

@@ -607,3 +607,25 @@ async fn unknown_user_entities_among_many_are_null_in_their_slots_and_cost_nothi
     assert_eq!(data["_entities"].as_array().unwrap(), &found);
     assert_eq!(routes(&app, &[ProviderKind::Gong]), routes(&without, &[ProviderKind::Gong]));
 }
+
+#[tokio::test]
+async fn two_entities_fields_of_one_request_each_read_their_own_people() {
+    let world = reference_app(&[ProviderKind::Gong]).await.world.clone();
+    let range = stats_range(&world);
+    let reps = gong_people_reps(&world, 12);
+    let (a, b) = reps.split_at(6);
+    let query = format!(
+        "query($a: [_Any!]!, $b: [_Any!]!, $from: DateTime!, $to: DateTime!) {{
+          a: _entities(representations: $a) {{ ... on User {{ id email {REP_LISTS} }} }}
+          b: _entities(representations: $b) {{ ... on User {{ id email {REP_LISTS} }} }} }}"
+    );
+    let app = reference_app(&[ProviderKind::Gong]).await;
+    let mut vars = range.clone();
+    vars["a"] = json!(a);
+    vars["b"] = json!(b);
+    let data = app.data(&query, vars).await;
+    let mut entities = data["a"].as_array().expect("a").clone();
+    entities.extend(data["b"].as_array().expect("b").iter().cloned());
+    assert_eq!(entities.len(), reps.len());
+    assert_entities_equal_reads_alone(&reference_app(&[ProviderKind::Gong]).await, &entities, &range).await;
+}
