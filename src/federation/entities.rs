@@ -83,6 +83,32 @@ pub async fn resolve<T>(
     None
 }
 
+/// The key of each representation of `typename` in this `_entities` request, in
+/// order: its first present field of `keys` (in the order of `keys`, as the entity
+/// resolvers are tried) with its value. Empty outside `_entities`.
+pub fn keys_of(ctx: &Context<'_>, typename: &str, keys: &[&'static str]) -> Vec<(&'static str, String)> {
+    if ctx.item.node.name.node != ENTITIES_FIELD {
+        return Vec::new();
+    }
+    let Ok((_, reps)) = ctx.param_value::<Vec<Any>>("representations", None) else {
+        return Vec::new();
+    };
+    reps.into_iter()
+        .filter_map(|Any(rep)| {
+            let Value::Object(fields) = rep else { return None };
+            match fields.get("__typename") {
+                Some(Value::String(t)) if t == typename => {}
+                _ => return None,
+            }
+            keys.iter().find_map(|k| match fields.get(*k)? {
+                Value::String(s) => Some((*k, s.clone())),
+                Value::Number(n) => Some((*k, n.to_string())),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
 /// Key of a representation: type name, key field, key value.
 type SlotKey = (String, String, String);
 

@@ -18,6 +18,9 @@ use crate::{
     providers::{CallRef, Provider, ProviderError, Registry},
 };
 
+/// The people a `User` entity is listed with (`None`: fewer than two).
+pub type EntityPage = Option<Arc<[Arc<crate::people::Person>]>>;
+
 /// A record, or the error of its connection.
 pub type Loaded<T> = Result<Arc<T>, ProviderError>;
 
@@ -50,6 +53,10 @@ pub struct Loaders {
     pub people: tokio::sync::OnceCell<crate::people::Scope>,
     /// Whether this request has already reported connections missing from the join.
     pub people_reported: std::sync::atomic::AtomicBool,
+    /// Per `_entities` field of the request (by its position in the query), the people
+    /// of its `User` representations (found once, on first need): the page each
+    /// `User` entity of that field is listed in.
+    pub entity_people: std::sync::Mutex<HashMap<async_graphql::Pos, Arc<tokio::sync::OnceCell<EntityPage>>>>,
 }
 
 impl Loaders {
@@ -69,6 +76,7 @@ impl Loaders {
                 .delay(BATCH_DELAY),
             people: tokio::sync::OnceCell::new(),
             people_reported: Default::default(),
+            entity_people: Default::default(),
         }
     }
 }

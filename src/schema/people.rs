@@ -4,6 +4,7 @@
 use std::sync::{Arc, atomic::Ordering};
 
 use async_graphql::{Context, ID};
+use futures::future::join_all;
 
 use super::{
     id::{self, Kind},
@@ -13,7 +14,8 @@ use super::{
 use crate::{
     domain::User,
     error::{AppError, AppResult},
-    loaders::{RemoteKey, load_with_siblings},
+    federation::entities,
+    loaders::{EntityPage, RemoteKey, load_with_siblings},
     people::{Account, Index, Person, Scope},
 };
 
@@ -171,6 +173,45 @@ pub(crate) async fn persons(ctx: &Context<'_>, ids: &[ID], emails: &[String]) ->
         out.extend(person_by_email(ctx, e).await?);
     }
     Ok(out)
+}
+
+/// The people of the `User` representations (by `id` and by `email`) of the
+/// `_entities` field `ctx` resolves, found once per field: the page its `User`
+/// entities are listed in, so their per-person lists ask each provider once for all
+/// of them, as a `users` page does. Representations that name nobody, or whose lookup
+/// fails, are left out (their own slot reports it). `None` when they name fewer than
+/// two people.
+pub(crate) async fn entity_page(ctx: &Context<'_>) -> AppResult<EntityPage> {
+    let cell = {
+        let mut pages = loaders(ctx)?.entity_people.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pages.entry(ctx.item.pos).or_default().clone()
+    };
+    Ok(cell
+        .get_or_init(|| async {
+            // The keys the entity resolvers try, in their order.
+            let lookups = entities::keys_of(ctx, "User", &["id", "email"]).into_iter().map(|(key, value)| async move {
+                let found = match key {
+                    "id" => person_by_id(ctx, &ID(value)).await,
+                    _ => person_by_email(ctx, &value).await,
+                };
+                found.ok().flatten()
+            });
+            let mut page: Vec<Arc<Person>> = Vec::new();
+            for person in join_all(lookups).await.into_iter().flatten() {
+                if !page.iter().any(|p| same_person(p, &person)) {
+                    page.push(person);
+                }
+            }
+            (page.len() > 1).then(|| page.into())
+        })
+        .await
+        .clone())
+}
+
+/// Whether two persons are the same (their anchor accounts are).
+pub(crate) fn same_person(a: &Person, b: &Person) -> bool {
+    let (a, b) = (a.anchor(), b.anchor());
+    a.connection == b.connection && a.user.remote_id == b.user.remote_id
 }
 
 /// The remote ids of `persons`' accounts at `connection`.

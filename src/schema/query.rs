@@ -51,6 +51,20 @@ async fn user_by_email(ctx: &Context<'_>, email: &str) -> Result<Option<UserNode
     Ok(people::person_by_email(ctx, email).await?.map(UserNode::new))
 }
 
+/// A `User` entity found by `lookup`, listed in the page of all the request's `User`
+/// entities ([`people::entity_page`]).
+async fn user_entity(
+    ctx: &Context<'_>,
+    lookup: impl Future<Output = Result<Option<UserNode>>>,
+) -> Result<Option<UserNode>> {
+    let Some(mut user) = lookup.await? else { return Ok(None) };
+    // A page that lacks this person (a lookup that failed for the page but not for
+    // the entity) would not read their records: the person then reads alone.
+    user.page =
+        people::entity_page(ctx).await?.filter(|page| page.iter().any(|p| people::same_person(p, &user.person)));
+    Ok(Some(user))
+}
+
 async fn call_by_id(ctx: &Context<'_>, id: &ID) -> Result<Option<CallNode>> {
     let g = id::decode_kind(id, Kind::Call)?;
     provider(ctx, &g.connection)?;
@@ -563,16 +577,17 @@ impl QueryRoot {
 
     /// Federation: a `User` by `id` (the person's id or any of their accounts' ids).
     /// A missing or failing one is `null` in its slot with a coded error at
-    /// `["_entities", i]`.
+    /// `["_entities", i]`. The `User` entities of one request are a page of people:
+    /// their per-person lists read each provider once for all of them.
     #[graphql(entity)]
     async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Option<Entity<UserNode>> {
-        entities::resolve(ctx, "User", "id", id.as_str(), user_by_id(ctx, &id)).await
+        entities::resolve(ctx, "User", "id", id.as_str(), user_entity(ctx, user_by_id(ctx, &id))).await
     }
 
     /// Federation: a `User` by `email` (any of the person's addresses, any case).
     #[graphql(entity)]
     async fn find_user_by_email(&self, ctx: &Context<'_>, email: String) -> Option<Entity<UserNode>> {
-        entities::resolve(ctx, "User", "email", &email, user_by_email(ctx, &email)).await
+        entities::resolve(ctx, "User", "email", &email, user_entity(ctx, user_by_email(ctx, &email))).await
     }
 
     /// Federation: a `Call` by `id` (batched: one provider request per connection

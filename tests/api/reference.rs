@@ -10,6 +10,8 @@ use convograph::{
     config::SandboxConfig,
     providers::ProviderKind,
     sandbox::{gong::ids as gong_ids, world::World},
+    schema::id::{self, Kind},
+    startup::SANDBOX_GONG_CONNECTION,
 };
 use serde_json::{Value, json};
 
@@ -461,4 +463,169 @@ async fn page_wide_reads_equal_reads_alone(order: &str) {
         with_calls += usize::from(all.len() > 3);
     }
     assert!(with_calls > 5, "people with more than a page of calls: {with_calls}");
+}
+
+/// The per-person lists of reference query 3, as a gateway asks for them.
+const REP_LISTS: &str = r#"
+    calls(first: 5) { edges { node { remoteId } } }
+    activity(startTime: $from, endTime: $to) { edges { node { metrics { callsHosted callsAttended } } } }
+    interactions(startTime: $from, endTime: $to) { edges { node { metrics { interactivity longestMonologue } } } }
+    scores(first: 5) { totalCount edges { node { remoteId } } }"#;
+
+fn reps_entities_query() -> String {
+    format!(
+        "query($r: [_Any!]!, $from: DateTime!, $to: DateTime!) {{
+          _entities(representations: $r) {{ ... on User {{ id email {REP_LISTS} }} }} }}"
+    )
+}
+
+/// Representations of the world's Gong people (at most `n`), newest account first
+/// (an order no list returns them in): every other one by `email`, the rest by `id`.
+fn gong_people_reps(world: &World, n: usize) -> Vec<Value> {
+    world
+        .people
+        .iter()
+        .filter(|p| p.accounts.gong)
+        .take(n)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .enumerate()
+        .map(|(i, p)| match i % 2 {
+            0 => json!({ "__typename": "User", "email": p.email }),
+            _ => json!({
+                "__typename": "User",
+                "id": id::encode(Kind::User, SANDBOX_GONG_CONNECTION, &gong_ids::user_id(p.index)).to_string(),
+            }),
+        })
+        .collect()
+}
+
+/// Each entity of `entities` equals the same person's lists read alone, by
+/// `user(email:)`, on `alone` (a server that did not serve the entities).
+async fn assert_entities_equal_reads_alone(alone: &TestApp, entities: &[Value], range: &Value) {
+    let one_query = format!(
+        "query($email: String!, $from: DateTime!, $to: DateTime!) {{ user(email: $email) {{ id email {REP_LISTS} }} }}"
+    );
+    for e in entities {
+        let mut vars = range.clone();
+        vars["email"] = e["email"].clone();
+        let one = alone.data(&one_query, vars).await;
+        assert_eq!(e, &one["user"], "user {}", e["email"]);
+    }
+}
+
+#[tokio::test]
+async fn ref3_as_40_user_entities_costs_what_the_page_of_40_costs() {
+    let world = reference_app(&[ProviderKind::Gong]).await.world.clone();
+    let range = stats_range(&world);
+    let reps = gong_people_reps(&world, 40);
+    assert_eq!(reps.len(), 40);
+    let by_id = reps.iter().filter(|r| r.get("id").is_some()).count();
+    assert!(by_id > 0 && by_id < reps.len());
+
+    // The 40 people as entities, on a fresh server.
+    let app = reference_app(&[ProviderKind::Gong]).await;
+    let mut vars = range.clone();
+    vars["r"] = json!(reps);
+    let (data, report) = debug_data(&app, &reps_entities_query(), vars).await;
+    let entities = data["_entities"].as_array().expect("entities");
+    assert_eq!(entities.len(), reps.len());
+    // In the order of the representations.
+    for (e, r) in entities.iter().zip(&reps) {
+        match r.get("email") {
+            Some(email) => assert_eq!(&e["email"], email),
+            None => assert_eq!(&e["id"], &r["id"]),
+        }
+    }
+
+    // The same selection under `users(first: 40)`, on another fresh server.
+    let page = reference_app(&[ProviderKind::Gong]).await;
+    let page_query = format!(
+        "query($from: DateTime!, $to: DateTime!) {{ users(first: 40) {{ edges {{ node {{ id email {REP_LISTS} }} }} }} }}"
+    );
+    let page_data = page.data(&page_query, range.clone()).await;
+    let listed: BTreeSet<&str> =
+        edges(&page_data["users"]).iter().map(|u| u["node"]["email"].as_str().unwrap()).collect();
+    let asked: BTreeSet<&str> = entities.iter().map(|e| e["email"].as_str().unwrap()).collect();
+    assert_eq!(listed, asked, "the page lists the same people");
+
+    // Per route, the entities cost what the page costs, plus the lookup of the
+    // representations given by id: one batch (Gong takes 100 user ids a request).
+    let lookup = (ProviderKind::Gong, "POST".to_owned(), "/v2/users/extensive".to_owned());
+    let mut got = routes(&app, &[ProviderKind::Gong]);
+    assert_eq!(got.remove(&lookup), Some(by_id.div_ceil(100) as u64));
+    assert_eq!(got, routes(&page, &[ProviderKind::Gong]));
+    let measured = total(&app, &[ProviderKind::Gong]);
+    assert_eq!(report["upstreamRequests"], measured);
+    // Each entity on its own: per person one calls list (at least one request), one
+    // activity, one interaction and one scores request.
+    let per_entity = 4 * reps.len() as u64;
+    println!(
+        "ref3 as entities: convograph {measured}, users page {}, each entity on its own {per_entity}",
+        total(&page, &[ProviderKind::Gong])
+    );
+    assert!(per_entity >= 5 * measured, "{per_entity} vs {measured}");
+
+    // Each entity's lists are the person's own.
+    assert_entities_equal_reads_alone(&reference_app(&[ProviderKind::Gong]).await, entities, &range).await;
+}
+
+#[tokio::test]
+async fn unknown_user_entities_among_many_are_null_in_their_slots_and_cost_nothing_more() {
+    let world = reference_app(&[ProviderKind::Gong]).await.world.clone();
+    let range = stats_range(&world);
+    let known = gong_people_reps(&world, 12);
+    let nobody_id = id::encode(Kind::User, SANDBOX_GONG_CONNECTION, &gong_ids::user_id(world.people.len() + 7));
+    let mut reps = known.clone();
+    reps.insert(3, json!({ "__typename": "User", "email": "nobody@nowhere.example" }));
+    reps.insert(8, json!({ "__typename": "User", "id": nobody_id.to_string() }));
+    let unknown = [3, 8];
+
+    let app = reference_app(&[ProviderKind::Gong]).await;
+    let mut vars = range.clone();
+    vars["r"] = json!(reps);
+    let body = app.query(&reps_entities_query(), vars).await;
+    let entities = body["data"]["_entities"].as_array().expect("entities");
+    assert_eq!(entities.len(), reps.len());
+    let errors = body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), unknown.len(), "{body:#}");
+    for slot in unknown {
+        assert!(entities[slot].is_null(), "slot {slot}: {body:#}");
+        let e = errors.iter().find(|e| e["path"] == json!(["_entities", slot])).expect("an error at the slot");
+        assert_eq!(e["extensions"]["code"], "NOT_FOUND");
+    }
+    let found: Vec<Value> =
+        entities.iter().enumerate().filter(|(i, _)| !unknown.contains(i)).map(|(_, e)| e.clone()).collect();
+    assert_entities_equal_reads_alone(&reference_app(&[ProviderKind::Gong]).await, &found, &range).await;
+
+    // The unknown ones cost nothing more than the known ones alone.
+    let without = reference_app(&[ProviderKind::Gong]).await;
+    let mut vars = range.clone();
+    vars["r"] = json!(known);
+    let data = without.data(&reps_entities_query(), vars).await;
+    assert_eq!(data["_entities"].as_array().unwrap(), &found);
+    assert_eq!(routes(&app, &[ProviderKind::Gong]), routes(&without, &[ProviderKind::Gong]));
+}
+
+#[tokio::test]
+async fn two_entities_fields_of_one_request_each_read_their_own_people() {
+    let world = reference_app(&[ProviderKind::Gong]).await.world.clone();
+    let range = stats_range(&world);
+    let reps = gong_people_reps(&world, 12);
+    let (a, b) = reps.split_at(6);
+    let query = format!(
+        "query($a: [_Any!]!, $b: [_Any!]!, $from: DateTime!, $to: DateTime!) {{
+          a: _entities(representations: $a) {{ ... on User {{ id email {REP_LISTS} }} }}
+          b: _entities(representations: $b) {{ ... on User {{ id email {REP_LISTS} }} }} }}"
+    );
+    let app = reference_app(&[ProviderKind::Gong]).await;
+    let mut vars = range.clone();
+    vars["a"] = json!(a);
+    vars["b"] = json!(b);
+    let data = app.data(&query, vars).await;
+    let mut entities = data["a"].as_array().expect("a").clone();
+    entities.extend(data["b"].as_array().expect("b").iter().cloned());
+    assert_eq!(entities.len(), reps.len());
+    assert_entities_equal_reads_alone(&reference_app(&[ProviderKind::Gong]).await, &entities, &range).await;
 }
