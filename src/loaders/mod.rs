@@ -35,7 +35,8 @@ pub struct RemoteKey {
 /// resolves a list of more than 30 items through `FuturesUnordered`, which yields
 /// after every 32 polls, so the keys of a 100-item page arrive over several polls;
 /// the delay must cover them even on a loaded machine (2 ms did not, under load).
-/// It costs latency only on the first nested level that calls a provider.
+/// It costs latency only on the first nested level that calls a provider: a root
+/// field that looks one record up on its own does not wait ([`load_for`]).
 const BATCH_DELAY: Duration = Duration::from_millis(8);
 
 /// Provider requests in flight at once for one loader batch (the connection's
@@ -257,17 +258,38 @@ impl Loader<CallKey> for CallScoresLoader {
     }
 }
 
-/// Loads one record through `loader`: `Ok(None)` when the provider has no such id.
-pub async fn load_remote<L, T>(
+/// Whether the field resolving in `ctx` looks a record up on its own: a root field
+/// other than `_entities` (`user(id:)`, `call(id:)`, `node(id:)`). Nothing else in the
+/// request can join its batch, so waiting [`BATCH_DELAY`] would only add latency.
+pub fn alone(ctx: &async_graphql::Context<'_>) -> bool {
+    ctx.path_node.is_some_and(|n| n.parent.is_none()) && ctx.item.node.name.node != "_entities"
+}
+
+/// Loads `wanted` for the field resolving in `ctx`: at once when the field is
+/// [`alone`] (then kept in the loader's cache for the rest of the request), else
+/// batched with `siblings` and whatever else asks within [`BATCH_DELAY`].
+pub async fn load_for<L, K, T>(
+    ctx: &async_graphql::Context<'_>,
     loader: &DataLoader<L, HashMapCache>,
-    connection: &Arc<str>,
-    remote_id: &str,
+    wanted: K,
+    siblings: impl IntoIterator<Item = K>,
 ) -> Result<Option<Arc<T>>, ProviderError>
 where
-    L: Loader<RemoteKey, Value = Loaded<T>, Error = std::convert::Infallible>,
+    L: Loader<K, Value = Loaded<T>, Error = std::convert::Infallible>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
     T: Send + Sync + 'static,
 {
-    load_with_siblings(loader, RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() }, []).await
+    let mut siblings = siblings.into_iter().peekable();
+    if siblings.peek().is_some() || !alone(ctx) {
+        return load_with_siblings(loader, wanted, siblings).await;
+    }
+    let mut found = match loader.loader().load(std::slice::from_ref(&wanted)).await {
+        Ok(found) => found,
+        Err(never) => match never {},
+    };
+    let Some(value) = found.remove(&wanted) else { return Ok(None) };
+    loader.feed_one(wanted, value.clone()).await;
+    value.map(Some)
 }
 
 /// Loads `wanted` in one batch with `siblings`, the keys the other records of the

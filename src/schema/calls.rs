@@ -20,7 +20,7 @@ use super::{
 use crate::{
     domain::{self, Affiliation, Call, CallDirection, ChatActivityKind, Medium, Page, Transcript},
     error::{AppError, AppResult},
-    loaders::{CallKey, RemoteKey, load_remote, load_with_siblings},
+    loaders::{CallKey, RemoteKey, load_for, load_with_siblings},
     people::Person,
     providers::{CallQuery, Provider, ProviderKind, SortDirection},
     timeline::{Cut, Shared, Source, StreamPos, call_hash, merge, start_of},
@@ -377,7 +377,8 @@ impl CallNode {
 
     /// Loads a call of a connection through the request's DataLoader.
     pub(crate) async fn load(ctx: &Context<'_>, connection: &Arc<str>, remote_id: &str) -> Result<Option<Self>> {
-        let call = load_remote(&loaders(ctx)?.calls, connection, remote_id).await.map_err(AppError::from)?;
+        let key = RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() };
+        let call = load_for(ctx, &loaders(ctx)?.calls, key, []).await.map_err(AppError::from)?;
         let provider = super::provider(ctx, connection)?.kind();
         Ok(call.map(|c| Self::new(connection.clone(), provider, c)))
     }

@@ -15,7 +15,7 @@ use crate::{
     domain::User,
     error::{AppError, AppResult},
     federation::entities,
-    loaders::{EntityPage, RemoteKey, load_with_siblings},
+    loaders::{EntityPage, RemoteKey, load_for},
     people::{Account, Index, Person, Scope},
 };
 
@@ -104,7 +104,7 @@ pub(crate) async fn person_among(
         return Ok(Some(p.clone()));
     }
     let wanted = RemoteKey { connection: connection.clone(), remote_id: remote_id.to_owned() };
-    let Some(user) = load_with_siblings(&loaders(ctx)?.users, wanted, siblings).await? else {
+    let Some(user) = load_for(ctx, &loaders(ctx)?.users, wanted, siblings).await? else {
         return Ok(None);
     };
     Ok(Some(person_of(ctx, connection, user).await?))

@@ -21,7 +21,7 @@ use crate::{
     domain::{AggregationPeriod, Page},
     error::{AppError, AppResult},
     federation::entities::{self, Entity},
-    loaders::load_remote,
+    loaders::{RemoteKey, load_for},
     people::{Account, Person, Scope},
     providers::{CoachingQuery, ProviderError, SinceQuery, SortDirection, TopicMatchQuery, all_pages},
 };
@@ -96,7 +96,8 @@ async fn node_by_id(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Kind::User => user_by_id(ctx, id).await?.map(Node::User),
         Kind::Call => CallNode::load(ctx, &conn, key).await?.map(Node::Call),
         Kind::Transcript => {
-            load_remote(&loaders(ctx)?.transcripts, &conn, key).await.map_err(AppError::from)?.map(|t| {
+            let wanted = RemoteKey { connection: conn.clone(), remote_id: key.to_owned() };
+            load_for(ctx, &loaders(ctx)?.transcripts, wanted, []).await.map_err(AppError::from)?.map(|t| {
                 Node::Transcript(TranscriptNode { connection: conn, provider: p.kind(), transcript: t, call: None })
             })
         }

@@ -261,3 +261,31 @@ async fn for_every_provider_twenty_identical_concurrent_cold_queries_cost_what_o
         assert_eq!(upstream(&app, kind), single, "{kind}: concurrent misses were coalesced");
     }
 }
+
+/// Root fields that look one record up are fetched at once (nothing else can join
+/// their batch); the same record asked by several root fields is still read once.
+#[tokio::test]
+async fn root_lookups_of_one_record_cost_what_one_lookup_costs() {
+    // Gong alone: people come from lookups by id, not from a joined users list.
+    let settings = test_settings();
+    let remote = convograph::sandbox::gong::ids::user_id(3);
+    let id = convograph::schema::id::encode(convograph::schema::id::Kind::User, "gong-demo", &remote).0;
+
+    let one = spawn_with(settings.clone()).await;
+    let (_, alone) = debug_query(&one, &format!(r#"{{ user(id: "{id}") {{ name email }} }}"#)).await;
+    assert!(alone.get("errors").is_none(), "{alone:#}");
+    assert!(alone["data"]["user"]["email"].is_string(), "{alone:#}");
+    let cost_of_one = one.gong.total_requests();
+    assert!(cost_of_one >= 1);
+
+    let many = spawn_with(settings).await;
+    let query =
+        format!(r#"{{ a: user(id: "{id}") {{ name }} b: user(id: "{id}") {{ email }} c: node(id: "{id}") {{ id }} }}"#);
+    let (_, body) = debug_query(&many, &query).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(body["data"]["a"]["name"], alone["data"]["user"]["name"]);
+    assert_eq!(body["data"]["b"]["email"], alone["data"]["user"]["email"]);
+    assert_eq!(body["data"]["c"]["id"], id);
+    assert_eq!(many.gong.total_requests(), cost_of_one);
+    assert_eq!(body["extensions"]["convograph"]["upstreamRequests"], cost_of_one);
+}
