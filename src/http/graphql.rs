@@ -34,7 +34,10 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-use super::{API_KEY_HEADER, HttpState, graphiql, response_cache::Stored};
+use super::{
+    API_KEY_HEADER, HttpState, graphiql,
+    response_cache::{self, Stored},
+};
 use crate::{
     accounting::{self, RequestAccount},
     auth::{AuthError, Principal},
@@ -135,6 +138,19 @@ pub(super) async fn post_handler(State(state): State<Arc<HttpState>>, headers: H
             "a POST body must be `application/json` (a GraphQL request or an array of them)",
         );
     }
+    // A repeat of the same body by the same caller: answered from the response cache
+    // before the body is parsed.
+    let started = Instant::now();
+    let raw_key = if wants_ftv1(&headers) || wants_debug(&headers) {
+        None
+    } else {
+        state.responses.raw_key(&principal.cache_partition(), media.as_str(), &bytes)
+    };
+    if let Some(key) = &raw_key
+        && let Some(stored) = state.responses.get(key).await
+    {
+        return answer(&state, &stored, true, started);
+    }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let batch = match async_graphql::http::receive_batch_body(content_type, bytes.as_ref(), MultipartOptions::default())
         .await
@@ -150,7 +166,7 @@ pub(super) async fn post_handler(State(state): State<Arc<HttpState>>, headers: H
     {
         return request_error(media, StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "the request has no `query`");
     }
-    execute(&state, &headers, media, principal, batch).await
+    execute(&state, &headers, media, principal, batch, raw_key).await
 }
 
 /// A request with neither a query nor a persisted-query hash (say a misspelt `query`
@@ -208,7 +224,7 @@ pub(super) async fn get_handler(
         resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    execute(&state, &headers, media, principal, BatchRequest::Single(request)).await
+    execute(&state, &headers, media, principal, BatchRequest::Single(request), None).await
 }
 
 /// Whether the operation the request would run is a mutation.
@@ -249,6 +265,7 @@ async fn execute(
     media: MediaType,
     principal: Arc<Principal>,
     req: BatchRequest,
+    raw_key: Option<response_cache::Key>,
 ) -> Response {
     let (trace, debug) = (wants_ftv1(headers), wants_debug(headers));
     let (batched, mut requests) = match req {
@@ -263,7 +280,9 @@ async fn execute(
     }
     // Requests for a trace or a cost report describe an execution: never cached.
     let key = match requests.as_slice() {
-        [one] if !batched && !trace && !debug => state.responses.key(&principal.cache_partition(), media.as_str(), one),
+        [one] if !batched && !trace && !debug => {
+            raw_key.or_else(|| state.responses.key(&principal.cache_partition(), media.as_str(), one))
+        }
         _ => None,
     };
     let Some(key) = key else {
@@ -274,12 +293,18 @@ async fn execute(
         .responses
         .get_or_run(key, run(state, media, &principal, false, std::mem::take(&mut requests), false, false))
         .await;
+    answer(state, &stored, hit, started)
+}
+
+/// The response for an answer that went through the response cache (`hit`: it came
+/// from the cache, and is counted in the metrics here, as it did not run).
+fn answer(state: &HttpState, stored: &Stored, hit: bool, started: Instant) -> Response {
     if hit {
         for op in stored.operations.iter() {
             state.metrics.graphql_request(op, stored.status.as_u16(), started.elapsed(), std::iter::empty());
         }
     }
-    let mut out = respond(&stored);
+    let mut out = respond(stored);
     out.headers_mut().insert(RESPONSE_CACHE_HEADER, HeaderValue::from_static(if hit { "hit" } else { "miss" }));
     out
 }

@@ -97,6 +97,24 @@ impl ResponseCache {
         Some(h.finalize().into())
     }
 
+    /// The key of a `POST` body exactly as received, for the caller `partition`: a
+    /// repeat of the same bytes is answered before the body is even parsed. (Bytes
+    /// that differ only in spacing get another key: a miss, never a wrong answer.)
+    pub(super) fn raw_key(&self, partition: &str, media: &str, body: &[u8]) -> Option<Key> {
+        self.inner.as_ref()?;
+        let mut h = Sha256::new();
+        for part in [b"post".as_slice(), partition.as_bytes(), media.as_bytes(), body] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        Some(h.finalize().into())
+    }
+
+    /// The stored answer for `key`, if there is one.
+    pub(super) async fn get(&self, key: &Key) -> Option<Stored> {
+        self.inner.as_ref()?.get(key).await
+    }
+
     /// The stored answer for `key`, or the result of `run`, which is stored when it
     /// says how long it may live. Concurrent callers with the same key share one run.
     pub(super) async fn get_or_run<F>(&self, key: Key, run: F) -> (Stored, bool)

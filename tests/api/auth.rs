@@ -118,6 +118,15 @@ async fn two_api_keys_each_see_only_their_own_connections() {
     let gong = app.data_as(GONG_KEY, "{ calls(first: 1) { totalCount } }", json!({})).await;
     let expected_gong = app.world.calls.iter().filter(|c| c.recorded_by.gong).count();
     assert_eq!(gong["calls"]["totalCount"], expected_gong);
+
+    // The same bytes from both clients, twice each: every answer is the caller's own
+    // (the response cache is keyed by what the caller may read as well as the body).
+    let same = "{ calls(first: 1) { edges { node { id provider } } } }";
+    let (g1, e1) = (app.data_as(GONG_KEY, same, json!({})).await, app.data_as(EV_KEY, same, json!({})).await);
+    let (g2, e2) = (app.data_as(GONG_KEY, same, json!({})).await, app.data_as(EV_KEY, same, json!({})).await);
+    assert_eq!(g1["calls"]["edges"][0]["node"]["provider"], "GONG", "{g1}");
+    assert_eq!(e1["calls"]["edges"][0]["node"]["provider"], "EXECVISION", "{e1}");
+    assert_eq!((g1, e1), (g2, e2));
 }
 
 #[tokio::test]

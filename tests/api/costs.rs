@@ -154,6 +154,18 @@ async fn a_repeated_query_is_answered_from_the_response_cache_only_when_it_is_th
     let age: u64 = h2["cache-control"].to_str().unwrap().trim_start_matches("private, max-age=").parse().unwrap();
     assert!(age <= 60, "{age}");
 
+    // The same request spaced otherwise is another body: answered by running it.
+    let spaced = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(format!("{{ \"query\" : {}, \"variables\" : {{ \"n\" : 30 }} }}", json!(query)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spaced.headers()["x-convograph-response-cache"], "miss");
+    assert_eq!(spaced.json::<Value>().await.unwrap(), first);
+
     // Other variables are another answer.
     let (h3, third) = post(&app, query, json!({ "n": 31 })).await;
     assert_eq!(h3["x-convograph-response-cache"], "miss");
