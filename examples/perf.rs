@@ -177,8 +177,10 @@ async fn latency_server(latency_ms: u64) -> anyhow::Result<()> {
     settings.server.listen = "127.0.0.1:0".parse()?;
     // A loopback benchmark: no clients to authenticate.
     settings.auth.open = true;
-    // Caching off: every query costs its one upstream request.
+    // Caching off, the response cache included (it would also let identical queries in
+    // flight together share one run): every query costs its own upstream request.
     settings.cache = CacheSettings {
+        responses_max_mib: 0,
         users_ttl: Duration::ZERO,
         calls_ttl: Duration::ZERO,
         transcripts_ttl: Duration::ZERO,
