@@ -20,13 +20,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn gong_page(rt: &tokio::runtime::Runtime) -> Vec<u8> {
     rt.block_on(async {
         let sandbox = Sandbox::start(SandboxSettings { calls: 300, ..SandboxSettings::default() }).await.unwrap();
-        let body = serde_json::json!({
-            "filter": {},
-            "contentSelector": { "context": "None", "exposedFields": {
-                "parties": true,
-                "content": { "topics": true, "trackers": true, "trackerOccurrences": true, "brief": true },
-                "interaction": { "speakers": true, "personInteractionStats": true, "questions": true } } }
-        });
+        let body = convograph::providers::gong::calls_extensive_body(&serde_json::json!({}));
         let bytes = reqwest::Client::new()
             .post(format!("{}/v2/calls/extensive", sandbox.gong.base_url()))
             .basic_auth(sandbox.gong.access_key(), Some(sandbox.gong.access_key_secret()))

@@ -309,32 +309,7 @@ async fn memory(calls: usize) -> anyhow::Result<()> {
         ..SandboxSettings::default()
     })
     .await?;
-    let client = reqwest::Client::new();
-    let mut pages = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut body = json!({ "filter": {}, "contentSelector": { "context": "None", "exposedFields": {
-            "parties": true,
-            "content": { "topics": true, "trackers": true, "trackerOccurrences": true, "brief": true },
-            "interaction": { "speakers": true, "personInteractionStats": true, "questions": true } } } });
-        if let Some(c) = &cursor {
-            body["cursor"] = json!(c);
-        }
-        let bytes = client
-            .post(format!("{}/v2/calls/extensive", sandbox.gong.base_url()))
-            .basic_auth(sandbox.gong.access_key(), Some(sandbox.gong.access_key_secret()))
-            .json(&body)
-            .send()
-            .await?
-            .bytes()
-            .await?;
-        let v: Value = serde_json::from_slice(&bytes)?;
-        cursor = v["records"]["cursor"].as_str().map(str::to_owned);
-        pages.push(bytes);
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let pages = sandbox.gong.calls_extensive_pages().await?;
     let wire_bytes: usize = pages.iter().map(|p| p.len()).sum();
     let ttl = CacheSettings { calls_ttl: Duration::from_secs(3600), ..CacheSettings::default() };
     let connection: Arc<str> = Arc::from("gong");

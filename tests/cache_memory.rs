@@ -14,7 +14,7 @@ use convograph::{
     providers::{ProviderError, gong::decode_calls_page},
     sandbox::{GongSimSettings, Sandbox, SandboxSettings},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -28,35 +28,7 @@ const WEIGHT_TOLERANCE: f64 = 0.10;
 /// Every page of the simulator's `calls/extensive`, as the wire bytes, asked for with
 /// the parts convograph asks for.
 async fn wire_pages(sandbox: &Sandbox) -> Vec<Vec<u8>> {
-    let client = reqwest::Client::new();
-    let mut pages = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut body = json!({ "filter": {}, "contentSelector": { "context": "None", "exposedFields": {
-            "parties": true,
-            "content": { "topics": true, "trackers": true, "trackerOccurrences": true, "brief": true },
-            "interaction": { "speakers": true, "personInteractionStats": true, "questions": true } } } });
-        if let Some(c) = &cursor {
-            body["cursor"] = json!(c);
-        }
-        let bytes = client
-            .post(format!("{}/v2/calls/extensive", sandbox.gong.base_url()))
-            .basic_auth(sandbox.gong.access_key(), Some(sandbox.gong.access_key_secret()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec();
-        let v: Value = serde_json::from_slice(&bytes).unwrap();
-        cursor = v["records"]["cursor"].as_str().map(str::to_owned);
-        pages.push(bytes);
-        if cursor.is_none() {
-            return pages;
-        }
-    }
+    sandbox.gong.calls_extensive_pages().await.expect("the simulator answers")
 }
 
 fn decode(bytes: &[u8]) -> Vec<Call> {

@@ -110,10 +110,7 @@ async fn unknown_or_malformed_node_ids_are_null_or_bad_user_input() {
 /// The simulator's own `calls/extensive` records for `ids`, asked for with the parts
 /// convograph asks for, by id.
 async fn gong_records(app: &crate::helpers::TestApp, ids: &[String]) -> std::collections::HashMap<String, Value> {
-    let body = json!({ "filter": { "callIds": ids }, "contentSelector": { "context": "None", "exposedFields": {
-        "parties": true,
-        "content": { "topics": true, "trackers": true, "trackerOccurrences": true, "brief": true },
-        "interaction": { "speakers": true, "personInteractionStats": true, "questions": true } } } });
+    let body = convograph::providers::gong::calls_extensive_body(&json!({ "callIds": ids }));
     let got: Value = app
         .client
         .post(format!("{}/v2/calls/extensive", app.gong.base_url()))

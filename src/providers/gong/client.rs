@@ -180,10 +180,11 @@ impl GongClient {
     }
 }
 
-/// The `calls/extensive` body: lists always ask for the same parts (parties,
-/// topics, trackers, brief, speakers and stats) so one cursor chain serves every
-/// selection, and nested fields need no second request.
-fn calls_body(filter: &CallsFilter) -> serde_json::Value {
+/// The `calls/extensive` body for `filter`: lists always ask for the same parts
+/// (parties, topics, trackers, brief, speakers and stats) so one cursor chain serves
+/// every selection, and nested fields need no second request. Public for the
+/// benchmarks and tests that measure what Gong sends for it.
+pub fn calls_body(filter: &impl serde::Serialize) -> serde_json::Value {
     json!({
         "filter": filter,
         "contentSelector": {

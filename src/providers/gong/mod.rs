@@ -149,6 +149,9 @@ impl GongProvider {
     }
 }
 
+#[doc(hidden)]
+pub use self::client::calls_body as calls_extensive_body;
+
 /// Decodes a `POST /v2/calls/extensive` page and maps its calls, as `list_calls`
 /// does (exposed for the criterion benchmarks).
 #[doc(hidden)]
