@@ -309,7 +309,12 @@ async fn memory(calls: usize) -> anyhow::Result<()> {
         ..SandboxSettings::default()
     })
     .await?;
-    let pages = sandbox.gong.calls_extensive_pages().await?;
+    let pages = convograph::providers::gong::calls_extensive_pages(
+        sandbox.gong.base_url(),
+        sandbox.gong.access_key(),
+        sandbox.gong.access_key_secret(),
+    )
+    .await?;
     let wire_bytes: usize = pages.iter().map(|p| p.len()).sum();
     let ttl = CacheSettings { calls_ttl: Duration::from_secs(3600), ..CacheSettings::default() };
     let connection: Arc<str> = Arc::from("gong");

@@ -28,7 +28,13 @@ const WEIGHT_TOLERANCE: f64 = 0.10;
 /// Every page of the simulator's `calls/extensive`, as the wire bytes, asked for with
 /// the parts convograph asks for.
 async fn wire_pages(sandbox: &Sandbox) -> Vec<Vec<u8>> {
-    sandbox.gong.calls_extensive_pages().await.expect("the simulator answers")
+    convograph::providers::gong::calls_extensive_pages(
+        sandbox.gong.base_url(),
+        sandbox.gong.access_key(),
+        sandbox.gong.access_key_secret(),
+    )
+    .await
+    .expect("the simulator answers")
 }
 
 fn decode(bytes: &[u8]) -> Vec<Call> {

@@ -190,35 +190,6 @@ impl SimHandle {
         &self.access_key_secret
     }
 
-    /// Every page of this (Gong) simulator's `POST /v2/calls/extensive`, asked for
-    /// as convograph asks, as the wire bytes: what the benchmarks and memory tests
-    /// measure.
-    pub async fn calls_extensive_pages(&self) -> Result<Vec<Vec<u8>>, reqwest::Error> {
-        let client = reqwest::Client::new();
-        let (mut pages, mut cursor) = (Vec::new(), None::<String>);
-        loop {
-            let mut body = crate::providers::gong::calls_extensive_body(&serde_json::json!({}));
-            if let Some(c) = &cursor {
-                body["cursor"] = serde_json::json!(c);
-            }
-            let bytes = client
-                .post(format!("{}/v2/calls/extensive", self.base_url))
-                .basic_auth(&self.access_key, Some(&self.access_key_secret))
-                .json(&body)
-                .send()
-                .await?
-                .bytes()
-                .await?
-                .to_vec();
-            let page: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            cursor = page["records"]["cursor"].as_str().map(str::to_owned);
-            pages.push(bytes);
-            if cursor.is_none() {
-                return Ok(pages);
-            }
-        }
-    }
-
     /// Requests received for `method` on `route` (path template, e.g. `/v2/calls/{id}`).
     pub fn requests(&self, method: &str, route: &str) -> u64 {
         self.counters.requests(method, route)

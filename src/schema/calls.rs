@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     ConnectionNode, ScoreNode, UserNode,
     chat::ChatActivityNode,
-    connection::{List, ListId, ListInfo, PageArgs, page_size, paginate},
+    connection::{List, ListId, ListInfo, PageArgs, page_size, paginate, paginate_held},
     connection_node,
     id::{self, Kind},
     loaders,
@@ -18,7 +18,7 @@ use super::{
     rank, report, state,
 };
 use crate::{
-    domain::{self, Affiliation, Call, CallDirection, ChatActivityKind, Medium, Page, Transcript},
+    domain::{self, Affiliation, Call, CallDirection, ChatActivityKind, Medium, Transcript},
     error::{AppError, AppResult},
     loaders::{CallKey, RemoteKey, load_for, load_with_siblings},
     people::Person,
@@ -613,20 +613,9 @@ impl CallNode {
             Vec::new()
         };
         items.sort_by(|a, b| (a.reviewed_at, &a.remote_id).cmp(&(b.reviewed_at, &b.remote_id)));
-        let total = items.len() as u64;
-        let page = Page { items, next: None, total: Some(total) };
-        Ok(paginate(
-            &st.cursors,
-            st.max_page_size,
-            &list,
-            args,
-            |_| {
-                let page = page.clone();
-                async move { Ok(page) }
-            },
-            |s| ScoreNode::new(provider, s),
-        )
-        .await?)
+        let total = Some(items.len() as u64);
+        Ok(paginate_held(&st.cursors, st.max_page_size, &list, args, items, total, |s| ScoreNode::new(provider, s))
+            .await?)
     }
 
     /// The messages and events of a chat in event order, each once (Hubster: the
@@ -652,20 +641,10 @@ impl CallNode {
         if let Some(kinds) = &kinds {
             items.retain(|a| kinds.contains(&a.kind));
         }
-        let total = items.len() as u64;
-        let page = Page { items: items.into_iter().map(Arc::new).collect::<Vec<_>>(), next: None, total: Some(total) };
-        Ok(paginate(
-            &st.cursors,
-            st.max_page_size,
-            &list,
-            PageArgs { first, after, last, before },
-            |_| {
-                let page = page.clone();
-                async move { Ok(page) }
-            },
-            ChatActivityNode,
-        )
-        .await?)
+        let total = Some(items.len() as u64);
+        let items: Vec<_> = items.into_iter().map(Arc::new).collect();
+        let args = PageArgs { first, after, last, before };
+        Ok(paginate_held(&st.cursors, st.max_page_size, &list, args, items, total, ChatActivityNode).await?)
     }
 
     /// The provider's own record, unchanged.
@@ -990,20 +969,9 @@ impl TranscriptNode {
         let st = state(ctx);
         let list = ListId::new(&self.connection, "segments", &self.transcript.call_remote_id);
         let all = self.transcript.segments.clone();
-        let total = all.len() as u64;
-        let page = Page { items: all, next: None, total: Some(total) };
-        Ok(paginate(
-            &st.cursors,
-            st.max_page_size,
-            &list,
-            PageArgs { first, after, last, before },
-            |_| {
-                let page = page.clone();
-                async move { Ok(page) }
-            },
-            TranscriptSegment,
-        )
-        .await?)
+        let total = Some(all.len() as u64);
+        let args = PageArgs { first, after, last, before };
+        Ok(paginate_held(&st.cursors, st.max_page_size, &list, args, all, total, TranscriptSegment).await?)
     }
 
     /// The whole transcript as plain text, one utterance a line.

@@ -217,6 +217,29 @@ pub struct ListInfo {
 /// A Relay connection of `T`.
 pub type List<T> = Connection<String, T, ListInfo>;
 
+/// [`paginate`] over a list already held whole (one page, no provider token):
+/// `total` is its length, or `None` when it may be incomplete (a source failed).
+pub async fn paginate_held<R, T>(
+    codec: &CursorCodec,
+    max_page_size: usize,
+    list: &ListId,
+    args: PageArgs,
+    items: Vec<R>,
+    total: Option<u64>,
+    map: impl Fn(R) -> T,
+) -> AppResult<List<T>>
+where
+    R: Clone,
+    T: OutputType,
+{
+    let page = Page { items, next: None, total };
+    let fetch = |_| {
+        let page = page.clone();
+        async move { Ok(page) }
+    };
+    paginate(codec, max_page_size, list, args, fetch, map).await
+}
+
 /// Builds a Relay connection over a provider's pages.
 ///
 /// `fetch(token)` returns the page for a provider page token (`None` = first page).

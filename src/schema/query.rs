@@ -11,7 +11,7 @@ use super::{
     TranscriptNode, UserNode,
     calls::{CallFilter, calls_field},
     coaching::{self, Src, keys, page_args},
-    connection::{List, ListId, PageArgs, page_size, paginate},
+    connection::{List, ListId, PageArgs, page_size, paginate, paginate_held},
     coverage::ProviderCoverage,
     id::{self, Kind},
     loaders, people, pick_connection, provider, report, state,
@@ -222,20 +222,9 @@ impl QueryRoot {
                 super::readable(ctx).filter(|p| p.capabilities().users).map(|p| p.connection_id().clone()).collect();
             let failed: Vec<_> = index.missing.iter().map(|e| e.connection.clone()).collect();
             let list = ListId::new(&Arc::from("*"), "people", &(joined, failed));
-            let page = Page { items: persons, next: None, total: Some(total) };
-            return Ok(paginate(
-                &st.cursors,
-                st.max_page_size,
-                &list,
-                args,
-                |_| {
-                    let page = page.clone();
-                    async move { Ok(page) }
-                },
-                UserNode::new,
-            )
-            .await
-            .map(UserNode::with_page)?);
+            return Ok(paginate_held(&st.cursors, st.max_page_size, &list, args, persons, Some(total), UserNode::new)
+                .await
+                .map(UserNode::with_page)?);
         }
         let provider = pick_connection(ctx, connection_id.as_ref(), "users", |c| c.users)?;
         let conn = provider.connection_id().clone();

@@ -11,14 +11,14 @@ use super::{
     ConnectionNode,
     calls::{CallFilter, per_connection, timeline},
     coaching::{CoachingPlanNode, Src},
-    connection::{List, ListId, PageArgs, page_size, paginate},
+    connection::{List, ListId, PageArgs, page_size, paginate_held},
     connection_node,
     id::{self, Kind},
     people, report, state,
     stats::{ActivityNode, InteractionNode, ScoreFilter, ScoreNode, activity_list, interactions_list, score_query},
 };
 use crate::{
-    domain::{AggregationPeriod, Page, Score, User},
+    domain::{AggregationPeriod, Score, User},
     error::{AppError, AppResult},
     people::{Account, Person},
     providers::{
@@ -189,19 +189,7 @@ where
     }
     let list = ListId::new(&Arc::from("*"), what, &(key, &failed));
     let total = if failed.is_empty() { Some(items.len() as u64) } else { None };
-    let page = Page { items, next: None, total };
-    paginate(
-        &st.cursors,
-        st.max_page_size,
-        &list,
-        args,
-        |_| {
-            let page = page.clone();
-            async move { Ok(page) }
-        },
-        map,
-    )
-    .await
+    paginate_held(&st.cursors, st.max_page_size, &list, args, items, total, map).await
 }
 
 #[Object(name = "User")]

@@ -15,17 +15,19 @@ const CALLS_WITH_NESTED: &str = r#"{
   }
 }"#;
 
-async fn debug_query(app: &TestApp, query: &str) -> (reqwest::header::HeaderMap, Value) {
-    let resp = app
-        .client
-        .post(app.url("/graphql"))
-        .header("x-convograph-debug", "1")
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("request sent");
+/// Posts `query` with `variables`, asking for the cost report when `debug`.
+async fn send(app: &TestApp, query: &str, variables: Value, debug: bool) -> (reqwest::header::HeaderMap, Value) {
+    let mut req = app.client.post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+    if debug {
+        req = req.header("x-convograph-debug", "1");
+    }
+    let resp = req.send().await.expect("request sent");
     let headers = resp.headers().clone();
     (headers, resp.json().await.expect("JSON body"))
+}
+
+async fn debug_query(app: &TestApp, query: &str) -> (reqwest::header::HeaderMap, Value) {
+    send(app, query, Value::Null, true).await
 }
 
 #[tokio::test]
@@ -131,15 +133,7 @@ async fn a_spent_daily_quota_fails_fast_without_calling_the_provider() {
 }
 
 async fn post(app: &TestApp, query: &str, variables: Value) -> (reqwest::header::HeaderMap, Value) {
-    let resp = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("request sent");
-    let headers = resp.headers().clone();
-    (headers, resp.json().await.expect("JSON body"))
+    send(app, query, variables, false).await
 }
 
 #[tokio::test]

@@ -160,6 +160,36 @@ pub fn decode_calls_page(body: &[u8]) -> Result<Vec<Call>, String> {
     Ok(page.calls.into_iter().map(mapping::call).collect())
 }
 
+/// Every page of `POST {base_url}/v2/calls/extensive` (all calls, asked for as
+/// convograph asks), as the wire bytes: what the benchmarks and the memory test
+/// measure.
+#[doc(hidden)]
+pub async fn calls_extensive_pages(base_url: &str, user: &str, password: &str) -> Result<Vec<Vec<u8>>, reqwest::Error> {
+    let client = reqwest::Client::new();
+    let (mut pages, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let mut body = calls_extensive_body(&serde_json::json!({}));
+        if let Some(c) = &cursor {
+            body["cursor"] = serde_json::json!(c);
+        }
+        let bytes = client
+            .post(format!("{base_url}/v2/calls/extensive"))
+            .basic_auth(user, Some(password))
+            .json(&body)
+            .send()
+            .await?
+            .bytes()
+            .await?
+            .to_vec();
+        let page: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        cursor = page["records"]["cursor"].as_str().map(str::to_owned);
+        pages.push(bytes);
+        if cursor.is_none() {
+            return Ok(pages);
+        }
+    }
+}
+
 fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
