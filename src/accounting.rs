@@ -11,17 +11,29 @@
 //! Two consumers: the `x-convograph-debug: 1` response extension (the GraphQL form of
 //! Truto's debug mode), and the response's `Cache-Control` hint, which is the
 //! shortest time to live among the cached resources the request read.
+//!
+//! The account also holds the request's upstream bounds ([`UpstreamLimits`]: the
+//! upstream requests one query may spend, the pages one walk may read) and its
+//! **notes**: errors that do not fail an operation but must reach the client with the
+//! data (a walk ended early with the records read so far, a record read without one
+//! of its fields). A note goes to the innermost [`capture`] around it (the cache
+//! keeps a fetch's notes with its value; the schema reports a field's notes at that
+//! field's path), else to the request, whose leftover notes are request errors.
 
 use std::{
+    cell::RefCell,
     collections::BTreeMap,
     future::Future,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
 use serde::Serialize;
 
-use crate::providers::ProviderKind;
+use crate::providers::{ProviderError, ProviderKind};
 
 /// Request header that asks for the cost report in the response's
 /// `extensions.convograph` (`1` or `true`).
@@ -29,12 +41,62 @@ pub const DEBUG_HEADER: &str = "x-convograph-debug";
 
 tokio::task_local! {
     static CURRENT: Arc<RequestAccount>;
+    static SINK: RefCell<Vec<Note>>;
+}
+
+/// What one query may spend upstream (`limits.max_upstream_requests`,
+/// `limits.max_pages_per_walk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamLimits {
+    /// Upstream requests one query may send (`None`: no bound).
+    pub max_requests: Option<u32>,
+    /// Pages one walk over a provider list may read.
+    pub max_pages_per_walk: u32,
+}
+
+impl Default for UpstreamLimits {
+    fn default() -> Self {
+        Self { max_requests: Some(DEFAULT_MAX_UPSTREAM_REQUESTS), max_pages_per_walk: DEFAULT_MAX_PAGES_PER_WALK }
+    }
+}
+
+/// Default of `limits.max_upstream_requests`.
+pub const DEFAULT_MAX_UPSTREAM_REQUESTS: u32 = 200;
+/// Default of `limits.max_pages_per_walk`.
+pub const DEFAULT_MAX_PAGES_PER_WALK: u32 = 500;
+
+/// An error delivered with data rather than instead of it.
+#[derive(Debug, Clone)]
+pub struct Note {
+    /// What happened, on which connection.
+    pub error: ProviderError,
+    /// It belongs to the data (a record's unreadable field): kept with the data in the
+    /// cache and delivered with it on every hit. Otherwise it belongs to this read
+    /// (a walk ended early), and data read with it is not cached.
+    pub sticky: bool,
+    /// The provider id of the record it is about, when it is about one.
+    pub record: Option<String>,
+}
+
+impl Note {
+    /// A note about this read (see [`Note::sticky`]).
+    pub fn transient(error: ProviderError) -> Self {
+        Self { error, sticky: false, record: None }
+    }
+
+    /// A note about the data of record `record`.
+    pub fn about(error: ProviderError, record: Option<String>) -> Self {
+        Self { error, sticky: true, record }
+    }
 }
 
 /// What one request cost.
 #[derive(Debug, Default)]
 pub struct RequestAccount {
     inner: Mutex<Inner>,
+    limits: UpstreamLimits,
+    /// Upstream requests sent or about to be, against `limits.max_requests`.
+    spent: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +106,10 @@ struct Inner {
     min_ttl: Option<Duration>,
     /// Something was read that must not be cached downstream.
     uncacheable: bool,
+    /// Notes no field captured, in order.
+    notes: Vec<Note>,
+    /// Notes of fields, by the field's path.
+    field_notes: Vec<(Vec<async_graphql::PathSegment>, Note)>,
 }
 
 /// The cost on one connection.
@@ -63,6 +129,9 @@ pub struct ConnectionAccount {
     pub cache_misses: u64,
     /// Total time spent waiting for the connection's limiter or a `Retry-After`.
     pub limiter_wait_ms: u64,
+    /// Requests left in the connection's daily quota (Gong), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily_quota_left: Option<u64>,
 }
 
 /// The debug extension's body.
@@ -71,6 +140,9 @@ pub struct ConnectionAccount {
 pub struct AccountSummary {
     /// Upstream requests of the whole request.
     pub upstream_requests: u64,
+    /// The most the request could spend (`limits.max_upstream_requests`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_request_budget: Option<u32>,
     /// Cache hits of the whole request.
     pub cache_hits: u64,
     /// Cache misses of the whole request.
@@ -82,9 +154,37 @@ pub struct AccountSummary {
 }
 
 impl RequestAccount {
-    /// A fresh account.
+    /// A fresh account with the default limits.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A fresh account with these limits.
+    pub fn with_limits(limits: UpstreamLimits) -> Arc<Self> {
+        Arc::new(Self { limits, ..Self::default() })
+    }
+
+    /// The request's upstream limits.
+    pub fn limits(&self) -> UpstreamLimits {
+        self.limits
+    }
+
+    /// Records the daily quota a connection has left.
+    pub fn set_daily_quota_left(&self, provider: ProviderKind, connection: &Arc<str>, left: u64) {
+        self.with_connection(provider, connection, |c| c.daily_quota_left = Some(left));
+    }
+
+    /// Takes the notes collected so far: the fields' (with their paths), then the
+    /// request's own.
+    pub fn take_notes(&self) -> (Vec<(Vec<async_graphql::PathSegment>, Note)>, Vec<Note>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (std::mem::take(&mut inner.field_notes), std::mem::take(&mut inner.notes))
+    }
+
+    /// Files the notes of the field at `path`.
+    pub fn field_notes(&self, path: Vec<async_graphql::PathSegment>, notes: Vec<Note>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.field_notes.extend(notes.into_iter().map(|n| (path.clone(), n)));
     }
 
     fn with_connection(&self, provider: ProviderKind, connection: &Arc<str>, f: impl FnOnce(&mut ConnectionAccount)) {
@@ -100,6 +200,7 @@ impl RequestAccount {
         let sum = |f: fn(&ConnectionAccount) -> u64| inner.connections.values().map(f).sum();
         AccountSummary {
             upstream_requests: sum(|c| c.upstream_requests),
+            upstream_request_budget: self.limits.max_requests,
             cache_hits: sum(|c| c.cache_hits),
             cache_misses: sum(|c| c.cache_misses),
             limiter_wait_ms: sum(|c| c.limiter_wait_ms),
@@ -138,6 +239,52 @@ pub fn spawner(
 
 fn record(f: impl FnOnce(&RequestAccount)) {
     let _ = CURRENT.try_with(|a| f(a));
+}
+
+/// The current request's upstream limits (the defaults outside a request).
+pub fn limits() -> UpstreamLimits {
+    CURRENT.try_with(|a| a.limits).unwrap_or_default()
+}
+
+/// Claims one upstream request of the current request's budget: `Err(limit)` when
+/// the budget is spent (nothing outside a request is bounded).
+pub fn spend() -> Result<(), u32> {
+    CURRENT
+        .try_with(|a| match a.limits.max_requests {
+            Some(max) if a.spent.fetch_add(1, Ordering::Relaxed) >= u64::from(max) => Err(max),
+            _ => Ok(()),
+        })
+        .unwrap_or(Ok(()))
+}
+
+/// Delivers `note` to the innermost [`capture`], else to the current request (and
+/// logs it outside any).
+pub fn note(note: Note) {
+    let mut note = Some(note);
+    let _ = SINK.try_with(|s| s.borrow_mut().push(note.take().expect("one note")));
+    let Some(note) = note else { return };
+    let mut note = Some(note);
+    record(|a| a.inner.lock().unwrap_or_else(|p| p.into_inner()).notes.push(note.take().expect("one note")));
+    if let Some(note) = note {
+        tracing::warn!(error = %note.error, "Provider data read with an error outside a request.");
+    }
+}
+
+/// Delivers each of `notes` (see [`note`]).
+pub fn emit(notes: &[Note]) {
+    for n in notes {
+        note(n.clone());
+    }
+}
+
+/// Runs `fut`, collecting the notes it makes instead of delivering them.
+pub async fn capture<F: Future>(fut: F) -> (F::Output, Vec<Note>) {
+    SINK.scope(RefCell::new(Vec::new()), async move {
+        let out = fut.await;
+        let notes = SINK.with(|s| s.take());
+        (out, notes)
+    })
+    .await
 }
 
 /// One upstream attempt and its status (`None`: no response).

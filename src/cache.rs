@@ -21,7 +21,12 @@ use moka::{Expiry, future::Cache as MokaCache};
 use serde::{Serialize, de::DeserializeOwned};
 
 use self::pack::{Dict, Encoded, PackError, Packed};
-use crate::{accounting, config::CacheSettings, metrics::Metrics, providers::ProviderError};
+use crate::{
+    accounting::{self, Note},
+    config::CacheSettings,
+    metrics::Metrics,
+    providers::ProviderError,
+};
 
 /// What a cached value must be: packable (every domain record and list of them is).
 pub trait Cacheable: Serialize + DeserializeOwned + Send + Sync + 'static {}
@@ -29,8 +34,26 @@ pub trait Cacheable: Serialize + DeserializeOwned + Send + Sync + 'static {}
 impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Cacheable for T {}
 
 /// Results of one in-flight batch fetch, by id (type-erased; each id's value has the
-/// same type).
-type BatchResult = Result<Arc<HashMap<String, Arc<dyn Any + Send + Sync>>>, ProviderError>;
+/// same type), with the notes the fetch made.
+type BatchResult = Result<Arc<Batch>, ProviderError>;
+
+struct Batch {
+    by_id: HashMap<String, Arc<dyn Any + Send + Sync>>,
+    notes: Vec<Note>,
+}
+
+impl Batch {
+    /// The notes for a caller that asked for `ids`: those about its records, and those
+    /// about no record in particular.
+    fn notes_for<'a>(&'a self, ids: &'a [String]) -> impl Iterator<Item = &'a Note> + 'a {
+        self.notes.iter().filter(|n| n.record.as_ref().is_none_or(|r| ids.contains(r)))
+    }
+}
+
+/// Notes as an entry keeps them (none: no allocation).
+fn kept(notes: &[Note]) -> Option<Arc<[Note]>> {
+    (!notes.is_empty()).then(|| Arc::from(notes))
+}
 type InFlight = Shared<BoxFuture<'static, BatchResult>>;
 
 /// Heap bytes moka and this module hold per entry besides the packed value and the
@@ -75,6 +98,8 @@ pub struct CacheKey {
 #[derive(Clone)]
 struct Entry {
     packed: Arc<Packed>,
+    /// Notes about the data (sticky ones only): delivered with it on every hit.
+    notes: Option<Arc<[Note]>>,
     ttl: Duration,
     weight: u32,
     created: Instant,
@@ -148,6 +173,7 @@ fn pack_entries<'a, T: Serialize + 'a>(
             let weight = ENTRY_OVERHEAD + key.fingerprint.len() + packed.heap_bytes() + extra;
             Ok(Entry {
                 packed: Arc::new(packed),
+                notes: None,
                 ttl,
                 weight: u32::try_from(weight).unwrap_or(u32::MAX),
                 created: Instant::now(),
@@ -175,11 +201,14 @@ impl std::fmt::Debug for Cache {
 }
 
 /// Why a fetch under [`Cache::get_or_fetch`] left no entry.
-#[derive(Debug)]
 enum Unfilled {
-    Fetch(ProviderError),
+    /// The fetch failed, with the notes it made before.
+    Fetch(ProviderError, Vec<Note>),
     /// The value could not be packed (logged; the fetching caller still has it).
     Pack,
+    /// The value is partial (a note about the read, e.g. a walk ended early): not
+    /// kept, but handed packed to the callers that waited for it.
+    Partial(Arc<Packed>, Vec<Note>),
 }
 
 impl Cache {
@@ -262,26 +291,34 @@ impl Cache {
             return fetch.await.map(Arc::new);
         }
         let mut fetch = Some(fetch);
-        let mut fetched: Option<T> = None;
+        let mut fetched: Option<(T, Vec<Note>)> = None;
         let entry = self
             .inner
             .entry(key.clone())
             .or_try_insert_with(async {
                 let Some(fetch) = fetch.take() else { return Err(Unfilled::Pack) };
-                let value = fetch.await.map_err(Unfilled::Fetch)?;
+                let (value, notes) = accounting::capture(fetch).await;
+                let value = value.map_err(|e| Unfilled::Fetch(e, notes.clone()))?;
                 let packed = pack_entries(&self.dicts, &key, kind, ttl, [&value]);
-                fetched = Some(value);
-                match packed {
+                let partial = notes.iter().any(|n| !n.sticky);
+                let entry = match packed {
                     Ok(mut entries) => entries.pop().ok_or(Unfilled::Pack),
                     Err(e) => {
                         tracing::error!(connection = %key.connection, op = key.op, error = %e, "a value could not be cached");
                         Err(Unfilled::Pack)
                     }
+                };
+                fetched = Some((value, notes.clone()));
+                match entry {
+                    Ok(entry) if partial => Err(Unfilled::Partial(entry.packed, notes)),
+                    Ok(entry) => Ok(Entry { notes: kept(&notes), ..entry }),
+                    Err(e) => Err(e),
                 }
             })
             .await;
         // This caller fetched: its own value, without decoding it again.
-        if let Some(value) = fetched {
+        if let Some((value, notes)) = fetched {
+            accounting::emit(&notes);
             self.looked_up(&key.connection, kind, false, entry.as_ref().map_or(Duration::ZERO, |e| e.value().left()));
             return Ok(Arc::new(value));
         }
@@ -290,17 +327,27 @@ impl Cache {
             // (coalesced), which costs nothing upstream.
             Ok(entry) => {
                 if let Some(value) = self.unpack::<T>(&key, entry.value()).await {
+                    accounting::emit(entry.value().notes.as_deref().unwrap_or_default());
                     self.looked_up(&key.connection, kind, true, entry.value().left());
                     return Ok(Arc::new(value));
                 }
             }
-            Err(e) => {
-                if let Unfilled::Fetch(e) = &*e {
+            Err(e) => match &*e {
+                Unfilled::Fetch(e, notes) => {
                     // A failed fetch is a miss (errors are not cached).
+                    accounting::emit(notes);
                     self.looked_up(&key.connection, kind, false, Duration::ZERO);
                     return Err(e.clone());
                 }
-            }
+                Unfilled::Partial(packed, notes) => {
+                    if let Ok(value) = packed.unpack::<T>() {
+                        accounting::emit(notes);
+                        self.looked_up(&key.connection, kind, false, Duration::ZERO);
+                        return Ok(Arc::new(value));
+                    }
+                }
+                Unfilled::Pack => {}
+            },
         }
         // The entry could not be decoded, or the other caller's value not packed:
         // fetch without the cache.
@@ -353,6 +400,7 @@ impl Cache {
             };
             match self.unpack::<Option<T>>(&key, &entry).await {
                 Some(found) => {
+                    accounting::emit(entry.notes.as_deref().unwrap_or_default());
                     self.looked_up(connection, kind, true, entry.left());
                     if let Some(v) = found {
                         out.insert(id, Arc::new(v));
@@ -389,17 +437,19 @@ impl Cache {
         }
         if let Some(batch) = own_batch {
             let results = batch.await?;
+            results.notes_for(&mine).for_each(|n| accounting::note(n.clone()));
             for id in &mine {
                 self.looked_up(connection, kind, false, ttl);
-                if let Some(v) = results.get(id).and_then(|v| v.clone().downcast::<T>().ok()) {
+                if let Some(v) = results.by_id.get(id).and_then(|v| v.clone().downcast::<T>().ok()) {
                     out.insert(id.clone(), v);
                 }
             }
         }
         for (id, batch) in awaited {
             let results = batch.await?;
+            results.notes_for(std::slice::from_ref(&id)).for_each(|n| accounting::note(n.clone()));
             self.looked_up(connection, kind, true, ttl);
-            if let Some(v) = results.get(&id).and_then(|v| v.clone().downcast::<T>().ok()) {
+            if let Some(v) = results.by_id.get(&id).and_then(|v| v.clone().downcast::<T>().ok()) {
                 out.insert(id, v);
             }
         }
@@ -429,9 +479,13 @@ impl Cache {
             // on these ids has left them in the cache: take those from there.
             let mut by_id: HashMap<String, Arc<dyn Any + Send + Sync>> = HashMap::new();
             let mut need = Vec::new();
+            let mut cached_notes: Vec<Note> = Vec::new();
             for id in &ids {
                 let cached = match this.inner.get(&key(id)).await {
-                    Some(entry) => this.unpack::<Option<T>>(&key(id), &entry).await,
+                    Some(entry) => {
+                        cached_notes.extend(entry.notes.iter().flat_map(|n| n.iter().cloned()));
+                        this.unpack::<Option<T>>(&key(id), &entry).await
+                    }
                     None => None,
                 };
                 match cached {
@@ -443,18 +497,28 @@ impl Cache {
                 }
             }
             let out = if need.is_empty() {
-                Ok(by_id)
+                Ok(Batch { by_id, notes: cached_notes })
             } else {
-                match fetch(need.clone()).await {
+                let (items, mut notes) = accounting::capture(fetch(need.clone())).await;
+                match items {
                     Ok(items) => {
                         let mut fetched: HashMap<String, T> = items.into_iter().collect();
-                        this.insert_found(&connection, op, kind, &need, &fetched).await;
+                        // A partial read is not kept; the notes about a record are
+                        // kept with it.
+                        let partial = notes.iter().any(|n| !n.sticky || n.record.is_none());
+                        if !partial {
+                            this.insert_found(&connection, op, kind, &need, &fetched, &notes).await;
+                        }
                         for (id, v) in fetched.drain() {
                             by_id.insert(id, Arc::new(v));
                         }
-                        Ok(by_id)
+                        notes.extend(cached_notes);
+                        Ok(Batch { by_id, notes })
                     }
-                    Err(e) => Err(e),
+                    Err(e) => {
+                        accounting::emit(&notes);
+                        Err(e)
+                    }
                 }
             };
             // Leave the in-flight map only after the cache holds the results, so a
@@ -469,7 +533,8 @@ impl Cache {
         .shared()
     }
 
-    /// Caches, for each of `ids`, its record in `found` or that it is absent.
+    /// Caches, for each of `ids`, its record in `found` or that it is absent, with the
+    /// notes about it.
     async fn insert_found<T: Cacheable>(
         &self,
         connection: &Arc<str>,
@@ -477,9 +542,10 @@ impl Cache {
         kind: ResourceKind,
         ids: &[String],
         found: &HashMap<String, T>,
+        notes: &[Note],
     ) {
         let values: Vec<(&String, Option<&T>)> = ids.iter().map(|id| (id, found.get(id))).collect();
-        self.insert_packed(connection, op, kind, &values).await;
+        self.insert_packed(connection, op, kind, &values, notes).await;
     }
 
     /// Caches records under their ids (records read as part of a list, for later
@@ -492,15 +558,17 @@ impl Cache {
         records: &[(String, T)],
     ) {
         let values: Vec<(&String, &T)> = records.iter().map(|(id, v)| (id, v)).collect();
-        self.insert_packed(connection, op, kind, &values).await;
+        self.insert_packed(connection, op, kind, &values, &[]).await;
     }
 
+    /// Caches each value under its id, with the notes about that id.
     async fn insert_packed<V: Serialize>(
         &self,
         connection: &Arc<str>,
         op: &'static str,
         kind: ResourceKind,
         values: &[(&String, V)],
+        notes: &[Note],
     ) {
         let ttl = self.ttl(kind);
         // The dictionary (and its weight) goes with the first id's entry.
@@ -512,7 +580,8 @@ impl Cache {
         match pack_entries(&self.dicts, &key(first), kind, ttl, values.iter().map(|(_, v)| v)) {
             Ok(entries) => {
                 for ((id, _), entry) in values.iter().zip(entries) {
-                    self.inner.insert(key(id), entry).await;
+                    let about: Vec<Note> = notes.iter().filter(|n| n.record.as_ref() == Some(*id)).cloned().collect();
+                    self.inner.insert(key(id), Entry { notes: kept(&about), ..entry }).await;
                 }
             }
             Err(e) => tracing::error!(connection = %connection, op, error = %e, "records could not be cached"),

@@ -198,6 +198,13 @@ pub struct LimitSettings {
     /// Deadline of one HTTP request.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Upstream requests one GraphQL operation may send, over every connection (`0`:
+    /// no bound). Past it the operation answers with what it read and
+    /// `UPSTREAM_BUDGET_EXCEEDED`: a runaway query cannot spend a day's quota.
+    pub max_upstream_requests: u32,
+    /// Pages one walk over a provider list may read, within a request or paging on
+    /// with cursors (the fuse behind loop detection: `UPSTREAM_PAGE_LIMIT`).
+    pub max_pages_per_walk: u32,
 }
 
 impl Default for LimitSettings {
@@ -209,6 +216,18 @@ impl Default for LimitSettings {
             max_batch: 10,
             max_body_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(60),
+            max_upstream_requests: crate::accounting::DEFAULT_MAX_UPSTREAM_REQUESTS,
+            max_pages_per_walk: crate::accounting::DEFAULT_MAX_PAGES_PER_WALK,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// The upstream bounds of one operation.
+    pub fn upstream(&self) -> crate::accounting::UpstreamLimits {
+        crate::accounting::UpstreamLimits {
+            max_requests: (self.max_upstream_requests > 0).then_some(self.max_upstream_requests),
+            max_pages_per_walk: self.max_pages_per_walk.max(1),
         }
     }
 }

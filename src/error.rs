@@ -20,6 +20,16 @@ pub enum ErrorCode {
     ProviderError,
     ProviderUnsupported,
     Internal,
+    /// A walk over a provider's pages went in a circle (a repeated page token, or pages
+    /// without new records) and was ended with the records read so far.
+    UpstreamPagingLoop,
+    /// A walk over a provider's pages reached `limits.max_pages_per_walk`.
+    UpstreamPageLimit,
+    /// The query spent `limits.max_upstream_requests`; the rest is left out.
+    UpstreamBudgetExceeded,
+    /// A provider record, or a field of one, could not be read: that field is null
+    /// (or that record left out), the rest of the answer is whole.
+    UpstreamRecordInvalid,
     /// The request is not GraphQL over HTTP (bad JSON, bad query string).
     BadRequest,
     /// The document does not parse.
@@ -60,6 +70,10 @@ impl ErrorCode {
             Self::ProviderError => "PROVIDER_ERROR",
             Self::ProviderUnsupported => "PROVIDER_UNSUPPORTED",
             Self::Internal => "INTERNAL",
+            Self::UpstreamPagingLoop => "UPSTREAM_PAGING_LOOP",
+            Self::UpstreamPageLimit => "UPSTREAM_PAGE_LIMIT",
+            Self::UpstreamBudgetExceeded => "UPSTREAM_BUDGET_EXCEEDED",
+            Self::UpstreamRecordInvalid => "UPSTREAM_RECORD_INVALID",
             Self::BadRequest => "BAD_REQUEST",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",

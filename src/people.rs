@@ -27,6 +27,7 @@ use std::{
 use futures::future::join_all;
 
 use crate::{
+    accounting::{self, Note},
     domain::User,
     providers::{Provider, ProviderError, ProviderKind, all_pages},
 };
@@ -233,6 +234,9 @@ pub enum Scope {
 #[derive(Debug, Default)]
 struct Listing {
     users: Option<(Arc<Vec<User>>, Instant, u64)>,
+    /// What the last read noted (a walk ended early: the list may lack people); such a
+    /// list is read again after [`RETRY_AFTER_FAILURE`], and its notes go with every use.
+    notes: Arc<[Note]>,
     failure: Option<(Instant, ProviderError)>,
 }
 
@@ -260,10 +264,14 @@ impl Directory {
             map.entry(provider.connection_id().clone()).or_default().clone()
         };
         let mut listing = slot.lock().await;
-        let fresh = listing.users.as_ref().is_some_and(|(_, at, _)| at.elapsed() < self.ttl);
+        let ttl = if listing.notes.iter().any(|n| !n.sticky) { RETRY_AFTER_FAILURE } else { self.ttl };
+        let fresh = listing.users.as_ref().is_some_and(|(_, at, _)| at.elapsed() < ttl);
         let resting = listing.failure.as_ref().is_some_and(|(at, _)| at.elapsed() < RETRY_AFTER_FAILURE);
         if !fresh && !resting {
-            match all_pages(|page| provider.list_users(page)).await {
+            let (read, notes) =
+                accounting::capture(all_pages(provider.as_ref(), "users", |page| provider.list_users(page))).await;
+            listing.notes = notes.into();
+            match read {
                 Ok(users) => {
                     let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                     listing.users = Some((Arc::new(users), Instant::now(), generation));
@@ -275,6 +283,7 @@ impl Directory {
                 }
             }
         }
+        accounting::emit(&listing.notes);
         match (&listing.users, &listing.failure) {
             (Some((users, _, generation)), _) => Ok((users.clone(), *generation)),
             (None, Some((_, e))) => Err(e.clone()),

@@ -56,7 +56,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     domain::Call,
-    providers::{CallFilterSupport, CallQuery, Provider, ProviderError, SortDirection, all_pages},
+    providers::{
+        CallFilterSupport, CallQuery, Provider, ProviderError, SortDirection, all_pages,
+        paging::{self, Keyed},
+    },
 };
 
 /// Calls a time window should hold (a little under Gong's page of 100, so a window
@@ -363,7 +366,7 @@ impl Source {
 
     async fn whole(&self) -> Result<Vec<Call>, ProviderError> {
         let q = self.base();
-        all_pages(|page| self.provider.list_calls(&q, page)).await
+        all_pages(self.provider.as_ref(), "calls", |page| self.provider.list_calls(&q, page)).await
     }
 
     /// The next batch walking `walk` from `from` (inclusive), or from `hint`.
@@ -448,7 +451,7 @@ impl Source {
             },
         };
         let q = Self::window_query(&base, lo, hi);
-        let mut items = all_pages(|page| self.provider.list_calls(&q, page)).await?;
+        let mut items = all_pages(self.provider.as_ref(), "calls", |page| self.provider.list_calls(&q, page)).await?;
         let count = items.len();
         walk.sort(&mut items);
         let at = Hint::Window { lo, hi, f: floor, w: width, r: left };
@@ -607,6 +610,11 @@ struct Stream {
     edge: Option<DateTime<Utc>>,
     /// Whether the stream's query was narrowed by a shared read.
     narrowed: bool,
+    /// Guards the stream's fetches against a provider that pages in a circle.
+    guard: Option<paging::Walk>,
+    /// Why the stream was ended early (its provider paged in a circle): reported like
+    /// a failure, but the stream is at its end.
+    stopped: Option<ProviderError>,
 }
 
 impl Stream {
@@ -645,6 +653,7 @@ impl Stream {
         // the query), as every stream that narrows does, so they share it too.
         self.fetched = true;
         self.next = None;
+        self.guard = None;
         self.held.clear();
         self.held_at = None;
     }
@@ -691,8 +700,22 @@ impl Stream {
                 // read; backward, hints (which lead forward) do not apply.
                 (self.pos.cut.time(), if forward { self.pos.hint.clone() } else { None })
             };
+            let guard = self.guard.get_or_insert_with(|| {
+                let p = &self.src.provider;
+                let start = hint.as_ref().map(hint_token);
+                let guard =
+                    paging::Walk::new(p.kind(), p.connection_id(), "calls timeline").starting_at(start.as_ref());
+                // Time windows may hold no call, one after another: only the provider's
+                // own pages must bring new calls.
+                if matches!(strategy(&self.src.caps(), walk), Strategy::Chain) { guard } else { guard.tokens_only() }
+            });
             match self.src.fetch(walk, from, hint).await {
-                Ok(batch) => {
+                Ok(mut batch) => {
+                    let next = (batch.next != Hint::Done).then(|| hint_token(&batch.next));
+                    if let Err(e) = guard.step(batch.items.iter().map(Keyed::key_hash), next.as_ref()) {
+                        self.stopped = Some(e);
+                        batch.next = Hint::Done;
+                    }
                     self.fetched = true;
                     if self.src.shared.is_some() {
                         self.tally_shared(walk, &batch.items);
@@ -767,6 +790,11 @@ pub struct MergedPage {
 /// Reads `want` calls of the timeline over `sources` in `order`, from `positions`
 /// (one per source): forward (after them) or backward (before them, the page
 /// still in the timeline's order).
+/// What identifies a fetch's position, for telling one that comes back.
+fn hint_token(hint: &Hint) -> String {
+    serde_json::to_string(hint).unwrap_or_default()
+}
+
 pub async fn merge(
     sources: Vec<Source>,
     positions: Vec<StreamPos>,
@@ -792,6 +820,8 @@ pub async fn merge(
             tally: Default::default(),
             edge: None,
             narrowed: false,
+            guard: None,
+            stopped: None,
         })
         .collect();
     let mut out = Vec::new();
@@ -829,7 +859,11 @@ pub async fn merge(
         out.reverse();
     }
     let more = streams.iter().any(|s| !s.buf.is_empty() || s.failed.is_some());
-    let failures = streams.iter().enumerate().filter_map(|(i, s)| s.failed.clone().map(|e| (i, e))).collect();
+    let failures = streams
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.failed.clone().or_else(|| s.stopped.clone()).map(|e| (i, e)))
+        .collect();
     MergedPage { calls: out, more, failures }
 }
 

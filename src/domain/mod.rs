@@ -99,6 +99,9 @@ pub enum Medium {
     Video,
     /// Text chat.
     Chat,
+    /// A medium the provider names that convograph does not know (its own value is in
+    /// `remoteData`).
+    Other,
 }
 
 /// A call or meeting.

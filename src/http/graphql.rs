@@ -45,6 +45,7 @@ use crate::{
     federation::ftv1,
     loaders::Loaders,
     metrics::ANONYMOUS_OPERATION,
+    schema::notes,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -332,7 +333,7 @@ async fn run(
         operations.push(state.metrics.operation_label(name.as_deref()));
         match checked {
             Ok(()) => {
-                let account = RequestAccount::new();
+                let account = RequestAccount::with_limits(limits.upstream());
                 r.data.insert(principal.clone());
                 r.data.insert(Arc::new(Loaders::new(&state.registry, Some(account.clone()))));
                 if trace {
@@ -347,6 +348,19 @@ async fn run(
         match slot {
             Ok((r, account)) => {
                 let mut resp = accounting::scope(account.clone(), state.schema.execute(r)).await;
+                // Errors that came with data (a walk ended early, a record read
+                // without a field), at the fields they concern.
+                if !is_request_error(&resp) {
+                    resp.errors.extend(notes::into_errors(&account));
+                }
+                if debug {
+                    // The daily quota left on every connection the caller reads.
+                    for p in state.registry.iter().filter(|p| principal.may_read(p.connection_id())) {
+                        if let Some(left) = p.daily_quota_left() {
+                            account.set_daily_quota_left(p.kind(), p.connection_id(), left);
+                        }
+                    }
+                }
                 if debug && let Ok(summary) = async_graphql::Value::from_json(serde_json::json!(account.summary())) {
                     resp.extensions.insert("convograph".to_owned(), summary);
                 }

@@ -42,6 +42,22 @@ pub enum ProviderErrorKind {
     /// Bad input detected before calling the provider.
     #[error("{0}")]
     BadInput(String),
+    /// A walk over the provider's pages went in a circle (a page token came back, or
+    /// pages stopped bringing new records) and was ended; what was read is kept.
+    #[error("the provider's paging went in a circle ({0}); the walk was ended with the records read so far")]
+    PagingLoop(String),
+    /// A walk reached `limits.max_pages_per_walk` and was ended; what was read is kept.
+    #[error("the walk over the provider's pages was ended after {0} pages (limits.max_pages_per_walk)")]
+    PageLimit(u32),
+    /// The query spent its `limits.max_upstream_requests`.
+    #[error(
+        "this query reached its budget of {0} upstream requests (limits.max_upstream_requests); the rest is left out"
+    )]
+    QueryBudget(u32),
+    /// A record, or a field of one, could not be read: the field is null (or the
+    /// record left out), the rest is kept.
+    #[error("{0}")]
+    Record(String),
 }
 
 impl ProviderError {
@@ -60,6 +76,10 @@ impl ProviderError {
             }
             ProviderErrorKind::Unsupported(_) => ErrorCode::ProviderUnsupported,
             ProviderErrorKind::BadInput(_) => ErrorCode::BadUserInput,
+            ProviderErrorKind::PagingLoop(_) => ErrorCode::UpstreamPagingLoop,
+            ProviderErrorKind::PageLimit(_) => ErrorCode::UpstreamPageLimit,
+            ProviderErrorKind::QueryBudget(_) => ErrorCode::UpstreamBudgetExceeded,
+            ProviderErrorKind::Record(_) => ErrorCode::UpstreamRecordInvalid,
         }
     }
 

@@ -10,6 +10,7 @@ mod error;
 pub mod execvision;
 pub mod gong;
 pub mod hubster;
+pub mod paging;
 pub mod salesloft;
 pub mod transport;
 pub(crate) mod wire;
@@ -281,6 +282,11 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Cheap call proving the credentials work (readiness).
     async fn check(&self) -> Result<(), ProviderError>;
 
+    /// Requests left in the connection's daily quota, when it has one (Gong).
+    fn daily_quota_left(&self) -> Option<u64> {
+        None
+    }
+
     /// One page of the users list.
     async fn list_users(&self, _page: Option<String>) -> Result<Page<User>, ProviderError> {
         Err(self.unsupported("users"))
@@ -347,7 +353,7 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// looks one up by id, so this reads the (cached) list whole.
     async fn score(&self, id: &str) -> Result<Option<Score>, ProviderError> {
         let all_time = ScoreQuery::default();
-        let all = all_pages(|page| self.list_scores(&all_time, page)).await?;
+        let all = all_pages(self, "scores", |page| self.list_scores(&all_time, page)).await?;
         Ok(all.into_iter().find(|s| s.remote_id == id))
     }
     /// Scorecard templates.
@@ -420,20 +426,38 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 }
 
-/// Every record of a paged provider list, following `next` tokens to the end.
-pub async fn all_pages<T, F, Fut>(fetch: F) -> Result<Vec<T>, ProviderError>
+/// Every record of a paged provider list of `provider`, following `next` tokens to
+/// the end. A walk the provider sends in a circle ([`paging::Walk`]) ends with the
+/// records read so far and an `UPSTREAM_PAGING_LOOP` note; so does a failure after
+/// the first page (its error is the note): partial data beats none.
+pub async fn all_pages<P, T, F, Fut>(provider: &P, what: &'static str, fetch: F) -> Result<Vec<T>, ProviderError>
 where
+    P: Provider + ?Sized,
+    T: paging::Keyed,
     F: Fn(Option<String>) -> Fut,
     Fut: Future<Output = Result<Page<T>, ProviderError>>,
 {
+    let mut walk = paging::Walk::new(provider.kind(), provider.connection_id(), what);
     let mut out = Vec::new();
     let mut token = None;
     loop {
-        let page = fetch(token).await?;
+        let mut page = match fetch(token).await {
+            Ok(page) => page,
+            Err(e) if walk.pages() == 0 => return Err(e),
+            Err(e) => {
+                paging::ended(e);
+                return Ok(out);
+            }
+        };
+        let step = walk.step_records(&mut page.items, page.next.as_deref());
         out.extend(page.items);
-        match page.next {
-            Some(next) => token = Some(next),
-            None => return Ok(out),
+        match step {
+            Ok(true) => token = page.next,
+            Ok(false) => return Ok(out),
+            Err(e) => {
+                paging::ended(e);
+                return Ok(out);
+            }
         }
     }
 }

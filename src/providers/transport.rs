@@ -249,12 +249,20 @@ impl Transport {
         self.error(kind)
     }
 
+    /// A loop-proof walk over the pages of `what` on this connection.
+    pub fn walk(&self, what: impl Into<std::borrow::Cow<'static, str>>) -> super::paging::Walk {
+        super::paging::Walk::new(self.provider, &self.connection, what)
+    }
+
     /// Sends `req`, applying the traffic policy.
     pub async fn send(&self, req: &UpstreamRequest) -> Result<UpstreamResponse, ProviderError> {
         let deadline = Instant::now() + self.policy.max_queue_wait;
         let mut attempt = 0u32;
         let mut renewed = false;
         loop {
+            // The query's own bound comes first: a request it may not send is not
+            // worth waiting for.
+            accounting::spend().map_err(|max| self.error(ProviderErrorKind::QueryBudget(max)))?;
             let waited_from = Instant::now();
             let turn = self.wait_for_turn(deadline).await;
             let turn = match (turn, &self.budget) {
@@ -411,10 +419,16 @@ impl Transport {
         Ok(RawResponse { status, body, retry_after, budget_remaining, budget_cost })
     }
 
-    /// Decodes a JSON body into a wire model; errors name the JSON path.
+    /// Decodes a JSON body into a wire model, leniently ([`super::wire`]): what had to
+    /// be repaired (a field read as null, a record left out) becomes a note about
+    /// that record, which the client sees with the data. Errors name the JSON path.
     pub fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, ProviderError> {
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(de).map_err(|e| self.error(ProviderErrorKind::Decode(e.to_string())))
+        let (decoded, issues) = super::wire::collecting(|| super::wire::decode::<T>(body));
+        for issue in issues {
+            let error = self.error(ProviderErrorKind::Record(issue.message));
+            accounting::note(accounting::Note::about(error, issue.record));
+        }
+        decoded.map_err(|e| self.error(ProviderErrorKind::Decode(e)))
     }
 
     /// An error for an unexpected status.

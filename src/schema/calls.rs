@@ -170,7 +170,7 @@ pub(crate) async fn calls_list(
         return Ok(List::with_additional_fields(false, false, ListInfo { total_count: Some(0) }));
     };
     let local = query.needs_local_filtering(&provider.capabilities().native_call_filters);
-    let list = ListId::new(&conn, "calls", &query);
+    let list = ListId::of(provider.as_ref(), "calls", &query);
     let kind = provider.kind();
     paginate(
         &st.cursors,

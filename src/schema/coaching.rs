@@ -83,13 +83,13 @@ pub(crate) async fn since_list<R, T, F, Fut>(
     map: impl Fn(R) -> T,
 ) -> AppResult<List<T>>
 where
-    R: Clone,
+    R: Clone + crate::providers::paging::Keyed,
     T: async_graphql::OutputType,
     F: Fn(Option<String>) -> Fut,
     Fut: Future<Output = Result<domain::Page<R>, crate::providers::ProviderError>>,
 {
     let st = state(ctx);
-    let list = ListId::new(provider.connection_id(), what, query);
+    let list = ListId::of(provider.as_ref(), what, query);
     paginate(&st.cursors, st.max_page_size, &list, args, fetch, map).await
 }
 
@@ -107,11 +107,12 @@ where
     T: async_graphql::OutputType,
     Fut: Future<Output = Result<Vec<R>, crate::providers::ProviderError>>,
 {
-    since_list(
-        ctx,
-        provider,
-        what,
-        &(),
+    let st = state(ctx);
+    let list = ListId::new(provider.connection_id(), what, &());
+    super::connection::paginate_once(
+        &st.cursors,
+        st.max_page_size,
+        &list,
         args,
         |_| {
             let fut = fetch();
@@ -727,7 +728,8 @@ impl CoachingPlanNode {
                 let (p, plan) = (p.clone(), plan.clone());
                 async move {
                     let all_time = SinceQuery::default();
-                    let all = all_pages(|page| p.list_meetings(&all_time, page)).await?;
+                    let all =
+                        all_pages(p.as_ref(), "coaching meetings", |page| p.list_meetings(&all_time, page)).await?;
                     Ok(all.into_iter().filter(|m| m.plan_remote_id.as_deref() == Some(plan.as_str())).collect())
                 }
             },

@@ -24,9 +24,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{
+    accounting,
     domain::Page,
     error::{AppError, AppResult},
-    providers::ProviderError,
+    providers::{
+        Provider, ProviderError, ProviderErrorKind, ProviderKind,
+        paging::{self, Keyed, hash64},
+    },
 };
 
 const MAC_LEN: usize = 16;
@@ -36,7 +40,12 @@ const MAC_LEN: usize = 16;
 pub struct CursorCodec {
     key: Arc<[u8]>,
     tokens: moka::sync::Cache<(Arc<str>, String, u32), Option<String>>,
+    /// What each page held (a hash of its records' keys), to tell a page repeated.
+    digests: moka::sync::Cache<(Arc<str>, String, u32), u64>,
 }
+
+/// How many earlier pages a page token is compared with.
+const LOOP_LOOKBACK: u32 = 64;
 
 impl std::fmt::Debug for CursorCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,12 +72,11 @@ struct Position {
 impl CursorCodec {
     /// A codec with this key.
     pub fn new(key: &[u8]) -> Self {
+        let idle = Duration::from_secs(30 * 60);
         Self {
             key: Arc::from(key),
-            tokens: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_idle(Duration::from_secs(30 * 60))
-                .build(),
+            tokens: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(idle).build(),
+            digests: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(idle).build(),
         }
     }
 
@@ -137,6 +145,33 @@ impl CursorCodec {
         self.tokens.insert((list.connection.clone(), list.fingerprint.clone(), page), token);
     }
 
+    fn remember_digest(&self, list: &ListId, page: u32, digest: u64) {
+        self.digests.insert((list.connection.clone(), list.fingerprint.clone(), page), digest);
+    }
+
+    fn digest_of(&self, list: &ListId, page: u32) -> Option<u64> {
+        self.digests.get(&(list.connection.clone(), list.fingerprint.clone(), page))
+    }
+
+    /// Why the walk of `list` must not go on from page `page` (read with its
+    /// records' `digest`) to the page `next` names: the token came back (it names
+    /// this page or one of the last [`LOOP_LOOKBACK`] before it, as remembered), the
+    /// page is the previous page again, or the walk is at `max_pages`. Pages are
+    /// remembered across requests, so a client paging on with cursors is stopped too.
+    fn loop_at(&self, list: &ListId, page: u32, digest: u64, next: &str, max_pages: u32) -> Option<ProviderErrorKind> {
+        let back = page.saturating_sub(LOOP_LOOKBACK);
+        if (back..=page).any(|q| self.token_of(list, q).flatten().as_deref() == Some(next)) {
+            return Some(ProviderErrorKind::PagingLoop(format!("a page token came back after page {}", page + 1)));
+        }
+        if page > 0 && self.digest_of(list, page - 1) == Some(digest) {
+            return Some(ProviderErrorKind::PagingLoop(format!(
+                "page {} brought the same records as page {page}",
+                page + 1
+            )));
+        }
+        (page + 1 >= max_pages).then_some(ProviderErrorKind::PageLimit(max_pages))
+    }
+
     fn token_of(&self, list: &ListId, page: u32) -> Option<Option<String>> {
         if page == 0 {
             return Some(None);
@@ -183,6 +218,8 @@ pub(crate) fn page_size(max_page_size: usize, args: &PageArgs) -> AppResult<(usi
 pub struct ListId {
     pub connection: Arc<str>,
     pub fingerprint: String,
+    /// The provider whose pages the list walks (set for lists of provider pages).
+    pub provider: Option<ProviderKind>,
 }
 
 impl ListId {
@@ -194,7 +231,12 @@ impl ListId {
         hasher.update([0]);
         hasher.update(&json);
         let digest = hasher.finalize();
-        Self { connection: connection.clone(), fingerprint: URL_SAFE_NO_PAD.encode(&digest[..12]) }
+        Self { connection: connection.clone(), fingerprint: URL_SAFE_NO_PAD.encode(&digest[..12]), provider: None }
+    }
+
+    /// The list of `what` of `provider`'s pages, filtered by `args`.
+    pub fn of(provider: &dyn Provider, what: &str, args: &impl Serialize) -> Self {
+        Self { provider: Some(provider.kind()), ..Self::new(provider.connection_id(), what, args) }
     }
 }
 
@@ -237,13 +279,41 @@ where
         let page = page.clone();
         async move { Ok(page) }
     };
-    paginate(codec, max_page_size, list, args, fetch, map).await
+    paginate_with(codec, max_page_size, list, args, fetch, map, None).await
+}
+
+/// [`paginate`] over a fetch whose one page never points on (a whole provider
+/// result): nothing to guard.
+pub async fn paginate_once<R, T, F, Fut>(
+    codec: &CursorCodec,
+    max_page_size: usize,
+    list: &ListId,
+    args: PageArgs,
+    fetch: F,
+    map: impl Fn(R) -> T,
+) -> AppResult<List<T>>
+where
+    R: Clone,
+    T: OutputType,
+    F: Fn(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<R>, ProviderError>>,
+{
+    paginate_with(codec, max_page_size, list, args, fetch, map, None).await
+}
+
+/// The hash of a page's records' keys, in order.
+fn digest<R: Keyed>(items: &[R]) -> u64 {
+    hash64(&items.iter().map(Keyed::key_hash).collect::<Vec<_>>())
 }
 
 /// Builds a Relay connection over a provider's pages.
 ///
 /// `fetch(token)` returns the page for a provider page token (`None` = first page).
-/// `map` turns each provider record into its GraphQL node.
+/// `map` turns each provider record into its GraphQL node. A provider that sends
+/// the walk in a circle (a page token that comes back, a page that repeats the one
+/// before), within a request or across cursors, ends the list there: the edges read
+/// are answered, `hasNextPage` is false, and an `UPSTREAM_PAGING_LOOP` error says
+/// why; so does `UPSTREAM_PAGE_LIMIT` at `limits.max_pages_per_walk`.
 pub async fn paginate<R, T, F, Fut>(
     codec: &CursorCodec,
     max_page_size: usize,
@@ -251,6 +321,24 @@ pub async fn paginate<R, T, F, Fut>(
     args: PageArgs,
     fetch: F,
     map: impl Fn(R) -> T,
+) -> AppResult<List<T>>
+where
+    R: Clone + Keyed,
+    T: OutputType,
+    F: Fn(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<R>, ProviderError>>,
+{
+    paginate_with(codec, max_page_size, list, args, fetch, map, Some(digest::<R>)).await
+}
+
+async fn paginate_with<R, T, F, Fut>(
+    codec: &CursorCodec,
+    max_page_size: usize,
+    list: &ListId,
+    args: PageArgs,
+    fetch: F,
+    map: impl Fn(R) -> T,
+    guard: Option<fn(&[R]) -> u64>,
 ) -> AppResult<List<T>>
 where
     R: Clone,
@@ -284,11 +372,21 @@ where
     let mut total = None;
     let (has_prev, has_next);
 
+    let max_pages = accounting::limits().max_pages_per_walk;
     let load = |page: u32, token: Option<String>| {
         let fut = fetch(token.clone());
         async move {
-            let p = fut.await?;
+            let mut p = fut.await?;
             codec.remember(list, page, token);
+            if let (Some(digest), Some(provider)) = (guard, list.provider) {
+                let d = digest(&p.items);
+                codec.remember_digest(list, page, d);
+                let stop = p.next.as_deref().and_then(|next| codec.loop_at(list, page, d, next, max_pages));
+                if let Some(kind) = stop {
+                    paging::ended(ProviderError::new(provider, &list.connection, kind));
+                    p.next = None;
+                }
+            }
             if let Some(next) = &p.next {
                 codec.remember(list, page + 1, Some(next.clone()));
             }

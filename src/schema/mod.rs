@@ -14,6 +14,7 @@ pub mod connection;
 pub mod coverage;
 pub mod id;
 pub mod limits;
+pub mod notes;
 pub mod observe;
 pub mod people;
 pub mod persisted;
@@ -80,6 +81,7 @@ pub fn build_schema(state: AppState, options: SchemaOptions) -> AppSchema {
         .enable_federation()
         .extension(crate::federation::entities::EntitySlotsExtension)
         .extension(crate::federation::ftv1::Ftv1Extension)
+        .extension(notes::FieldNotes)
         .data(state);
     if options.resolver_spans {
         builder = builder.extension(observe::FieldSpans);

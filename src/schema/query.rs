@@ -73,12 +73,18 @@ async fn call_by_id(ctx: &Context<'_>, id: &ID) -> Result<Option<CallNode>> {
 
 /// The first record of a list (read whole through the provider, whose pages are
 /// cached) that `key` names.
-async fn find_in<T, F, Fut>(fetch: F, key: impl Fn(&T) -> String, wanted: &str) -> Result<Option<T>, ProviderError>
+async fn find_in<T, F, Fut>(
+    provider: &dyn crate::providers::Provider,
+    fetch: F,
+    key: impl Fn(&T) -> String,
+    wanted: &str,
+) -> Result<Option<T>, ProviderError>
 where
+    T: crate::providers::paging::Keyed,
     F: Fn(Option<String>) -> Fut,
     Fut: Future<Output = Result<Page<T>, ProviderError>>,
 {
-    Ok(all_pages(fetch).await?.into_iter().find(|r| key(r) == wanted))
+    Ok(all_pages(provider, "records", fetch).await?.into_iter().find(|r| key(r) == wanted))
 }
 
 /// Any object by its global id: the provider record it names, re-read (through the
@@ -150,38 +156,44 @@ async fn node_by_id(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         }
         Kind::CallTopicMatches => {
             let all = TopicMatchQuery::default();
-            let found = find_in(|page| p.list_topic_matches(&all, page), |m| m.call_remote_id.clone(), key)
+            let found = find_in(p.as_ref(), |page| p.list_topic_matches(&all, page), |m| m.call_remote_id.clone(), key)
                 .await
                 .map_err(AppError::from)?;
             found.map(|m| Node::CallTopicMatches(CallTopicMatchesNode { src, m: Arc::new(m) }))
         }
         Kind::Listen => {
-            let found =
-                find_in(|page| p.list_listens(&all_time, page), keys::listen, key).await.map_err(AppError::from)?;
+            let found = find_in(p.as_ref(), |page| p.list_listens(&all_time, page), keys::listen, key)
+                .await
+                .map_err(AppError::from)?;
             found.map(|l| Node::Listen(ListenNode { src, l: Arc::new(l) }))
         }
         Kind::Feedback => {
-            let found =
-                find_in(|page| p.list_feedback(&all_time, page), keys::feedback, key).await.map_err(AppError::from)?;
+            let found = find_in(p.as_ref(), |page| p.list_feedback(&all_time, page), keys::feedback, key)
+                .await
+                .map_err(AppError::from)?;
             found.map(|f| Node::Feedback(FeedbackNode { src, f: Arc::new(f) }))
         }
         Kind::Share => {
-            let found =
-                find_in(|page| p.list_shares(&all_time, page), keys::share, key).await.map_err(AppError::from)?;
+            let found = find_in(p.as_ref(), |page| p.list_shares(&all_time, page), keys::share, key)
+                .await
+                .map_err(AppError::from)?;
             found.map(|s| Node::Share(ShareNode { src, s: Arc::new(s) }))
         }
         Kind::Kpi => {
-            let found = find_in(|page| p.list_kpis(&all_time, page), keys::kpi, key).await.map_err(AppError::from)?;
+            let found = find_in(p.as_ref(), |page| p.list_kpis(&all_time, page), keys::kpi, key)
+                .await
+                .map_err(AppError::from)?;
             found.map(|k| Node::Kpi(KpiNode { src, k: Arc::new(k) }))
         }
         Kind::CoachingPlan => {
-            let found = find_in(|page| p.list_coaching_plans(&all_time, page), |r| r.remote_id.clone(), key)
-                .await
-                .map_err(AppError::from)?;
+            let found =
+                find_in(p.as_ref(), |page| p.list_coaching_plans(&all_time, page), |r| r.remote_id.clone(), key)
+                    .await
+                    .map_err(AppError::from)?;
             found.map(|plan| Node::CoachingPlan(CoachingPlanNode { src, p: Arc::new(plan) }))
         }
         Kind::CoachingMeeting => {
-            let found = find_in(|page| p.list_meetings(&all_time, page), |r| r.remote_id.clone(), key)
+            let found = find_in(p.as_ref(), |page| p.list_meetings(&all_time, page), |r| r.remote_id.clone(), key)
                 .await
                 .map_err(AppError::from)?;
             found.map(|m| Node::CoachingMeeting(MeetingNode { src, m: Arc::new(m) }))
@@ -228,7 +240,7 @@ impl QueryRoot {
         }
         let provider = pick_connection(ctx, connection_id.as_ref(), "users", |c| c.users)?;
         let conn = provider.connection_id().clone();
-        let list = ListId::new(&conn, "users", &());
+        let list = ListId::of(provider.as_ref(), "users", &());
         let (kind, rank) = (provider.kind(), super::rank(ctx, &conn));
         let mut page = paginate(
             &st.cursors,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{
     CallNode, ConnectionNode, UserNode,
     calls::Metric,
-    connection::{List, ListId, ListInfo, PageArgs, page_size, paginate},
+    connection::{List, ListId, ListInfo, PageArgs, page_size, paginate, paginate_once},
     connection_node,
     id::{self, Kind},
     state,
@@ -42,7 +42,7 @@ where
     Fut: Future<Output = Result<Vec<R>, crate::providers::ProviderError>>,
 {
     let st = state(ctx);
-    paginate(
+    paginate_once(
         &st.cursors,
         st.max_page_size,
         &list,
@@ -194,13 +194,12 @@ pub(crate) async fn scores_list(
     filter: ScoreFilter,
     args: PageArgs,
 ) -> AppResult<List<ScoreNode>> {
-    let conn = provider.connection_id().clone();
     let st = state(ctx);
     page_size(st.max_page_size, &args)?;
     let Some(query) = score_query(ctx, provider, &filter).await? else {
         return Ok(List::with_additional_fields(false, false, ListInfo { total_count: Some(0) }));
     };
-    let list = ListId::new(&conn, "scores", &query);
+    let list = ListId::of(provider.as_ref(), "scores", &query);
     paginate(
         &st.cursors,
         st.max_page_size,

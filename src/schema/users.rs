@@ -23,7 +23,7 @@ use crate::{
     people::{Account, Person},
     providers::{
         Capabilities, Provider, ProviderError, ProviderKind, ScoreQuery, SinceQuery, SortDirection, StatsQuery,
-        all_pages,
+        all_pages, paging,
     },
     timeline::Shared,
 };
@@ -80,15 +80,21 @@ impl ProviderIdentity {
 
 /// Finds a user by email (or alias, case-insensitive) in one connection's users.
 pub(crate) async fn find_by_email(provider: &Arc<dyn Provider>, email: &str) -> AppResult<Option<User>> {
+    let mut walk = paging::Walk::new(provider.kind(), provider.connection_id(), "users");
     let mut token = None;
     loop {
-        let page = provider.list_users(token).await?;
+        let mut page = provider.list_users(token).await?;
+        let step = walk.step_records(&mut page.items, page.next.as_deref());
         if let Some(u) = page.items.into_iter().find(|u| u.has_email(email)) {
             return Ok(Some(u));
         }
-        match page.next {
-            Some(next) => token = Some(next),
-            None => return Ok(None),
+        match step {
+            Ok(true) => token = page.next,
+            Ok(false) => return Ok(None),
+            Err(e) => {
+                paging::ended(e);
+                return Ok(None);
+            }
         }
     }
 }
@@ -463,7 +469,7 @@ impl UserNode {
                 .filter_map(|a| a.user.email.as_ref().map(|e| e.to_ascii_lowercase()))
                 .collect();
             async move {
-                let all = all_pages(|page| p.list_scores(&read, page)).await?;
+                let all = all_pages(p.as_ref(), "scores", |page| p.list_scores(&read, page)).await?;
                 let mine = |s: &Score| match (&s.reviewed_user_remote_id, &s.reviewed_user_email) {
                     (Some(id), _) => own.reviewed_user_remote_ids.contains(id),
                     (None, Some(e)) => emails.contains(&e.to_ascii_lowercase()),
@@ -491,7 +497,8 @@ impl UserNode {
             let p = p.clone();
             async move {
                 let all_time = SinceQuery::default();
-                let all = all_pages(|page| p.list_coaching_plans(&all_time, page)).await?;
+                let all =
+                    all_pages(p.as_ref(), "coaching plans", |page| p.list_coaching_plans(&all_time, page)).await?;
                 let mine = |id: &Option<String>| id.as_ref().is_some_and(|id| ids.contains(id));
                 Ok(all
                     .into_iter()

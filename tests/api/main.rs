@@ -3,6 +3,7 @@
 mod auth;
 mod calls;
 mod config;
+mod contract;
 mod costs;
 mod coverage;
 mod deploy;
@@ -17,6 +18,7 @@ mod hubster;
 mod limits;
 mod metrics;
 mod nodes;
+mod openapi;
 mod ops;
 mod people;
 mod process;

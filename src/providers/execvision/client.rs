@@ -12,9 +12,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
-use super::{mapping::timestamp, model::WithRaw};
+use super::{
+    mapping::timestamp,
+    model::{RecordList, WithRaw},
+};
 use crate::providers::{
     ProviderError, ProviderErrorKind,
+    paging::{self, hash64},
     transport::{Transport, UpstreamRequest},
 };
 
@@ -97,7 +101,11 @@ impl EvClient {
     }
 
     pub(crate) async fn get_list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<WithRaw<T>>, ProviderError> {
-        Ok(self.get(UpstreamRequest::get(format!("{BASE}{path}"))).await?.unwrap_or_default())
+        Ok(self
+            .get::<RecordList<T>>(UpstreamRequest::get(format!("{BASE}{path}")))
+            .await?
+            .map(Vec::from)
+            .unwrap_or_default())
     }
 
     /// `GET check`: succeeds when the credentials work.
@@ -129,7 +137,7 @@ impl EvClient {
         for (k, v) in &list.params {
             req = req.param(k, v.clone());
         }
-        let raw: Vec<WithRaw<T>> = self.get(req).await?.unwrap_or_default();
+        let raw: Vec<WithRaw<T>> = self.get::<RecordList<T>>(req).await?.map(Vec::from).unwrap_or_default();
         let raw_len = match pos.unit {
             Some(unit) => raw.iter().map(|r| unit(&r.data)).collect::<std::collections::HashSet<_>>().len(),
             None => raw.len(),
@@ -173,10 +181,14 @@ impl EvClient {
         }
         let next = SinceToken { s: last_modified, l: list.takes_last_id.then_some(last_key), k: keys };
         if fresh.is_empty() && token == Some(&next) {
-            return Err(self.error(ProviderErrorKind::Decode(format!(
-                "paging of {} made no progress: more than {} records share one modified time",
+            // The page brought nothing past the token (the server ignored it, or more
+            // than `limit` records share one modified time): the walk ends here.
+            paging::ended(self.error(ProviderErrorKind::PagingLoop(format!(
+                "{}: a page brought no record past the last one read (more than {} records share one modified time, \
+                 or the server ignored `since`)",
                 list.path, list.limit
             ))));
+            return Ok((fresh, None));
         }
         Ok((fresh, Some(next)))
     }
@@ -188,14 +200,28 @@ impl EvClient {
         pos: &Positioned<T>,
         start: DateTime<Utc>,
     ) -> Result<Vec<WithRaw<T>>, ProviderError> {
+        let mut walk = self.transport.walk(list.path.to_owned());
         let mut out = Vec::new();
         let mut token = None;
         loop {
-            let (items, next) = self.since_page(list, pos, start, token.as_ref()).await?;
+            let (mut items, next) = match self.since_page(list, pos, start, token.as_ref()).await {
+                Ok(page) => page,
+                Err(e) if walk.pages() == 0 => return Err(e),
+                Err(e) => {
+                    paging::ended(e);
+                    return Ok(out);
+                }
+            };
+            let token_text = next.as_ref().map(SinceToken::encode);
+            let step = walk.step_dedup(&mut items, |i| hash64(&(pos.key)(&i.data)), token_text.as_deref());
             out.extend(items);
-            match next {
-                Some(n) => token = Some(n),
-                None => return Ok(out),
+            match step {
+                Ok(true) => token = next,
+                Ok(false) => return Ok(out),
+                Err(e) => {
+                    paging::ended(e);
+                    return Ok(out);
+                }
             }
         }
     }

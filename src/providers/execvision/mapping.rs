@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::model::*;
@@ -13,10 +13,7 @@ use crate::domain::{
     TopicHitMatch, TopicMatchBlock, Transcript, TranscriptSpeaker, User,
 };
 
-/// Parses an ISO-8601 timestamp (with offset or `Z`, any fraction).
-pub(crate) fn timestamp(s: Option<&str>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
-}
+pub(crate) use crate::providers::wire::timestamp;
 
 fn date(s: Option<&str>) -> Option<NaiveDate> {
     s.and_then(|s| NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok())

@@ -58,8 +58,9 @@ fn epoch() -> DateTime<Utc> {
     Utc.timestamp_opt(0, 0).single().expect("the epoch exists")
 }
 
-fn non_empty(s: &Option<String>) -> Option<String> {
-    s.clone().filter(|s| !s.is_empty())
+/// A time as the API wrote it.
+fn text(t: &Option<TimeText>) -> Option<String> {
+    t.as_deref().map(str::to_owned)
 }
 
 impl ExecVisionProvider {
@@ -126,7 +127,7 @@ impl ExecVisionProvider {
             .get_or_fetch(self.key("deleted", client::iso(start)), ResourceKind::Calls, async {
                 let list = SinceList { path: "/calls/deleted", limit: MAX_LIMIT, takes_last_id: true, params: vec![] };
                 let pos = Positioned::<EvDeletedCall> {
-                    modified: |d| d.deleted_at.clone(),
+                    modified: |d| text(&d.deleted_at),
                     key: |d| d.id.clone(),
                     unit: None,
                 };
@@ -172,7 +173,7 @@ impl ExecVisionProvider {
 
     async fn all_scores(&self) -> Result<Vec<Score>, ProviderError> {
         let all_time = ScoreQuery::default();
-        super::all_pages(|page| self.list_scores(&all_time, page)).await
+        super::all_pages(self, "scores", |page| self.list_scores(&all_time, page)).await
     }
 }
 
@@ -181,11 +182,7 @@ impl ExecVisionProvider {
 struct DeletedIds(HashSet<String>);
 
 fn call_position() -> Positioned<EvCall> {
-    Positioned {
-        modified: |c| non_empty(&c.modified).or_else(|| c.call_time.clone()),
-        key: |c| c.id.clone(),
-        unit: None,
-    }
+    Positioned { modified: |c| text(&c.modified).or_else(|| text(&c.call_time)), key: |c| c.id.clone(), unit: None }
 }
 
 /// What ExecVision fills (also the source of the README coverage table).
@@ -219,6 +216,10 @@ impl Provider for ExecVisionProvider {
 
     fn capabilities(&self) -> Capabilities {
         capabilities()
+    }
+
+    fn daily_quota_left(&self) -> Option<u64> {
+        self.client.transport.daily_quota_left()
     }
 
     async fn check(&self) -> Result<(), ProviderError> {
@@ -326,7 +327,7 @@ impl Provider for ExecVisionProvider {
     async fn list_scores(&self, query: &ScoreQuery, page: Option<String>) -> Result<Page<Score>, ProviderError> {
         let list = SinceList { path: "/scores", limit: MAX_LIMIT, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvScoreRow> {
-            modified: |r| non_empty(&r.modified).or_else(|| r.score_time.clone()),
+            modified: |r| text(&r.modified).or_else(|| text(&r.score_time)),
             key: |r| format!("{}|{}", r.result_id, r.question_id.as_deref().unwrap_or("")),
             unit: Some(|r| r.result_id.clone()),
         };
@@ -365,7 +366,8 @@ impl Provider for ExecVisionProvider {
             .cache
             .get_or_fetch(self.key("scorecard", id.to_owned()), ResourceKind::Stats, async {
                 let req = UpstreamRequest::get(format!("{}/scorecard/{id}", client::BASE));
-                let questions: Option<Vec<WithRaw<EvScorecardQuestion>>> = self.client.get(req).await?;
+                let questions: Option<Vec<WithRaw<EvScorecardQuestion>>> =
+                    self.client.get::<RecordList<EvScorecardQuestion>>(req).await?.map(Vec::from);
                 Ok(OptionalScorecard(questions.filter(|q| !q.is_empty()).map(|q| mapping::scorecard(id, q))))
             })
             .await?;
@@ -396,7 +398,7 @@ impl Provider for ExecVisionProvider {
         }
         let list = SinceList { path: "/call_topics", limit: TOPICS_LIMIT, takes_last_id: true, params };
         let pos =
-            Positioned::<EvTopicMatches> { modified: |t| t.modified.clone(), key: |t| t.call_id.clone(), unit: None };
+            Positioned::<EvTopicMatches> { modified: |t| text(&t.modified), key: |t| t.call_id.clone(), unit: None };
         self.since_list("topic_matches", list, pos, query.since, page, |items| {
             items.into_iter().map(mapping::topic_matches).collect::<Vec<_>>()
         })
@@ -406,7 +408,7 @@ impl Provider for ExecVisionProvider {
     async fn list_listens(&self, query: &SinceQuery, page: Option<String>) -> Result<Page<Listen>, ProviderError> {
         let list = SinceList { path: "/listens", limit: MAX_LIMIT, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvListen> {
-            modified: |l| non_empty(&l.modified).or_else(|| l.date.clone()),
+            modified: |l| text(&l.modified).or_else(|| l.date.clone()),
             key: |l| {
                 format!("{}|{}|{}", l.date.as_deref().unwrap_or(""), l.call_id, l.listener.as_deref().unwrap_or(""))
             },
@@ -421,7 +423,7 @@ impl Provider for ExecVisionProvider {
     async fn list_feedback(&self, query: &SinceQuery, page: Option<String>) -> Result<Page<Feedback>, ProviderError> {
         let list = SinceList { path: "/feedback", limit: MAX_LIMIT, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvFeedback> {
-            modified: |f| non_empty(&f.modified).or_else(|| f.feedback_at.clone()),
+            modified: |f| text(&f.modified).or_else(|| text(&f.feedback_at)),
             key: |f| {
                 format!(
                     "{}|{}|{}",
@@ -441,7 +443,7 @@ impl Provider for ExecVisionProvider {
     async fn list_shares(&self, query: &SinceQuery, page: Option<String>) -> Result<Page<Share>, ProviderError> {
         let list = SinceList { path: "/shares", limit: MAX_LIMIT, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvShare> {
-            modified: |s| s.shared_at.clone(),
+            modified: |s| text(&s.shared_at),
             key: |s| {
                 format!(
                     "{}|{}|{}",
@@ -459,7 +461,7 @@ impl Provider for ExecVisionProvider {
     async fn list_kpis(&self, query: &SinceQuery, page: Option<String>) -> Result<Page<KpiObservation>, ProviderError> {
         let list = SinceList { path: "/kpis", limit: MAX_LIMIT, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvKpiObservation> {
-            modified: |k| non_empty(&k.modified).or_else(|| k.observed_at.clone()),
+            modified: |k| text(&k.modified).or_else(|| text(&k.observed_at)),
             key: |k| {
                 format!(
                     "{}|{}|{}",
@@ -495,7 +497,7 @@ impl Provider for ExecVisionProvider {
     ) -> Result<Page<CoachingPlan>, ProviderError> {
         let list = SinceList { path: "/plans", limit: MAX_LIMIT, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvPlan> {
-            modified: |p| non_empty(&p.modified).or_else(|| p.start_date.clone()),
+            modified: |p| text(&p.modified).or_else(|| p.start_date.clone()),
             key: |p| p.plan_id.as_id().unwrap_or_default(),
             unit: None,
         };
@@ -506,7 +508,7 @@ impl Provider for ExecVisionProvider {
     async fn list_meetings(&self, query: &SinceQuery, page: Option<String>) -> Result<Page<Meeting>, ProviderError> {
         let list = SinceList { path: "/meetings", limit: MAX_LIMIT, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvMeeting> {
-            modified: |m| non_empty(&m.modified).or_else(|| m.start_time.clone()),
+            modified: |m| text(&m.modified).or_else(|| text(&m.start_time)),
             key: |m| m.meeting_id.as_id().unwrap_or_default(),
             unit: None,
         };
@@ -634,7 +636,7 @@ mod tests {
         let client = client_for(&sandbox).await;
         let list = SinceList { path: "/feedback", limit: 7, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvFeedback> {
-            modified: |f| non_empty(&f.modified).or_else(|| f.feedback_at.clone()),
+            modified: |f| text(&f.modified).or_else(|| text(&f.feedback_at)),
             key: |f| {
                 format!(
                     "{}|{}|{}",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-pub(crate) use crate::providers::wire::WithRaw;
+pub(crate) use crate::providers::wire::{RecordList, TimeText, WithRaw};
 
 /// A number the API sometimes sends as a string (transcript word times) or an id
 /// that is sometimes numeric.
@@ -71,7 +71,8 @@ pub(crate) struct EvCall {
     pub(crate) caller_email: Option<String>,
     pub(crate) caller_id: Option<String>,
     pub(crate) call_summary: Option<EvCallSummary>,
-    pub(crate) call_time: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) call_time: Option<TimeText>,
     pub(crate) duration: Option<f64>,
     pub(crate) direction: Option<String>,
     pub(crate) state: Option<String>,
@@ -80,7 +81,8 @@ pub(crate) struct EvCall {
     pub(crate) stats: Option<EvCallStats>,
     pub(crate) metadata: Option<Value>,
     /// Last-modified time, when the API sends one with the call.
-    pub(crate) modified: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) modified: Option<TimeText>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,7 +155,8 @@ pub(crate) struct EvTalkSpeed {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvDeletedCall {
     pub(crate) id: String,
-    pub(crate) deleted_at: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) deleted_at: Option<TimeText>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,7 +191,8 @@ pub(crate) struct EvTranscriptPart {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvTopicMatches {
     pub(crate) call_id: String,
-    pub(crate) modified: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) modified: Option<TimeText>,
     pub(crate) question_counts: Option<EvQuestionCounts>,
     #[serde(default)]
     pub(crate) topic_matches: Vec<EvTopicBlock>,
@@ -238,7 +242,8 @@ pub(crate) struct EvMatch {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvListen {
     pub(crate) date: Option<String>,
-    pub(crate) modified: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) modified: Option<TimeText>,
     pub(crate) call_id: String,
     pub(crate) listener: Option<String>,
     pub(crate) caller: Option<String>,
@@ -253,8 +258,10 @@ pub(crate) struct EvScoreRow {
     pub(crate) caller: Option<String>,
     pub(crate) call_id: Option<String>,
     pub(crate) result_id: String,
-    pub(crate) score_time: Option<String>,
-    pub(crate) modified: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) score_time: Option<TimeText>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) modified: Option<TimeText>,
     pub(crate) scorecard_id: Option<String>,
     pub(crate) scorecard_name: Option<String>,
     pub(crate) question_id: Option<String>,
@@ -290,8 +297,10 @@ pub(crate) struct EvTopic {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvFeedback {
-    pub(crate) feedback_at: Option<String>,
-    pub(crate) modified: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) feedback_at: Option<TimeText>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) modified: Option<TimeText>,
     pub(crate) call_id: String,
     pub(crate) feedback_by: Option<String>,
     #[serde(default)]
@@ -306,7 +315,8 @@ pub(crate) struct EvFeedback {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvShare {
-    pub(crate) shared_at: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) shared_at: Option<TimeText>,
     pub(crate) call_id: String,
     pub(crate) shared_by: Option<String>,
     #[serde(default)]
@@ -320,11 +330,14 @@ pub(crate) struct EvShare {
 pub(crate) struct EvMeeting {
     pub(crate) meeting_id: Loose,
     pub(crate) plan_id: Option<Loose>,
-    pub(crate) date_time: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) date_time: Option<TimeText>,
     pub(crate) coach_id: Option<String>,
     pub(crate) recipient_id: Option<String>,
-    pub(crate) start_time: Option<String>,
-    pub(crate) end_time: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) start_time: Option<TimeText>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) end_time: Option<TimeText>,
     #[serde(default)]
     pub(crate) scores: BTreeMap<String, f64>,
     #[serde(default)]
@@ -332,7 +345,8 @@ pub(crate) struct EvMeeting {
     #[serde(default)]
     pub(crate) questions: Vec<EvMeetingQuestion>,
     pub(crate) comments: Option<String>,
-    pub(crate) modified: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) modified: Option<TimeText>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -366,7 +380,8 @@ pub(crate) struct EvPlan {
     pub(crate) estimated_missed_meetings: Option<i64>,
     #[serde(default)]
     pub(crate) skill: Vec<EvSkill>,
-    pub(crate) modified: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) modified: Option<TimeText>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -379,12 +394,14 @@ pub(crate) struct EvSkill {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvKpiObservation {
-    pub(crate) observed_at: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) observed_at: Option<TimeText>,
     pub(crate) observer_id: Option<Loose>,
     pub(crate) observed_id: Option<Loose>,
     pub(crate) kpi_id: Loose,
     pub(crate) value: Option<f64>,
-    pub(crate) modified: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) modified: Option<TimeText>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

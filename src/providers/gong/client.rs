@@ -11,6 +11,7 @@ use super::model::{
 };
 use crate::providers::{
     ProviderError,
+    paging::{self, hash64},
     transport::{Transport, UpstreamRequest},
 };
 
@@ -23,22 +24,32 @@ pub(crate) struct GongClient {
     pub(crate) transport: Transport,
 }
 
-/// What every paged Gong response has.
+/// What every paged Gong response has: its paging block, and the keys of its
+/// records (to tell a page that brings nothing new).
 pub(crate) trait Paged {
     fn records(&self) -> &Records;
+    /// Keeps the records whose key hash `keep` takes.
+    fn retain(&mut self, keep: impl FnMut(u64) -> bool);
 }
 
 macro_rules! paged {
-    ($($t:ty),*) => {$(impl Paged for $t { fn records(&self) -> &Records { &self.records } })*};
+    ($($t:ty => $list:ident . $($key:tt).+),* $(,)?) => {$(impl Paged for $t {
+        fn records(&self) -> &Records {
+            &self.records
+        }
+        fn retain(&mut self, mut keep: impl FnMut(u64) -> bool) {
+            self.$list.0.retain(|r| keep(hash64(&r.data.$($key).+)))
+        }
+    })*};
 }
 paged!(
-    UsersResponse,
-    CallsExtensiveResponse,
-    TranscriptResponse,
-    AggregateResponse,
-    ByPeriodResponse,
-    InteractionResponse,
-    AnsweredScorecardsResponse
+    UsersResponse => users.id,
+    CallsExtensiveResponse => calls.meta_data.id,
+    TranscriptResponse => call_transcripts.call_id,
+    AggregateResponse => users_aggregate_activity_stats.user_id,
+    ByPeriodResponse => users_aggregate_activity.user_id,
+    InteractionResponse => people_interaction_stats.user_id,
+    AnsweredScorecardsResponse => answered_scorecards.answered_scorecard_id.0,
 );
 
 impl GongClient {
@@ -66,22 +77,36 @@ impl GongClient {
         self.fetch(&UpstreamRequest::post_query(path, value)).await
     }
 
-    /// Every page of a POST list.
+    /// Every page of a POST list. A walk Gong sends in a circle, or a failure after
+    /// the first page, ends with the pages read so far (and a note saying so).
     async fn post_all<B: Serialize, T: serde::de::DeserializeOwned + Paged>(
         &self,
-        path: &str,
+        path: &'static str,
         body: &B,
     ) -> Result<Vec<T>, ProviderError> {
+        let mut walk = self.transport.walk(path);
         let mut pages = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let Some(page) = self.post_page::<B, T>(path, body, cursor.as_deref()).await? else {
-                break;
+            let mut page = match self.post_page::<B, T>(path, body, cursor.as_deref()).await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(e) if pages.is_empty() => return Err(e),
+                Err(e) => {
+                    paging::ended(e);
+                    break;
+                }
             };
             cursor = page.records().cursor.clone();
+            let step = walk.step_page(|admit| page.retain(admit), cursor.as_deref());
             pages.push(page);
-            if cursor.is_none() {
-                break;
+            match step {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    paging::ended(e);
+                    break;
+                }
             }
         }
         Ok(pages)

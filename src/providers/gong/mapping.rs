@@ -1,6 +1,6 @@
 //! Pure conversions from Gong wire models to domain records.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::model::{
@@ -13,10 +13,7 @@ use crate::domain::{
     ScoreAnswer, Scorecard, ScorecardQuestion, Segment, StatsUser, Tracker, TrackerOccurrence, Transcript, User,
 };
 
-/// Parses an ISO-8601 timestamp with offset; `None` when absent or malformed.
-pub(crate) fn timestamp(s: Option<&str>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
-}
+pub(crate) use crate::providers::wire::timestamp;
 
 pub(crate) fn user(u: WithRaw<GongUser>) -> User {
     let WithRaw { data, raw } = u;
@@ -59,6 +56,7 @@ fn medium(s: Option<&str>) -> Option<Medium> {
     match s {
         Some("Video") => Some(Medium::Video),
         Some("Audio") => Some(Medium::Audio),
+        Some(s) if !s.trim().is_empty() => Some(Medium::Other),
         _ => None,
     }
 }

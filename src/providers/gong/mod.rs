@@ -18,13 +18,13 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
 use self::{
-    client::GongClient,
+    client::{GongClient, Paged},
     mapping::Range,
     model::{CallsFilter, ScoresFilter, ScoresRequest, StatsFilter},
 };
 use super::{
     CallFilterSupport, CallQuery, CallRef, Capabilities, CoachingQuery, Provider, ProviderError, ProviderErrorKind,
-    ProviderKind, ScoreQuery, StatsQuery, transport::Transport,
+    ProviderKind, ScoreQuery, StatsQuery, paging, transport::Transport,
 };
 use crate::{
     cache::{Cache, CacheKey, ResourceKind},
@@ -167,6 +167,7 @@ pub fn decode_calls_page(body: &[u8]) -> Result<Vec<Call>, String> {
 pub async fn calls_extensive_pages(base_url: &str, user: &str, password: &str) -> Result<Vec<Vec<u8>>, reqwest::Error> {
     let client = reqwest::Client::new();
     let (mut pages, mut cursor) = (Vec::new(), None::<String>);
+    let mut seen = std::collections::HashSet::new();
     loop {
         let mut body = calls_extensive_body(&serde_json::json!({}));
         if let Some(c) = &cursor {
@@ -184,7 +185,8 @@ pub async fn calls_extensive_pages(base_url: &str, user: &str, password: &str) -
         let page: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         cursor = page["records"]["cursor"].as_str().map(str::to_owned);
         pages.push(bytes);
-        if cursor.is_none() {
+        // The end, or a cursor seen before (a server that loops).
+        if cursor.as_ref().is_none_or(|c| !seen.insert(c.clone())) {
             return Ok(pages);
         }
     }
@@ -241,6 +243,10 @@ impl Provider for GongProvider {
 
     fn capabilities(&self) -> Capabilities {
         capabilities()
+    }
+
+    fn daily_quota_left(&self) -> Option<u64> {
+        self.client.transport.daily_quota_left()
     }
 
     async fn check(&self) -> Result<(), ProviderError> {
@@ -445,16 +451,31 @@ impl Provider for GongProvider {
                 let mut by_call: HashMap<String, Vec<Score>> =
                     missing.iter().map(|id| (id.clone(), Vec::new())).collect();
                 let mut cursor: Option<String> = None;
+                let mut walk = client.transport.walk("answered scorecards");
                 loop {
-                    let Some(page) = client.scores_page(&body, cursor.as_deref()).await? else { break };
+                    let mut page = match client.scores_page(&body, cursor.as_deref()).await {
+                        Ok(Some(page)) => page,
+                        Ok(None) => break,
+                        Err(e) if walk.pages() == 0 => return Err(e),
+                        Err(e) => {
+                            paging::ended(e);
+                            break;
+                        }
+                    };
                     cursor = page.records.cursor.clone();
+                    let step = walk.step_page(|admit| page.retain(admit), cursor.as_deref());
                     for score in page.answered_scorecards.into_iter().map(mapping::score) {
                         if let Some(list) = score.call_remote_id.as_ref().and_then(|c| by_call.get_mut(c)) {
                             list.push(score);
                         }
                     }
-                    if cursor.is_none() {
-                        break;
+                    match step {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            paging::ended(e);
+                            break;
+                        }
                     }
                 }
                 Ok(by_call.into_iter().collect())

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-pub(crate) use crate::providers::wire::WithRaw;
+pub(crate) use crate::providers::wire::{RecordList, TimeText, WithRaw};
 
 /// `records` paging block.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -22,7 +22,8 @@ pub(crate) struct Records {
 pub(crate) struct GongUser {
     pub(crate) id: String,
     pub(crate) email_address: Option<String>,
-    pub(crate) created: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) created: Option<TimeText>,
     pub(crate) active: Option<bool>,
     #[serde(default)]
     pub(crate) email_aliases: Vec<String>,
@@ -39,7 +40,7 @@ pub(crate) struct UsersResponse {
     #[serde(default)]
     pub(crate) records: Records,
     #[serde(default)]
-    pub(crate) users: Vec<WithRaw<GongUser>>,
+    pub(crate) users: RecordList<GongUser>,
 }
 
 /// Body of `POST /v2/users/extensive`.
@@ -65,8 +66,10 @@ pub(crate) struct CallBasicData {
     pub(crate) id: String,
     pub(crate) url: Option<String>,
     pub(crate) title: Option<String>,
-    pub(crate) scheduled: Option<String>,
-    pub(crate) started: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) scheduled: Option<TimeText>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) started: Option<TimeText>,
     pub(crate) duration: Option<f64>,
     pub(crate) primary_user_id: Option<String>,
     pub(crate) direction: Option<String>,
@@ -113,6 +116,7 @@ pub(crate) struct CallContent {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Topic {
+    #[serde(default)]
     pub(crate) name: String,
     pub(crate) duration: Option<f64>,
 }
@@ -121,6 +125,7 @@ pub(crate) struct Topic {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct GongTracker {
     pub(crate) id: Option<String>,
+    #[serde(default)]
     pub(crate) name: String,
     pub(crate) count: Option<i64>,
     #[serde(rename = "type")]
@@ -161,6 +166,7 @@ pub(crate) struct Questions {
 /// `{ name, value }` stat pairs.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct NamedValue {
+    #[serde(default)]
     pub(crate) name: String,
     pub(crate) value: Option<f64>,
 }
@@ -170,7 +176,7 @@ pub(crate) struct CallsExtensiveResponse {
     #[serde(default)]
     pub(crate) records: Records,
     #[serde(default)]
-    pub(crate) calls: Vec<WithRaw<CallData>>,
+    pub(crate) calls: RecordList<CallData>,
 }
 
 #[derive(Debug, Serialize, Default, Clone)]
@@ -196,7 +202,7 @@ pub(crate) struct TranscriptResponse {
     #[serde(default)]
     pub(crate) records: Records,
     #[serde(default)]
-    pub(crate) call_transcripts: Vec<WithRaw<CallTranscript>>,
+    pub(crate) call_transcripts: RecordList<CallTranscript>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,8 +224,11 @@ pub(crate) struct Monologue {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Sentence {
+    #[serde(default)]
     pub(crate) start: i64,
+    #[serde(default)]
     pub(crate) end: i64,
+    #[serde(default)]
     pub(crate) text: String,
 }
 
@@ -273,7 +282,7 @@ pub(crate) struct AggregateResponse {
     pub(crate) records: Records,
     pub(crate) time_zone: Option<String>,
     #[serde(default)]
-    pub(crate) users_aggregate_activity_stats: Vec<WithRaw<UserAggregate>>,
+    pub(crate) users_aggregate_activity_stats: RecordList<UserAggregate>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -292,7 +301,7 @@ pub(crate) struct ByPeriodResponse {
     pub(crate) records: Records,
     pub(crate) time_zone: Option<String>,
     #[serde(default)]
-    pub(crate) users_aggregate_activity: Vec<WithRaw<UserByPeriod>>,
+    pub(crate) users_aggregate_activity: RecordList<UserByPeriod>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -320,7 +329,7 @@ pub(crate) struct InteractionResponse {
     pub(crate) records: Records,
     pub(crate) time_zone: Option<String>,
     #[serde(default)]
-    pub(crate) people_interaction_stats: Vec<WithRaw<PersonInteraction>>,
+    pub(crate) people_interaction_stats: RecordList<PersonInteraction>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -379,7 +388,7 @@ pub(crate) struct AnsweredScorecardsResponse {
     #[serde(default)]
     pub(crate) records: Records,
     #[serde(default)]
-    pub(crate) answered_scorecards: Vec<WithRaw<AnsweredScorecard>>,
+    pub(crate) answered_scorecards: RecordList<AnsweredScorecard>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -389,10 +398,12 @@ pub(crate) struct AnsweredScorecard {
     pub(crate) scorecard_id: Option<NumId>,
     pub(crate) scorecard_name: Option<String>,
     pub(crate) call_id: Option<NumId>,
-    pub(crate) call_start_time: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) call_start_time: Option<TimeText>,
     pub(crate) reviewed_user_id: Option<NumId>,
     pub(crate) reviewer_user_id: Option<NumId>,
-    pub(crate) review_time: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) review_time: Option<TimeText>,
     pub(crate) visibility_type: Option<String>,
     #[serde(default)]
     pub(crate) answers: Vec<Answer>,
@@ -415,7 +426,7 @@ pub(crate) struct Answer {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ScorecardsResponse {
     #[serde(default)]
-    pub(crate) scorecards: Vec<WithRaw<GongScorecard>>,
+    pub(crate) scorecards: RecordList<GongScorecard>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -424,8 +435,10 @@ pub(crate) struct GongScorecard {
     pub(crate) scorecard_id: NumId,
     pub(crate) scorecard_name: Option<String>,
     pub(crate) enabled: Option<bool>,
-    pub(crate) created: Option<String>,
-    pub(crate) updated: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) created: Option<TimeText>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) updated: Option<TimeText>,
     #[serde(default)]
     pub(crate) questions: Vec<GongQuestion>,
 }
@@ -455,7 +468,7 @@ pub(crate) struct AnswerOption {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CoachingResponse {
     #[serde(default)]
-    pub(crate) coaching_data: Vec<WithRaw<ManagerCoaching>>,
+    pub(crate) coaching_data: RecordList<ManagerCoaching>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

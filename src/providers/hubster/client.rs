@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::model::{Activity, Conversation, WithRaw};
+use super::model::{Activity, Conversation, RecordList, WithRaw};
 use crate::providers::{
     ProviderError, ProviderErrorKind,
     transport::{Transport, UpstreamRequest, path_segment},
@@ -47,6 +47,6 @@ impl HubClient {
         if let Some(leid) = leid {
             req = req.param("leid", leid.to_string());
         }
-        self.get(req).await
+        Ok(self.get::<RecordList<Activity>>(req).await?.map(Vec::from))
     }
 }

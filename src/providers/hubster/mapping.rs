@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::model::{Activity, Conversation, Party, WithRaw};
@@ -14,9 +13,7 @@ use crate::domain::{
     Raw, Segment, SpeakerType, Transcript, TranscriptSpeaker,
 };
 
-fn timestamp(s: Option<&str>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
-}
+use crate::providers::wire::timestamp;
 
 fn non_empty(s: &Option<String>) -> Option<String> {
     s.as_ref().map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned)

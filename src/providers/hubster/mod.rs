@@ -212,6 +212,10 @@ impl Provider for HubsterProvider {
         capabilities()
     }
 
+    fn daily_quota_left(&self) -> Option<u64> {
+        self.client.transport.daily_quota_left()
+    }
+
     /// A token, and one engine read (an unknown conversation is a fine answer).
     async fn check(&self) -> Result<(), ProviderError> {
         let probe = self.conversation_ids.first().map_or("00000000-0000-0000-0000-000000000000", String::as_str);

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-pub(crate) use crate::providers::wire::WithRaw;
+pub(crate) use crate::providers::wire::{RecordList, TimeText, WithRaw};
 
 /// Text sent as a string or a number (channel types have numeric codes too).
 fn loose_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -24,7 +24,8 @@ pub(crate) struct Conversation {
     pub(crate) token_id: Option<String>,
     pub(crate) integration: Option<Integration>,
     pub(crate) properties: Option<Properties>,
-    pub(crate) opened_date_time: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) opened_date_time: Option<TimeText>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

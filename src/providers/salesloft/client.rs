@@ -13,7 +13,7 @@ use super::model::{LANGUAGE_CODES, List, PLATFORMS, WithRaw};
 use crate::{
     domain::{CallDirection, Medium},
     providers::{
-        CallQuery, ProviderError, ProviderErrorKind,
+        CallQuery, ProviderError, ProviderErrorKind, paging,
         transport::{Transport, UpstreamRequest},
     },
 };
@@ -76,7 +76,7 @@ impl SlClient {
         path: &str,
         params: &[(String, String)],
         page: u64,
-    ) -> Result<Option<List<WithRaw<T>>>, ProviderError> {
+    ) -> Result<Option<List<T>>, ProviderError> {
         let mut req = UpstreamRequest::get(path).with_cost(page_cost(page));
         for (k, v) in params {
             req = req.param(k, v.clone());
@@ -94,16 +94,30 @@ impl SlClient {
         path: &str,
         params: &[(String, String)],
     ) -> Result<Option<Vec<WithRaw<T>>>, ProviderError> {
+        let mut walk = self.transport.walk(path.to_owned());
         let mut out = Vec::new();
         let mut page = 1;
         loop {
-            let Some(list) = self.page::<T>(path, params, page).await? else {
-                return Ok((page > 1).then_some(out));
+            let mut list = match self.page::<T>(path, params, page).await {
+                Ok(Some(list)) => list,
+                Ok(None) => return Ok((page > 1).then_some(out)),
+                Err(e) if walk.pages() == 0 => return Err(e),
+                Err(e) => {
+                    paging::ended(e);
+                    return Ok(Some(out));
+                }
             };
+            // A next page that does not move forward is a loop too.
+            let next = list.metadata.paging.next_page.map(|n| n.max(page));
+            let step = walk.step_dedup(&mut list.data.0, |r| paging::raw_key(&r.raw), next.as_ref());
             out.extend(list.data);
-            match list.metadata.paging.next_page {
-                Some(next) if next > page => page = next,
-                _ => return Ok(Some(out)),
+            match (step, next) {
+                (Ok(true), Some(next)) => page = next,
+                (Ok(_), _) => return Ok(Some(out)),
+                (Err(e), _) => {
+                    paging::ended(e);
+                    return Ok(Some(out));
+                }
             }
         }
     }
@@ -331,10 +345,16 @@ pub(crate) fn plan(query: &CallQuery) -> Result<Plan, String> {
         .filter_map(|m| match m {
             Medium::Audio => Some("audio"),
             Medium::Video => Some("video"),
-            Medium::Chat => None,
+            Medium::Chat | Medium::Other => None,
         })
         .collect();
-    single_choice(&mut c, "media_type", !query.media.is_empty(), media, &mut plan);
+    if query.media.contains(&Medium::Other) {
+        // Media Salesloft may name but convograph does not know: only a local filter
+        // can keep them.
+        plan.local = true;
+    } else {
+        single_choice(&mut c, "media_type", !query.media.is_empty(), media, &mut plan);
+    }
     let platforms: Vec<&'static str> = query.platforms.iter().filter_map(|p| platform(p)).collect();
     single_choice(&mut c, "platform", !query.platforms.is_empty(), platforms, &mut plan);
     let mut languages: Vec<&'static str> = query.languages.iter().filter_map(|l| language_code(l)).collect();

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::model::{Conversation, Sentence, User as SlUser, WithRaw};
@@ -14,9 +14,7 @@ use crate::domain::{
     TranscriptSpeaker, User,
 };
 
-fn timestamp(s: Option<&str>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
-}
+use crate::providers::wire::timestamp;
 
 fn non_empty(s: &Option<String>) -> Option<String> {
     s.as_ref().map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned)
@@ -27,6 +25,7 @@ pub(crate) fn medium(media_type: Option<&str>) -> Option<Medium> {
     match media_type.map(str::to_ascii_lowercase).as_deref() {
         Some("audio") => Some(Medium::Audio),
         Some("video") => Some(Medium::Video),
+        Some(s) if !s.trim().is_empty() => Some(Medium::Other),
         _ => None,
     }
 }
@@ -195,8 +194,8 @@ mod tests {
 
     #[test]
     fn sentences_become_segments_in_order_with_milliseconds() {
-        let list: List<WithRaw<Sentence>> = serde_json::from_str(&fixture("sentences.json")).unwrap();
-        let t = transcript("conv", "tr", list.data);
+        let list: List<Sentence> = serde_json::from_str(&fixture("sentences.json")).unwrap();
+        let t = transcript("conv", "tr", list.data.into());
         let texts: Vec<&str> = t.segments.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["Thanks for making the time today.", "Happy to be here.", "Let me share my screen."]);
         assert_eq!((t.segments[0].start_ms, t.segments[0].end_ms), (120, 3900));

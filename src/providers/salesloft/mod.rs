@@ -34,7 +34,7 @@ use self::{
     model::{Conversation, Sentence, User as SlUser},
 };
 use super::{
-    CallFilterSupport, CallQuery, Capabilities, Provider, ProviderError, ProviderErrorKind, ProviderKind,
+    CallFilterSupport, CallQuery, Capabilities, Provider, ProviderError, ProviderErrorKind, ProviderKind, paging,
     transport::Transport,
 };
 use crate::{
@@ -69,6 +69,21 @@ impl SalesloftProvider {
     /// cost budget: [`Transport::with_cost_budget`]).
     pub fn new(transport: Transport, cache: Cache, connection: Arc<str>) -> Self {
         Self { connection, client: Arc::new(SlClient { transport }), cache }
+    }
+
+    /// The token of the page after page `number`: `next_page`, unless it does not
+    /// move forward (a loop: the list ends here, and the client is told).
+    fn next_page(&self, next: Option<u64>, number: u64) -> Option<String> {
+        match next {
+            Some(n) if n > number => Some(n.to_string()),
+            Some(n) => {
+                paging::ended(
+                    self.error(ProviderErrorKind::PagingLoop(format!("page {number} named page {n} as the next one"))),
+                );
+                None
+            }
+            None => None,
+        }
     }
 
     fn key(&self, op: &'static str, fingerprint: String) -> CacheKey {
@@ -139,6 +154,10 @@ impl Provider for SalesloftProvider {
         capabilities()
     }
 
+    fn daily_quota_left(&self) -> Option<u64> {
+        self.client.transport.daily_quota_left()
+    }
+
     async fn check(&self) -> Result<(), ProviderError> {
         self.client.page::<SlUser>("/v2/users", &[], 1).await.map(|_| ())
     }
@@ -151,7 +170,7 @@ impl Provider for SalesloftProvider {
                 let list = self.client.page::<SlUser>("/v2/users", &[], number).await?;
                 Ok(match list {
                     Some(l) => Page {
-                        next: l.metadata.paging.next_page.filter(|n| *n > number).map(|n| n.to_string()),
+                        next: self.next_page(l.metadata.paging.next_page, number),
                         total: l.metadata.paging.total_count,
                         items: l.data.into_iter().map(mapping::user).collect(),
                     },
@@ -200,7 +219,7 @@ impl Provider for SalesloftProvider {
                     let items: Vec<Call> = list.data.into_iter().map(mapping::call).collect();
                     self.remember(&items).await;
                     Ok(Page {
-                        next: list.metadata.paging.next_page.filter(|n| *n > number).map(|n| n.to_string()),
+                        next: self.next_page(list.metadata.paging.next_page, number),
                         total: list.metadata.paging.total_count,
                         items,
                     })

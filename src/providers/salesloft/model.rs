@@ -5,7 +5,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-pub(crate) use crate::providers::wire::WithRaw;
+pub(crate) use crate::providers::wire::{RecordList, TimeText, WithRaw};
 
 /// The `platform` values Salesloft documents (seed 003).
 pub(crate) const PLATFORMS: [&str; 11] = [
@@ -50,8 +50,10 @@ pub(crate) struct Ref {
 
 /// `{ "data": [...], "metadata": { "paging": {...} } }`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(bound(deserialize = "T: serde::de::DeserializeOwned"))]
 pub(crate) struct List<T> {
-    pub(crate) data: Vec<T>,
+    #[serde(default = "RecordList::default")]
+    pub(crate) data: RecordList<T>,
     #[serde(default)]
     pub(crate) metadata: Metadata,
 }
@@ -79,7 +81,8 @@ pub(crate) struct Conversation {
     pub(crate) owner_id: Option<String>,
     /// Epoch milliseconds.
     pub(crate) started_recording_at: Option<f64>,
-    pub(crate) event_start_date: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) event_start_date: Option<TimeText>,
     pub(crate) language_code: Option<String>,
     pub(crate) call_id: Option<Id>,
     pub(crate) account: Option<Ref>,
@@ -90,7 +93,8 @@ pub(crate) struct Conversation {
 pub(crate) struct User {
     pub(crate) id: Option<Id>,
     pub(crate) guid: Option<String>,
-    pub(crate) created_at: Option<String>,
+    #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
+    pub(crate) created_at: Option<TimeText>,
     pub(crate) first_name: Option<String>,
     pub(crate) last_name: Option<String>,
     pub(crate) name: Option<String>,

@@ -43,7 +43,7 @@ async fn what_salesloft_filters_equals_what_local_filtering_keeps() {
     let sandbox = Sandbox::start(settings).await.unwrap();
     let p = provider(&sandbox).await;
     let all = CallQuery::default();
-    let everything = all_pages(|t| p.list_calls(&all, t)).await.unwrap();
+    let everything = all_pages(&p, "calls", |t| p.list_calls(&all, t)).await.unwrap();
     assert_eq!(everything.len(), sandbox.salesloft.data().conversations.len());
     let data = sandbox.salesloft.data();
     let host = ids::user_guid(data.conversations[0].owner);
@@ -74,7 +74,7 @@ async fn what_salesloft_filters_equals_what_local_filtering_keeps() {
     ];
     for q in queries {
         let before = sandbox.salesloft.requests("GET", "/v2/conversations");
-        let got = all_pages(|t| p.list_calls(&q, t)).await.unwrap();
+        let got = all_pages(&p, "calls", |t| p.list_calls(&q, t)).await.unwrap();
         let want: Vec<&Call> = everything.iter().filter(|c| q.matches(c)).collect();
         assert_eq!(remote_ids(&got), want.iter().map(|c| c.remote_id.clone()).collect::<Vec<_>>(), "{q:?}");
         let plan = client::plan(&q).unwrap();
