@@ -3,12 +3,16 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Router;
-use axum::http::{HeaderMap, header};
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use tokio::sync::oneshot;
@@ -52,7 +56,25 @@ struct CountersInner {
     /// While non-zero, every request is answered with this status ("down").
     down: AtomicU16,
     per_route: Mutex<HashMap<(String, String), u64>>,
+    /// The stuck-paging fault: on, and the first answers it repeats.
+    stuck_paging: AtomicBool,
+    first_pages: Mutex<HashMap<String, FirstPage>>,
 }
+
+/// A successful answer kept by the stuck-paging fault.
+#[derive(Debug, Clone)]
+struct FirstPage {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// Every provider's paging tokens: Gong's `cursor` (query or body), ExecVision's
+/// `since` and `last_id`, Salesloft's `page`, Hubster's `leid`.
+const PAGING_TOKENS: &[&str] = &["cursor", "since", "last_id", "page", "leid"];
+
+/// The largest request body the stuck-paging fault reads.
+const MAX_BODY: usize = 1 << 20;
 
 impl SimCounters {
     /// Requests received for `method` on `route` (the path template, e.g.
@@ -98,6 +120,46 @@ impl SimCounters {
         self.inner.down.store(status.unwrap_or(0), Ordering::SeqCst);
     }
 
+    /// The stuck-paging fault: while on, a request that differs from an earlier one
+    /// only in its paging tokens gets the earlier (first) answer again, with its
+    /// cursor or next page: a server that ignores the token and repeats the first
+    /// page, as mocks and some real APIs do. Off clears the kept answers.
+    pub fn set_stuck_paging(&self, on: bool) {
+        self.inner.stuck_paging.store(on, Ordering::SeqCst);
+        if !on {
+            self.inner.first_pages.lock().expect("first pages lock").clear();
+        }
+    }
+
+    /// Serves `req` through `next`, or with the first answer kept for it while paging
+    /// is stuck. Every simulator's gate ends with this.
+    pub(crate) async fn serve(&self, req: Request, next: Next) -> Response {
+        if !self.inner.stuck_paging.load(Ordering::SeqCst) {
+            return next.run(req).await;
+        }
+        let (parts, body) = req.into_parts();
+        let Ok(body) = to_bytes(body, MAX_BODY).await else {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
+        let key = unpaged_key(&parts, &body);
+        if let Some(first) = self.inner.first_pages.lock().expect("first pages lock").get(&key).cloned() {
+            let mut resp = Response::new(Body::from(first.body));
+            *resp.status_mut() = first.status;
+            *resp.headers_mut() = first.headers;
+            return resp;
+        }
+        let resp = next.run(Request::from_parts(parts, Body::from(body))).await;
+        let (head, body) = resp.into_parts();
+        let Ok(body) = to_bytes(body, usize::MAX).await else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        if head.status.is_success() {
+            let first = FirstPage { status: head.status, headers: head.headers.clone(), body: body.clone() };
+            self.inner.first_pages.lock().expect("first pages lock").insert(key, first);
+        }
+        Response::from_parts(head, Body::from(body))
+    }
+
     /// The status to answer this request with instead of serving it (down, or an
     /// injected failure, which this consumes).
     pub(crate) fn take_injected_failure(&self) -> Option<u16> {
@@ -126,6 +188,26 @@ impl SimCounters {
     pub(crate) fn count_429(&self) {
         self.inner.rejected_429.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// What a request asks for, less its paging tokens: method, path, the other query
+/// parameters (sorted) and a JSON body without top-level tokens.
+fn unpaged_key(parts: &Parts, body: &[u8]) -> String {
+    let mut query: Vec<(String, String)> = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| !PAGING_TOKENS.contains(&k.as_ref()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    query.sort();
+    let body = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for token in PAGING_TOKENS {
+                map.remove(*token);
+            }
+            serde_json::Value::Object(map).to_string()
+        }
+        _ => String::from_utf8_lossy(body).into_owned(),
+    };
+    format!("{} {} {query:?} {body}", parts.method, parts.uri.path())
 }
 
 /// Token buckets keyed by caller (credentials): capacity `rate`, refilled at `rate`
@@ -218,6 +300,12 @@ impl SimHandle {
     /// `Some(status)`: every request gets `status` until `set_down(None)`.
     pub fn set_down(&self, status: Option<u16>) {
         self.counters.set_down(status);
+    }
+
+    /// While on, every page request is answered with the first page again (see
+    /// [`SimCounters::set_stuck_paging`]).
+    pub fn set_stuck_paging(&self, on: bool) {
+        self.counters.set_stuck_paging(on);
     }
 
     /// The shared counters.

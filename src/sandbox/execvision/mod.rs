@@ -228,6 +228,12 @@ impl ExecVisionSimHandle {
         self.sim.inject_failures(n, status);
     }
 
+    /// While on, every page request is answered with the first page again (the
+    /// stuck-paging fault: a server that ignores its paging tokens).
+    pub fn set_stuck_paging(&self, on: bool) {
+        self.sim.set_stuck_paging(on);
+    }
+
     /// `Some(status)`: every request gets `status` until `set_down(None)`.
     pub fn set_down(&self, status: Option<u16>) {
         self.sim.set_down(status);
@@ -347,7 +353,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
         return EvError::new(StatusCode::GATEWAY_TIMEOUT, "Request timed out waiting in the rate-limit queue")
             .into_response();
     }
-    next.run(req).await
+    st.counters.serve(req, next).await
 }
 
 fn authorized(settings: &ExecVisionSimSettings, headers: &HeaderMap) -> bool {

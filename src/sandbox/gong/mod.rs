@@ -139,7 +139,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
         st.counters.count_429();
         return ApiError::rate_limited().into_response();
     }
-    next.run(req).await
+    st.counters.serve(req, next).await
 }
 
 fn authorized(settings: &GongSimSettings, headers: &HeaderMap) -> bool {

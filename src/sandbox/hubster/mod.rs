@@ -224,6 +224,12 @@ impl HubsterSimHandle {
         self.engine.rejected_429()
     }
 
+    /// While on, every page request is answered with the first page again (the
+    /// stuck-paging fault: a server that ignores its paging tokens).
+    pub fn set_stuck_paging(&self, on: bool) {
+        self.engine.set_stuck_paging(on);
+    }
+
     /// The next `n` engine requests get 429.
     pub fn inject_429(&self, n: u64) {
         self.engine.inject_429(n);
@@ -369,7 +375,7 @@ async fn engine_gate(State(st): State<AppState>, req: Request, next: Next) -> Re
         st.counters.count_429();
         return HubError::too_many().into_response();
     }
-    next.run(req).await
+    st.counters.serve(req, next).await
 }
 
 /// The client of a valid, unexpired engine token.

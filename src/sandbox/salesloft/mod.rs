@@ -140,6 +140,12 @@ impl SalesloftSimHandle {
         self.sim.rejected_429()
     }
 
+    /// While on, every page request is answered with the first page again (the
+    /// stuck-paging fault: a server that ignores its paging tokens).
+    pub fn set_stuck_paging(&self, on: bool) {
+        self.sim.set_stuck_paging(on);
+    }
+
     /// The next `n` requests get 429 (without spending budget).
     pub fn inject_429(&self, n: u64) {
         self.sim.inject_429(n);
@@ -246,7 +252,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
     }
     match st.budget.charge(cost) {
         Ok(remaining) => {
-            let resp = next.run(req).await;
+            let resp = st.counters.serve(req, next).await;
             with_budget_headers(resp, cost, remaining)
         }
         Err(remaining) => {
