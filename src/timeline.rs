@@ -705,9 +705,13 @@ impl Stream {
                 let start = hint.as_ref().map(hint_token);
                 let guard =
                     paging::Walk::new(p.kind(), p.connection_id(), "calls timeline").starting_at(start.as_ref());
-                // Time windows may hold no call, one after another: only the provider's
-                // own pages must bring new calls.
-                if matches!(strategy(&self.src.caps(), walk), Strategy::Chain) { guard } else { guard.tokens_only() }
+                // Time windows may hold no call, one after another; but a window that
+                // holds only calls read before means the provider ignored it.
+                if matches!(strategy(&self.src.caps(), walk), Strategy::Chain) {
+                    guard
+                } else {
+                    guard.steps_may_be_empty()
+                }
             });
             match self.src.fetch(walk, from, hint).await {
                 Ok(mut batch) => {
@@ -726,6 +730,8 @@ impl Stream {
                         let mut items = std::mem::take(&mut self.held);
                         items.extend(batch.items);
                         walk.sort(&mut items);
+                        // A provider that repeats its page sends the held calls again.
+                        items.dedup_by(|a, b| a.remote_id == b.remote_id);
                         (items, self.held_at.take())
                     };
                     if batch.splits_ties && batch.next != Hint::Done {

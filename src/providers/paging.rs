@@ -128,9 +128,9 @@ pub struct Walk {
     pages: u32,
     stale: u32,
     max_pages: u32,
-    /// Whether pages must bring new records (not for walks whose steps may be empty,
-    /// like time windows).
-    check_stale: bool,
+    /// Whether an empty step counts as one bringing nothing new (not for walks whose
+    /// steps may be empty, like time windows).
+    empty_is_stale: bool,
 }
 
 impl Walk {
@@ -146,14 +146,15 @@ impl Walk {
             pages: 0,
             stale: 0,
             max_pages: accounting::limits().max_pages_per_walk.max(1),
-            check_stale: true,
+            empty_is_stale: true,
         }
     }
 
-    /// A walk whose steps may bring nothing new (time windows): only a token that
-    /// comes back and the page limit end it.
-    pub fn tokens_only(mut self) -> Self {
-        self.check_stale = false;
+    /// A walk over disjoint steps that may be empty (time windows): an empty step is
+    /// not a sign of a loop, but a step that brings only records read before is (a
+    /// record cannot be in two disjoint windows: the provider ignored the window).
+    pub fn steps_may_be_empty(mut self) -> Self {
+        self.empty_is_stale = false;
         self
     }
 
@@ -179,8 +180,12 @@ impl Walk {
         keys: impl IntoIterator<Item = u64>,
         next: Option<&(impl Hash + ?Sized)>,
     ) -> Result<bool, ProviderError> {
-        let fresh = keys.into_iter().filter(|k| self.keys.insert(*k)).count();
-        self.turn(fresh, next)
+        let (mut seen, mut fresh) = (0, 0);
+        for k in keys {
+            seen += 1;
+            fresh += usize::from(self.keys.insert(k));
+        }
+        self.turn(fresh, seen, next)
     }
 
     /// [`Self::step`] that also drops from `records` those read before on this walk
@@ -191,9 +196,10 @@ impl Walk {
         key: impl Fn(&R) -> u64,
         next: Option<&(impl Hash + ?Sized)>,
     ) -> Result<bool, ProviderError> {
+        let seen = records.len();
         records.retain(|r| self.keys.insert(key(r)));
         let fresh = records.len();
-        self.turn(fresh, next)
+        self.turn(fresh, seen, next)
     }
 
     /// [`Self::step_dedup`] for a page that drops its own records: `retain` is given
@@ -203,13 +209,14 @@ impl Walk {
         retain: impl FnOnce(&mut dyn FnMut(u64) -> bool),
         next: Option<&(impl Hash + ?Sized)>,
     ) -> Result<bool, ProviderError> {
-        let mut fresh = 0;
+        let (mut seen, mut fresh) = (0, 0);
         retain(&mut |k| {
             let new = self.keys.insert(k);
+            seen += 1;
             fresh += usize::from(new);
             new
         });
-        self.turn(fresh, next)
+        self.turn(fresh, seen, next)
     }
 
     /// [`Self::step_dedup`] for a page of domain records.
@@ -221,8 +228,8 @@ impl Walk {
         self.step_dedup(records, Keyed::key_hash, next)
     }
 
-    /// Ends a page that brought `fresh` new records and points to `next`.
-    fn turn(&mut self, fresh: usize, next: Option<&(impl Hash + ?Sized)>) -> Result<bool, ProviderError> {
+    /// Ends a page of `seen` records, `fresh` of them new, that points to `next`.
+    fn turn(&mut self, fresh: usize, seen: usize, next: Option<&(impl Hash + ?Sized)>) -> Result<bool, ProviderError> {
         self.pages += 1;
         let Some(next) = next else { return Ok(false) };
         if !self.tokens.insert(hash64(next)) {
@@ -231,8 +238,12 @@ impl Walk {
                 self.what, self.pages
             ))));
         }
-        self.stale = if fresh == 0 { self.stale + 1 } else { 0 };
-        if self.check_stale && self.stale >= STALE_PAGES {
+        if fresh > 0 {
+            self.stale = 0;
+        } else if seen > 0 || self.empty_is_stale {
+            self.stale += 1;
+        }
+        if self.stale >= STALE_PAGES {
             return Err(self.error(ProviderErrorKind::PagingLoop(format!(
                 "{}: {STALE_PAGES} pages in a row brought no new record",
                 self.what
@@ -250,8 +261,17 @@ impl Walk {
 }
 
 /// Ends a walk early: `error` reaches the client with the records already read.
+///
+/// A loop belongs to what the provider answered: the records read are cached with
+/// the error (and the error delivered on every hit), so a client paging through a
+/// looping list does not make the provider loop again on every page. A page limit or
+/// anything else belongs to this read only: what it read is not cached.
 pub fn ended(error: ProviderError) {
-    accounting::note(Note::transient(error));
+    let note = match error.kind {
+        ProviderErrorKind::PagingLoop(_) => Note::about(error, None),
+        _ => Note::transient(error),
+    };
+    accounting::note(note);
 }
 
 #[cfg(test)]
@@ -302,6 +322,19 @@ mod tests {
         assert!(w.step([1], Some("b")).unwrap());
         assert!(w.step([1, 2], Some("c")).unwrap());
         assert!(w.step([2], Some("d")).unwrap());
+    }
+
+    #[test]
+    fn windows_may_be_empty_but_not_repeat_what_was_read() {
+        let mut w = walk().steps_may_be_empty();
+        for t in ["a", "b", "c", "d"] {
+            assert!(w.step([], Some(t)).unwrap(), "empty windows, one after another");
+        }
+        assert!(w.step([1], Some("e")).unwrap());
+        assert!(w.step([1], Some("f")).unwrap(), "one repeat may be an overlap");
+        assert!(w.step([], Some("g")).unwrap());
+        let e = w.step([1], Some("h")).unwrap_err();
+        assert!(matches!(e.kind, ProviderErrorKind::PagingLoop(_)), "{e}");
     }
 
     #[test]

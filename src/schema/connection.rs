@@ -153,21 +153,16 @@ impl CursorCodec {
         self.digests.get(&(list.connection.clone(), list.fingerprint.clone(), page))
     }
 
-    /// Why the walk of `list` must not go on from page `page` (read with its
-    /// records' `digest`) to the page `next` names: the token came back (it names
-    /// this page or one of the last [`LOOP_LOOKBACK`] before it, as remembered), the
-    /// page is the previous page again, or the walk is at `max_pages`. Pages are
-    /// remembered across requests, so a client paging on with cursors is stopped too.
-    fn loop_at(&self, list: &ListId, page: u32, digest: u64, next: &str, max_pages: u32) -> Option<ProviderErrorKind> {
+    /// Why the walk of `list` must not go on from page `page` to the page `next`
+    /// names: the token came back (it names this page or one of the last
+    /// [`LOOP_LOOKBACK`] before it, as remembered), or the walk is at `max_pages`.
+    /// Pages are remembered across requests (with their records' digests, so a page
+    /// that repeats the one before is caught by the caller), so a client paging on
+    /// with cursors is stopped too.
+    fn loop_at(&self, list: &ListId, page: u32, next: &str, max_pages: u32) -> Option<ProviderErrorKind> {
         let back = page.saturating_sub(LOOP_LOOKBACK);
         if (back..=page).any(|q| self.token_of(list, q).flatten().as_deref() == Some(next)) {
             return Some(ProviderErrorKind::PagingLoop(format!("a page token came back after page {}", page + 1)));
-        }
-        if page > 0 && self.digest_of(list, page - 1) == Some(digest) {
-            return Some(ProviderErrorKind::PagingLoop(format!(
-                "page {} brought the same records as page {page}",
-                page + 1
-            )));
         }
         (page + 1 >= max_pages).then_some(ProviderErrorKind::PageLimit(max_pages))
     }
@@ -380,8 +375,19 @@ where
             codec.remember(list, page, token);
             if let (Some(digest), Some(provider)) = (guard, list.provider) {
                 let d = digest(&p.items);
+                let repeat = page > 0 && !p.items.is_empty() && codec.digest_of(list, page - 1) == Some(d);
                 codec.remember_digest(list, page, d);
-                let stop = p.next.as_deref().and_then(|next| codec.loop_at(list, page, d, next, max_pages));
+                let stop = if repeat {
+                    // The page before again: nothing new to answer (a client paging on
+                    // with cursors must not see those records twice).
+                    p.items.clear();
+                    Some(ProviderErrorKind::PagingLoop(format!(
+                        "page {} brought the same records as page {page}",
+                        page + 1
+                    )))
+                } else {
+                    p.next.as_deref().and_then(|next| codec.loop_at(list, page, next, max_pages))
+                };
                 if let Some(kind) = stop {
                     paging::ended(ProviderError::new(provider, &list.connection, kind));
                     p.next = None;
