@@ -15,6 +15,10 @@
 //!   record ([`RecordList`]), not the page. Each repair is an [`Issue`], which the
 //!   transport turns into an error the client sees next to the data
 //!   (`UPSTREAM_RECORD_INVALID`).
+//! - **Ids** ([`record_id`]): a record's own id is a non-blank string or a number;
+//!   a record whose id is blank or null is left out (reported) rather than read
+//!   with an empty id. A response that is one record ([`OneRecord`]) and cannot be
+//!   read is no record (reported), not a failed response.
 //!
 //! The raw record kept for `remoteData` is always the provider's own, unrepaired.
 //! Nothing here costs anything on a well-formed record: repair starts only after
@@ -171,6 +175,44 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for RecordList<T> {
             }
         }
         Ok(Self(out))
+    }
+}
+
+/// A response that is one record (a lookup by id): a record that cannot be read is
+/// no record, reported as a record left out of a list is, rather than a failed
+/// response; `null` is no record.
+#[derive(Debug, Clone)]
+pub(crate) struct OneRecord<T>(pub(crate) Option<WithRaw<T>>);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for OneRecord<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Value::deserialize(d)?;
+        if raw.is_null() {
+            return Ok(Self(None));
+        }
+        let record = record_label(&raw);
+        match WithRaw::read(raw) {
+            Ok(r) => Ok(Self(Some(r))),
+            Err(why) => {
+                let message = match &record {
+                    Some(id) => format!("record {id} was left out: {why}"),
+                    None => format!("the record was left out: {why}"),
+                };
+                report(Issue { record, message });
+                Ok(Self(None))
+            }
+        }
+    }
+}
+
+/// `deserialize_with` for a record's own id: a non-blank string, or a number as its
+/// text. A record whose id is blank or null cannot be referred to, so it cannot be
+/// read (and is left out with an issue) instead of coming out with an empty id.
+pub(crate) fn record_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) if !s.trim().is_empty() => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("{} is not an id", kind_of(&other)))),
     }
 }
 
@@ -421,8 +463,19 @@ fn kind_of(v: &Value) -> &'static str {
 
 /// The provider's id of a record, from the keys providers name ids with.
 fn record_label(v: &Value) -> Option<String> {
-    const KEYS: [&str; 8] =
-        ["id", "callId", "conversationId", "answeredScorecardId", "scorecardId", "userId", "eventId", "guid"];
+    const KEYS: [&str; 11] = [
+        "id",
+        "callId",
+        "conversationId",
+        "answeredScorecardId",
+        "scorecardId",
+        "userId",
+        "eventId",
+        "guid",
+        "meetingId",
+        "planId",
+        "kpiId",
+    ];
     let text = |v: &Value| match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -602,6 +655,45 @@ mod tests {
         assert!(p.items.is_empty());
         assert_eq!(issues.len(), 2, "{issues:#?}");
         assert!(decode::<Page>(b"<html>").is_err());
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Keyed {
+        #[serde(deserialize_with = "record_id")]
+        id: String,
+        name: Option<String>,
+    }
+
+    #[test]
+    fn a_record_with_a_blank_or_null_id_is_left_out_and_a_numeric_one_is_text() {
+        let (list, issues) = collecting(|| {
+            decode::<RecordList<Keyed>>(
+                br#"[{"id": 7}, {"id": ""}, {"id": null, "name": "x"}, {"id": " "}, {"id": "a"}]"#,
+            )
+        });
+        let ids: Vec<_> = list.unwrap().iter().map(|r| r.data.id.clone()).collect();
+        assert_eq!(ids, ["7", "a"]);
+        assert_eq!(issues.len(), 3, "{issues:#?}");
+        assert!(issues.iter().all(|i| i.message.contains("left out")), "{issues:#?}");
+    }
+
+    #[test]
+    fn one_record_that_cannot_be_read_is_no_record_with_an_issue() {
+        let read = |body: &[u8]| {
+            collecting(|| {
+                decode::<OneRecord<Keyed>>(body)
+                    .unwrap()
+                    .0
+                    .map(|r| format!("{}:{}", r.data.id, r.data.name.unwrap_or_default()))
+            })
+        };
+        assert_eq!(read(br#"{"id": "k", "name": 3}"#), (Some("k:3".into()), vec![]));
+        let (none, issues) = read(br#"{"name": "no id"}"#);
+        assert_eq!((none, issues.len()), (None, 1));
+        assert!(issues[0].message.contains("left out") && issues[0].message.contains("missing field `id`"));
+        assert_eq!(read(b"null"), (None, vec![]));
+        let (none, issues) = read(br#""a string""#);
+        assert_eq!((none, issues.len()), (None, 1));
     }
 
     #[test]

@@ -334,7 +334,7 @@ pub(crate) fn topic(t: WithRaw<EvTopic>) -> Topic {
         Some(Value::String(s)) => s.split(',').map(|w| w.trim().to_owned()).filter(|w| !w.is_empty()).collect(),
         _ => Vec::new(),
     };
-    Topic { remote_id: t.data.id.as_id().unwrap_or_default(), name: t.data.name.unwrap_or_default(), words, raw: t.raw }
+    Topic { remote_id: t.data.id, name: t.data.name.unwrap_or_default(), words, raw: t.raw }
 }
 
 pub(crate) fn topic_matches(t: WithRaw<EvTopicMatches>) -> CallTopicMatches {
@@ -428,7 +428,7 @@ fn question(q: EvMeetingQuestion) -> MeetingQuestion {
 pub(crate) fn meeting(m: WithRaw<EvMeeting>) -> Meeting {
     let WithRaw { data, raw } = m;
     Meeting {
-        remote_id: data.meeting_id.as_id().unwrap_or_default(),
+        remote_id: data.meeting_id,
         plan_remote_id: data.plan_id.as_ref().and_then(Loose::as_id),
         coach_remote_id: data.coach_id,
         recipient_remote_id: data.recipient_id,
@@ -453,7 +453,7 @@ pub(crate) fn meeting(m: WithRaw<EvMeeting>) -> Meeting {
 pub(crate) fn plan(p: WithRaw<EvPlan>) -> CoachingPlan {
     let WithRaw { data, raw } = p;
     CoachingPlan {
-        remote_id: data.plan_id.as_id().unwrap_or_default(),
+        remote_id: data.plan_id,
         name: data.name,
         objective: data.objective,
         started_at: timestamp(data.start_date.as_deref()),
@@ -474,7 +474,7 @@ pub(crate) fn plan(p: WithRaw<EvPlan>) -> CoachingPlan {
 
 pub(crate) fn kpi_observation(k: WithRaw<EvKpiObservation>) -> KpiObservation {
     KpiObservation {
-        kpi_remote_id: k.data.kpi_id.as_id().unwrap_or_default(),
+        kpi_remote_id: k.data.kpi_id,
         observed_at: timestamp(k.data.observed_at.as_deref()),
         observer_remote_id: k.data.observer_id.as_ref().and_then(Loose::as_id),
         observed_remote_id: k.data.observed_id.as_ref().and_then(Loose::as_id),
@@ -485,7 +485,7 @@ pub(crate) fn kpi_observation(k: WithRaw<EvKpiObservation>) -> KpiObservation {
 
 pub(crate) fn kpi_definition(k: WithRaw<EvKpiDefinition>) -> KpiDefinition {
     KpiDefinition {
-        remote_id: k.data.kpi_id.as_id().unwrap_or_default(),
+        remote_id: k.data.kpi_id,
         description: k.data.description,
         frequency: k.data.frequency,
         target: k.data.target,

@@ -143,7 +143,7 @@ impl ExecVisionProvider {
             .iter()
             .map(|id| {
                 let req = UpstreamRequest::get(format!("{}/call/{id}", client::BASE));
-                async move { self.client.get::<WithRaw<EvCall>>(req).await }
+                async move { Ok(self.client.get::<OneRecord<EvCall>>(req).await?.and_then(|r| r.0)) }
             })
             .collect();
         let results: Vec<_> = stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
@@ -156,8 +156,10 @@ impl ExecVisionProvider {
 
     async fn transcript_of(&self, id: &str) -> Result<Option<Transcript>, ProviderError> {
         let req = UpstreamRequest::get(format!("{}/transcript/{id}", client::BASE));
-        match self.client.get::<WithRaw<EvSimplifiedTranscript>>(req).await {
-            Ok(Some(t)) => return Ok(Some(mapping::simplified_transcript(id, t))),
+        match self.client.get::<OneRecord<EvSimplifiedTranscript>>(req).await {
+            Ok(Some(OneRecord(Some(t)))) => return Ok(Some(mapping::simplified_transcript(id, t))),
+            // Unreadable (reported): the call's own transcript may still be.
+            Ok(Some(OneRecord(None))) => {}
             // Not enabled for these credentials (or not there): use the word-level one.
             Ok(None) => {}
             Err(e) if e.status() == Some(403) => {}
@@ -465,7 +467,7 @@ impl Provider for ExecVisionProvider {
             key: |k| {
                 format!(
                     "{}|{}|{}",
-                    k.kpi_id.as_id().unwrap_or_default(),
+                    k.kpi_id,
                     k.observed_id.as_ref().and_then(Loose::as_id).unwrap_or_default(),
                     k.observed_at.as_deref().unwrap_or("")
                 )
@@ -483,7 +485,7 @@ impl Provider for ExecVisionProvider {
             .cache
             .get_or_fetch(self.key("kpi", id.to_owned()), ResourceKind::Stats, async {
                 let req = UpstreamRequest::get(format!("{}/kpi/{id}", client::BASE));
-                let def: Option<WithRaw<EvKpiDefinition>> = self.client.get(req).await?;
+                let def = self.client.get::<OneRecord<EvKpiDefinition>>(req).await?.and_then(|r| r.0);
                 Ok(OptionalKpi(def.map(mapping::kpi_definition)))
             })
             .await?;
@@ -498,7 +500,7 @@ impl Provider for ExecVisionProvider {
         let list = SinceList { path: "/plans", limit: MAX_LIMIT, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvPlan> {
             modified: |p| text(&p.modified).or_else(|| p.start_date.clone()),
-            key: |p| p.plan_id.as_id().unwrap_or_default(),
+            key: |p| p.plan_id.clone(),
             unit: None,
         };
         self.since_list("plans", list, pos, query.since, page, |items| items.into_iter().map(mapping::plan).collect())
@@ -509,7 +511,7 @@ impl Provider for ExecVisionProvider {
         let list = SinceList { path: "/meetings", limit: MAX_LIMIT, takes_last_id: false, params: vec![] };
         let pos = Positioned::<EvMeeting> {
             modified: |m| text(&m.modified).or_else(|| text(&m.start_time)),
-            key: |m| m.meeting_id.as_id().unwrap_or_default(),
+            key: |m| m.meeting_id.clone(),
             unit: None,
         };
         self.since_list("meetings", list, pos, query.since, page, |items| {

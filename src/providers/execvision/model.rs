@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-pub(crate) use crate::providers::wire::{RecordList, TimeText, WithRaw};
+pub(crate) use crate::providers::wire::{OneRecord, RecordList, TimeText, WithRaw};
 
 /// A number the API sometimes sends as a string (transcript word times) or an id
 /// that is sometimes numeric.
@@ -39,6 +39,7 @@ impl Loose {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvUser {
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) user_id: String,
     pub(crate) email: Option<String>,
     pub(crate) first_name: Option<String>,
@@ -52,6 +53,7 @@ pub(crate) struct EvUser {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvTeam {
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) id: String,
     pub(crate) name: Option<String>,
     pub(crate) manager_id: Option<String>,
@@ -60,6 +62,7 @@ pub(crate) struct EvTeam {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct EvDepartment {
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) id: String,
     pub(crate) name: Option<String>,
 }
@@ -67,6 +70,7 @@ pub(crate) struct EvDepartment {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvCall {
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) id: String,
     pub(crate) caller_email: Option<String>,
     pub(crate) caller_id: Option<String>,
@@ -154,6 +158,7 @@ pub(crate) struct EvTalkSpeed {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvDeletedCall {
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) id: String,
     #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
     pub(crate) deleted_at: Option<TimeText>,
@@ -190,6 +195,7 @@ pub(crate) struct EvTranscriptPart {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvTopicMatches {
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) call_id: String,
     #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
     pub(crate) modified: Option<TimeText>,
@@ -244,6 +250,7 @@ pub(crate) struct EvListen {
     pub(crate) date: Option<String>,
     #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
     pub(crate) modified: Option<TimeText>,
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) call_id: String,
     pub(crate) listener: Option<String>,
     pub(crate) caller: Option<String>,
@@ -257,6 +264,7 @@ pub(crate) struct EvScoreRow {
     pub(crate) reviewer: Option<String>,
     pub(crate) caller: Option<String>,
     pub(crate) call_id: Option<String>,
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) result_id: String,
     #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
     pub(crate) score_time: Option<TimeText>,
@@ -288,7 +296,8 @@ pub(crate) struct EvScorecardQuestion {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct EvTopic {
-    pub(crate) id: Loose,
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
+    pub(crate) id: String,
     pub(crate) name: Option<String>,
     #[serde(default)]
     pub(crate) words: Option<Value>,
@@ -301,6 +310,7 @@ pub(crate) struct EvFeedback {
     pub(crate) feedback_at: Option<TimeText>,
     #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
     pub(crate) modified: Option<TimeText>,
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) call_id: String,
     pub(crate) feedback_by: Option<String>,
     #[serde(default)]
@@ -317,6 +327,7 @@ pub(crate) struct EvFeedback {
 pub(crate) struct EvShare {
     #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
     pub(crate) shared_at: Option<TimeText>,
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) call_id: String,
     pub(crate) shared_by: Option<String>,
     #[serde(default)]
@@ -328,7 +339,8 @@ pub(crate) struct EvShare {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvMeeting {
-    pub(crate) meeting_id: Loose,
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
+    pub(crate) meeting_id: String,
     pub(crate) plan_id: Option<Loose>,
     #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
     pub(crate) date_time: Option<TimeText>,
@@ -369,7 +381,8 @@ pub(crate) struct EvMeetingQuestion {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvPlan {
-    pub(crate) plan_id: Loose,
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
+    pub(crate) plan_id: String,
     pub(crate) name: Option<String>,
     pub(crate) objective: Option<String>,
     pub(crate) start_date: Option<String>,
@@ -398,7 +411,8 @@ pub(crate) struct EvKpiObservation {
     pub(crate) observed_at: Option<TimeText>,
     pub(crate) observer_id: Option<Loose>,
     pub(crate) observed_id: Option<Loose>,
-    pub(crate) kpi_id: Loose,
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
+    pub(crate) kpi_id: String,
     pub(crate) value: Option<f64>,
     #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]
     pub(crate) modified: Option<TimeText>,
@@ -407,7 +421,8 @@ pub(crate) struct EvKpiObservation {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EvKpiDefinition {
-    pub(crate) kpi_id: Loose,
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
+    pub(crate) kpi_id: String,
     pub(crate) description: Option<String>,
     pub(crate) frequency: Option<String>,
     pub(crate) target: Option<f64>,
