@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::model::{LANGUAGE_CODES, List, PLATFORMS, WithRaw};
+use super::model::{LANGUAGE_CODES, List, Metadata, PLATFORMS, Paging, RecordList, WithRaw};
 use crate::{
     domain::{CallDirection, Medium},
     providers::{
@@ -41,11 +41,12 @@ pub(crate) struct SlClient {
 }
 
 impl SlClient {
-    /// Sends `req`; `Ok(None)` on 404; a 422 names the parameters Salesloft refused.
-    async fn get<T: DeserializeOwned>(&self, req: UpstreamRequest) -> Result<Option<T>, ProviderError> {
+    /// Sends `req`: the body; `Ok(None)` on 404; a 422 names the parameters Salesloft
+    /// refused.
+    async fn fetch(&self, req: UpstreamRequest) -> Result<Option<bytes::Bytes>, ProviderError> {
         let resp = self.transport.send(&req).await?;
         match resp.status {
-            200..=299 => self.transport.decode(&resp.body).map(Some),
+            200..=299 => Ok(Some(resp.body)),
             404 => Ok(None),
             422 => {
                 // Only the names of parameters we sent are repeated, never the body.
@@ -85,7 +86,24 @@ impl SlClient {
             .param("per_page", PER_PAGE.to_string())
             .param("page", page.to_string())
             .param("include_paging_counts", "true");
-        self.get(req).await
+        let Some(body) = self.fetch(req).await? else { return Ok(None) };
+        if body.trim_ascii_start().starts_with(b"[") {
+            return self.bare_page(&body, page).map(Some);
+        }
+        self.transport.decode(&body).map(Some)
+    }
+
+    /// A page sent as the bare array of records Salesloft's reference shows (seed 003:
+    /// `GET /v2/conversations` answers `[ {...} ]`) instead of the `{data, metadata}`
+    /// envelope it sends: the records, and, with no paging metadata to say whether
+    /// more follow, a next page only when this one is full (a walk that the server
+    /// answers with the same page again ends as a loop).
+    fn bare_page<T: DeserializeOwned>(&self, body: &[u8], page: u64) -> Result<List<T>, ProviderError> {
+        let data: RecordList<T> = self.transport.decode(body)?;
+        // Records left out still count toward a full page.
+        let sent = serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(body).map_or(0, |v| v.len() as u64);
+        let next_page = (sent >= PER_PAGE).then_some(page + 1);
+        Ok(List { data, metadata: Metadata { paging: Paging { next_page, total_count: None } } })
     }
 
     /// Every page of a list.

@@ -32,9 +32,11 @@ pub(crate) fn medium(media_type: Option<&str>) -> Option<Medium> {
 
 pub(crate) fn call(c: WithRaw<Conversation>) -> Call {
     let d = c.data;
+    // `0` is no time (the reference's own example sends it beside a real
+    // `event_start_date`): the event's start is read instead.
     let started = d
         .started_recording_at
-        .filter(|ms| ms.is_finite())
+        .filter(|ms| ms.is_finite() && *ms > 0.0)
         .and_then(|ms| Utc.timestamp_millis_opt(ms as i64).single())
         .or_else(|| timestamp(d.event_start_date.as_deref()));
     let account = d.account.as_ref().and_then(|a| a.id.clone()).map(|id| CrmEntity { crm_id: id.0, name: None });
@@ -179,6 +181,17 @@ mod tests {
         assert_eq!(crm.contacts[0].crm_id, "9100017", "numeric ids become strings");
         assert_eq!(transcription_id(&call).as_deref(), Some("b7c1d2e3-2222-4f4a-9b8c-1d2e3f4a5b6c"));
         assert_eq!(call.raw["organization_id"], "0d1e7f7c-2d8a-4b11-9d1e-8f3f1c2b3a4d");
+    }
+
+    #[test]
+    fn a_recording_start_of_zero_is_no_time_and_the_event_start_is_read() {
+        let c: WithRaw<Conversation> = serde_json::from_value(serde_json::json!({
+            "id": "c", "duration": 0, "started_recording_at": 0, "event_start_date": "2025-02-13T22:11:57.792Z"
+        }))
+        .unwrap();
+        let call = call(c);
+        assert_eq!(call.started_at.unwrap().to_rfc3339(), "2025-02-13T22:11:57.792+00:00");
+        assert_eq!(call.duration_secs, Some(0.0));
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub(crate) struct Ref {
     pub(crate) id: Option<Id>,
 }
 
-/// `{ "data": [...], "metadata": { "paging": {...} } }`.
+/// `{ "data": [...], "metadata": { "paging": {...} } }`, as Salesloft sends lists (its
+/// reference shows a bare array instead: the client reads that too).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(bound(deserialize = "T: serde::de::DeserializeOwned"))]
 pub(crate) struct List<T> {
@@ -72,6 +73,7 @@ pub(crate) struct Paging {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Conversation {
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) id: String,
     pub(crate) title: Option<String>,
     /// Milliseconds.

@@ -120,3 +120,57 @@ async fn a_422_names_the_refused_parameters_we_sent_and_nothing_else() {
     let text = err.to_string();
     assert!(text.contains("title") && !text.contains("internal_note") && !text.contains("secret-detail-77"), "{text}");
 }
+
+/// Salesloft's reference (seed 003) shows `GET /v2/conversations` answering a bare
+/// array, not the `{data, metadata}` envelope: it reads as a page, and a full one is
+/// followed by the next page (no metadata says whether more follow).
+#[tokio::test]
+async fn a_bare_array_as_the_reference_shows_reads_as_pages() {
+    use std::collections::HashMap;
+
+    use axum::{Json, Router, extract::Query, routing::get};
+    use serde_json::{Value, json};
+    let conversation =
+        |n: u64| json!({ "id": format!("c{n}"), "duration": 0, "platform": "zoom", "media_type": "audio" });
+    let app = Router::new().route(
+        "/v2/conversations",
+        get(move |Query(q): Query<HashMap<String, String>>| async move {
+            let page: u64 = q["page"].parse().unwrap();
+            let per_page: u64 = q["per_page"].parse().unwrap();
+            // A full first page (one record of it unreadable), then one more record.
+            let records: Vec<Value> = match page {
+                1 => {
+                    (0..per_page).map(|n| if n == 5 { json!({ "title": "no id" }) } else { conversation(n) }).collect()
+                }
+                2 => vec![conversation(per_page)],
+                _ => Vec::new(),
+            };
+            Json(Value::Array(records))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let credentials = Credentials::Bearer { token: Secret::new("t") };
+    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
+    let transport = Transport::new(
+        ProviderKind::Salesloft,
+        Arc::from("sl"),
+        format!("http://{addr}").parse().unwrap(),
+        &credentials,
+        policy,
+    )
+    .unwrap();
+    let p = SalesloftProvider::new(transport, Cache::new(&Default::default()), Arc::from("sl"));
+
+    let (first, notes) = crate::accounting::capture(p.list_calls(&CallQuery::default(), None)).await;
+    let first = first.unwrap();
+    assert_eq!(first.items.len(), 99);
+    assert_eq!(first.items[0].remote_id, "c0");
+    assert_eq!(first.next.as_deref(), Some("2"), "a full page: the next one is asked");
+    assert_eq!(first.total, None);
+    assert_eq!(notes.len(), 1, "the record without an id is left out, and said so");
+    let all_calls = CallQuery::default();
+    let all = all_pages(&p, "calls", |t| p.list_calls(&all_calls, t)).await.unwrap();
+    assert_eq!(all.len(), 100);
+}
