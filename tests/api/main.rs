@@ -28,6 +28,7 @@ mod readme;
 mod reference;
 mod salesloft;
 mod schema;
+mod seed_contract;
 mod stats;
 mod timeline;
 mod users;
