@@ -10,11 +10,11 @@
 //! spend few requests: the document's repeated cursor ends a walk at once.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     net::SocketAddr,
     process::Stdio,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -108,6 +108,10 @@ struct CountingProxy {
     upstream: String,
     client: reqwest::Client,
     requests: Arc<AtomicU64>,
+    /// Where Prism says its own answer breaks the document's schema (its
+    /// `sl-violations` header): path -> the violations, e.g. `calls.0.metaData.started
+    /// must be string` where the document's example gives epoch seconds.
+    violations: Arc<Mutex<BTreeMap<String, BTreeSet<String>>>>,
 }
 
 impl CountingProxy {
@@ -116,6 +120,7 @@ impl CountingProxy {
             upstream: upstream.to_owned(),
             client: reqwest::Client::new(),
             requests: Arc::new(AtomicU64::new(0)),
+            violations: Arc::default(),
         };
         let app = Router::new().fallback(forward).with_state(proxy.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -148,6 +153,18 @@ async fn forward(
         Ok(resp) => {
             let status = resp.status();
             let content_type = resp.headers().get("content-type").cloned();
+            let reported = resp.headers().get("sl-violations").and_then(|v| v.to_str().ok());
+            if let Some(list) = reported.and_then(|v| serde_json::from_str::<Vec<Value>>(v).ok()) {
+                let mut all = proxy.violations.lock().unwrap();
+                let seen = all.entry(uri.path().to_owned()).or_default();
+                for v in list {
+                    let at: Vec<&str> =
+                        v["location"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                    if at.first() == Some(&"response") {
+                        seen.insert(format!("{}: {}", at[2..].join("."), v["code"].as_str().unwrap_or("?")));
+                    }
+                }
+            }
             let bytes = resp.bytes().await.unwrap_or_default();
             let mut out = (status, bytes).into_response();
             if let Some(ct) = content_type {
@@ -240,17 +257,25 @@ const FIELDS: &[(&str, &str)] = &[
     ),
 ];
 
+/// What every root field gave, and where Prism found the document's own answers at
+/// odds with its schema.
+struct Run {
+    outcomes: Vec<Outcome>,
+    violations: BTreeMap<String, BTreeSet<String>>,
+}
+
 struct Outcome {
     field: &'static str,
     requests: u64,
     elapsed: Duration,
     data: bool,
     codes: Vec<String>,
+    body: Value,
 }
 
 /// Runs every root field against convograph over Prism started with `extra`; asserts
 /// the contract; returns the outcomes (printed as a table).
-async fn every_root_field_answers(extra: &[&str]) -> Vec<Outcome> {
+async fn every_root_field_answers(extra: &[&str]) -> Run {
     let prism = Prism::start(extra).await;
     let (proxy, proxy_addr) = CountingProxy::start(&prism.base_url).await;
     let (addr, _stop) = spawn_convograph(&format!("http://{proxy_addr}")).await;
@@ -323,7 +348,7 @@ async fn every_root_field_answers(extra: &[&str]) -> Vec<Outcome> {
         let own = body["extensions"]["convograph"]["upstreamRequests"].as_u64().unwrap_or(0);
         assert_eq!(own, requests, "{field}: convograph counted {own}, the proxy {requests}: {body}");
         assert!(requests <= FIELD_REQUEST_BOUND, "{field}: {requests} upstream requests: {body}");
-        out.push(Outcome { field, requests, elapsed, data, codes });
+        out.push(Outcome { field, requests, elapsed, data, codes, body });
     }
     println!("Prism {extra:?}: field | upstream requests | ms | data | error codes");
     for o in &out {
@@ -333,7 +358,12 @@ async fn every_root_field_answers(extra: &[&str]) -> Vec<Outcome> {
         }
         println!("  {:22} {:3} {:5} {:5} {codes:?}", o.field, o.requests, o.elapsed.as_millis(), o.data);
     }
-    out
+    let violations = proxy.violations.lock().unwrap().clone();
+    println!("Where Prism found its answers at odds with the document's schema:");
+    for (path, list) in &violations {
+        println!("  {path}: {list:?}");
+    }
+    Run { outcomes: out, violations }
 }
 
 fn outcome<'a>(all: &'a [Outcome], field: &str) -> &'a Outcome {
@@ -342,23 +372,34 @@ fn outcome<'a>(all: &'a [Outcome], field: &str) -> &'a Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_root_field_answers_over_prism_serving_gongs_examples() {
-    let all = every_root_field_answers(&[]).await;
+    let run = every_root_field_answers(&[]).await;
+    let all = &run.outcomes;
     // The document's examples: one user, one call (with epoch times where the schema
     // says ISO strings), and a cursor on every page. Reading them is the point.
+    let calls = run.violations.get("/v2/calls/extensive").cloned().unwrap_or_default();
+    assert!(
+        calls.contains("calls.0.metaData.started: type"),
+        "Prism no longer flags the example's epoch times: {calls:?}"
+    );
     for field in ["users", "users(connectionId)", "user(id)", "user(email)", "calls(connectionId)", "call(id)"] {
-        let o = outcome(&all, field);
+        let o = outcome(all, field);
         assert!(o.data, "{field} gave no data: {:?}", o.codes);
     }
+    // The example's `started: 1518863400` (epoch seconds where the schema says an
+    // ISO string) is read as the time it means.
+    let call = &outcome(all, "calls(connectionId)").body["data"]["calls"]["edges"][0]["node"];
+    assert_eq!(call["startedAt"], "2018-02-17T10:30:00+00:00", "{call}");
     // The repeated cursor is reported, not followed: one page plus at most two more.
-    let users = outcome(&all, "users(connectionId)");
+    let users = outcome(all, "users(connectionId)");
     assert!(users.codes.iter().any(|c| c == "UPSTREAM_PAGING_LOOP"), "{:?}", users.codes);
     assert!(users.requests <= 3, "{} requests for a one-page list", users.requests);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_root_field_answers_over_prism_generating_from_gongs_schemas() {
-    let all = every_root_field_answers(&["--dynamic", "--seed", "convograph"]).await;
-    // Random cursors never end on their own: the walks must.
-    let users = outcome(&all, "users(connectionId)");
+    let run = every_root_field_answers(&["--dynamic", "--seed", "convograph"]).await;
+    // Seeded generation names the same cursor on every page: the walks must end.
+    let users = outcome(&run.outcomes, "users(connectionId)");
+    assert!(users.codes.iter().any(|c| c == "UPSTREAM_PAGING_LOOP"), "{:?}", users.codes);
     assert!(users.data, "{:?}", users.codes);
 }
