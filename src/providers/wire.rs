@@ -477,7 +477,7 @@ fn record_label(v: &Value) -> Option<String> {
         "kpiId",
     ];
     let text = |v: &Value| match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
