@@ -89,14 +89,14 @@ pub(crate) fn transcription_id(call: &Call) -> Option<String> {
 }
 
 pub(crate) fn user(u: WithRaw<SlUser>) -> User {
-    let d = u.data;
+    let SlUser { key, fields: d } = u.data;
     let (mut first, last) = (non_empty(&d.first_name), non_empty(&d.last_name));
     if first.is_none() && last.is_none() {
         first = non_empty(&d.name);
     }
     User {
         // Conversations name their owner by guid, so the guid is the user's id.
-        remote_id: non_empty(&d.guid).or_else(|| d.id.map(|i| i.0)).unwrap_or_default(),
+        remote_id: key,
         email: non_empty(&d.email),
         email_aliases: Vec::new(),
         first_name: first,

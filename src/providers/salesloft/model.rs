@@ -91,8 +91,30 @@ pub(crate) struct Conversation {
     pub(crate) person: Option<Ref>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A user, with the id convograph knows it by: its guid (the id conversations name
+/// their owner with), or else its integer id. A user with neither (blank or null)
+/// cannot be referred to, so it cannot be read (a list leaves it out, reported)
+/// instead of coming out with an empty id.
+#[derive(Debug, Clone)]
 pub(crate) struct User {
+    /// The guid, or else the id: never blank.
+    pub(crate) key: String,
+    pub(crate) fields: UserFields,
+}
+
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let fields = UserFields::deserialize(d)?;
+        let text = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let key = text(fields.guid.as_deref())
+            .or_else(|| text(fields.id.as_ref().map(|i| i.0.as_str())))
+            .ok_or_else(|| serde::de::Error::custom("a user without a guid or an id"))?;
+        Ok(Self { key, fields })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct UserFields {
     pub(crate) id: Option<Id>,
     pub(crate) guid: Option<String>,
     #[serde(default, deserialize_with = "crate::providers::wire::opt_time")]

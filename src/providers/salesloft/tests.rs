@@ -174,3 +174,104 @@ async fn a_bare_array_as_the_reference_shows_reads_as_pages() {
     let all = all_pages(&p, "calls", |t| p.list_calls(&all_calls, t)).await.unwrap();
     assert_eq!(all.len(), 100);
 }
+
+/// A provider reading the loopback server `app` (no pacing, no cache).
+async fn loopback(app: axum::Router) -> SalesloftProvider {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let credentials = Credentials::Bearer { token: Secret::new("t") };
+    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
+    let transport = Transport::new(
+        ProviderKind::Salesloft,
+        Arc::from("sl"),
+        format!("http://{addr}").parse().unwrap(),
+        &credentials,
+        policy,
+    )
+    .unwrap();
+    SalesloftProvider::new(transport, Cache::new(&Default::default()), Arc::from("sl"))
+}
+
+/// A user is known by its guid, or else its id: one with neither (blank, null or
+/// unreadable) is left out with a note, never listed with an empty id, and costs
+/// nothing but itself; odd fields cost the field, extra fields nothing.
+#[tokio::test]
+async fn a_user_without_a_guid_or_an_id_is_left_out_with_a_note_and_the_page_is_kept() {
+    use axum::{Json, Router, routing::get};
+    use serde_json::json;
+    let users = json!([
+        { "id": 41051, "guid": "6b0e2f4e-9a7e", "email": "v.rossi@acme.io", "first_name": "Vera",
+          "team_admin": false, "group": { "id": 11, "_href": "https://api.salesloft.com/v2/groups/11" },
+          "some_new_field": [1, { "deep": true }] },
+        { "id": 41052, "guid": "", "email": "blank-guid@acme.io" },
+        { "id": null, "guid": null, "email": "null-both@acme.io" },
+        { "id": "  ", "guid": " ", "email": "blank-both@acme.io" },
+        { "email": "absent-both@acme.io" },
+        { "id": { "odd": 1 }, "guid": ["x"], "email": "wrong-types@acme.io" },
+        { "id": 41057, "guid": 12345, "active": "true", "created_at": 1518863400, "email": "numeric-guid@acme.io" },
+        { "id": 41058, "guid": "g-58", "first_name": { "odd": 1 }, "active": "sometimes", "email": "odd@acme.io" },
+        "not a user",
+        null
+    ]);
+    let body = json!({ "data": users, "metadata": { "paging": { "next_page": null, "total_count": 10 } } });
+    let app = Router::new().route("/v2/users", get(move || async move { Json(body) }));
+    let p = loopback(app).await;
+
+    let (page, notes) = crate::accounting::capture(p.list_users(None)).await;
+    let page = page.unwrap();
+    let got: Vec<(&str, Option<&str>)> =
+        page.items.iter().map(|u| (u.remote_id.as_str(), u.email.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            ("6b0e2f4e-9a7e", Some("v.rossi@acme.io")),
+            ("41052", Some("blank-guid@acme.io")),
+            ("12345", Some("numeric-guid@acme.io")),
+            ("g-58", Some("odd@acme.io")),
+        ]
+    );
+    assert!(page.items.iter().all(|u| !u.remote_id.trim().is_empty()));
+    let good = &page.items[0];
+    assert_eq!(good.raw["some_new_field"][1]["deep"], true, "extra fields stay in remoteData");
+    assert_eq!((good.first_name.as_deref(), good.active), (Some("Vera"), None));
+    let numeric = &page.items[2];
+    assert_eq!(numeric.active, Some(true));
+    assert_eq!(numeric.created_at.map(|t| t.timestamp()), Some(1_518_863_400));
+    let odd = &page.items[3];
+    assert_eq!((odd.first_name.as_deref(), odd.active), (None, None), "unreadable fields are null");
+
+    let messages: Vec<String> = notes.iter().map(|n| n.error.to_string()).collect();
+    assert!(notes.iter().all(|n| n.error.code() == crate::error::ErrorCode::UpstreamRecordInvalid), "{messages:#?}");
+    // Six users left out (null, blank and absent ids, ids of the wrong type, a string,
+    // `null`), and the two unreadable fields of 41058 (named by its id).
+    let left_out: Vec<&String> = messages.iter().filter(|m| m.contains("was left out")).collect();
+    assert_eq!(left_out.len(), 6, "{messages:#?}");
+    assert_eq!(left_out.iter().filter(|m| m.contains("a user without a guid or an id")).count(), 4, "{messages:#?}");
+    assert_eq!(notes.iter().filter(|n| n.record.as_deref() == Some("41058")).count(), 2, "{messages:#?}");
+    assert_eq!(notes.len(), 8, "{messages:#?}");
+    // A blank id names no record.
+    assert!(notes.iter().all(|n| n.record.as_deref().is_none_or(|r| !r.trim().is_empty())), "{messages:#?}");
+}
+
+/// Looked up by guid, a user answered without a usable guid or id is not found (with a
+/// note) and the others still are.
+#[tokio::test]
+async fn users_by_guid_keep_the_readable_users_when_one_has_no_id() {
+    use axum::{Json, Router, routing::get};
+    use serde_json::json;
+    let body = json!({ "data": [
+        { "id": 1, "guid": "g-1", "email": "one@acme.io" },
+        { "id": null, "guid": "", "email": "nobody@acme.io" },
+        { "id": 3, "guid": "g-3", "email": "three@acme.io" }
+    ], "metadata": { "paging": {} } });
+    let app = Router::new().route("/v2/users", get(move || async move { Json(body) }));
+    let p = loopback(app).await;
+    let asked: Vec<String> = ["g-1", "g-2", "g-3"].map(String::from).into();
+    let (found, notes) = crate::accounting::capture(p.users_by_ids(&asked)).await;
+    let mut ids: Vec<String> = found.unwrap().into_iter().map(|u| u.remote_id).collect();
+    ids.sort();
+    assert_eq!(ids, ["g-1", "g-3"]);
+    assert_eq!(notes.len(), 1, "{:#?}", notes.iter().map(|n| n.error.to_string()).collect::<Vec<_>>());
+    assert!(notes[0].error.to_string().contains("left out"));
+}
