@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::model::{Activity, Conversation, RecordList, WithRaw};
+use super::model::{Activity, Conversation, OneRecord, RecordList, WithRaw};
 use crate::providers::{
     ProviderError, ProviderErrorKind,
     transport::{Transport, UpstreamRequest, path_segment},
@@ -29,10 +29,13 @@ impl HubClient {
         }
     }
 
-    /// `GET /api/v1/conversations/{id}`.
+    /// `GET /api/v1/conversations/{id}`: `None` when it does not exist, or when what
+    /// the engine sent cannot be read as a conversation (reported, not a failed
+    /// request).
     pub(crate) async fn conversation(&self, id: &str) -> Result<Option<WithRaw<Conversation>>, ProviderError> {
         let Some(id) = path_segment(id) else { return Ok(None) };
-        self.get(UpstreamRequest::get(format!("/api/v1/conversations/{id}"))).await
+        let req = UpstreamRequest::get(format!("/api/v1/conversations/{id}"));
+        Ok(self.get::<OneRecord<Conversation>>(req).await?.and_then(|r| r.0))
     }
 
     /// `GET /api/v1/interactions/activities/{id}?type={kind}&leid={leid}`.

@@ -1,12 +1,13 @@
 //! Hubster engine wire models: the conversation and the activity (seed 004,
 //! providers README §4). Unknown fields are ignored; what may be absent is an
 //! `Option`; enum-like values (integration and channel types) are kept as text, and
-//! channel types sent as numbers are accepted.
+//! channel types sent as numbers are accepted. A conversation whose id is blank,
+//! null or missing cannot be read: a lookup of it is no record, reported.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-pub(crate) use crate::providers::wire::{RecordList, TimeText, WithRaw};
+pub(crate) use crate::providers::wire::{OneRecord, RecordList, TimeText, WithRaw};
 
 /// Text sent as a string or a number (channel types have numeric codes too).
 fn loose_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -20,6 +21,7 @@ fn loose_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Conversation {
+    #[serde(deserialize_with = "crate::providers::wire::record_id")]
     pub(crate) conversation_id: String,
     pub(crate) token_id: Option<String>,
     pub(crate) integration: Option<Integration>,

@@ -119,3 +119,105 @@ async fn an_unknown_conversation_has_no_activities_and_no_transcript() {
     assert!(p.calls_by_ids(&[unknown, "../v2/users".into()]).await.unwrap().is_empty());
     sandbox.shutdown().await;
 }
+
+/// A provider reading the loopback engine `app` (a bearer token, no pacing).
+async fn loopback(app: axum::Router) -> HubsterProvider {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let credentials = Credentials::Bearer { token: Secret::new("t") };
+    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
+    let transport = Transport::new(
+        ProviderKind::Hubster,
+        Arc::from("hub"),
+        format!("http://{addr}").parse().unwrap(),
+        &credentials,
+        policy,
+    )
+    .unwrap();
+    HubsterProvider::new(transport, Cache::new(&Default::default()), Arc::from("hub"), Vec::new(), Duration::ZERO)
+}
+
+/// A conversation the engine sends in a form that cannot be read (no id, a blank or
+/// null id, an id of the wrong type, not an object) is no record with a note, not a
+/// failed request; odd fields cost only themselves, extra fields nothing; readable
+/// conversations asked beside it still come out.
+#[tokio::test]
+async fn a_conversation_that_cannot_be_read_is_no_record_with_a_note() {
+    use axum::{Json, Router, extract::Path, routing::get};
+    use serde_json::{Value, json};
+    let bodies: HashMap<&'static str, Value> = HashMap::from([
+        (
+            "good",
+            json!({
+                "conversationId": "good", "tokenId": "tok", "openedDateTime": 1604758399703u64,
+                "integration": { "channelType": "WebChat", "hub": { "hubId": "h" } },
+                "properties": { "profile": { "firstName": "Jane", "lastName": "Doe" }, "additional": { "any": [1] } },
+                "somethingNew": { "deep": true }
+            }),
+        ),
+        ("numeric", json!({ "conversationId": 42, "integration": { "channelType": 3 } })),
+        (
+            "odd",
+            json!({
+                "conversationId": "odd", "tokenId": ["x"], "openedDateTime": "whenever",
+                "integration": "WebChat", "properties": { "profile": { "firstName": 7, "email": { "a": 1 } } }
+            }),
+        ),
+        ("missing", json!({ "tokenId": "tok", "integration": { "channelType": "WebChat" } })),
+        ("null", json!({ "conversationId": null, "tokenId": "tok" })),
+        ("blank", json!({ "conversationId": "  ", "tokenId": "tok" })),
+        ("wrong", json!({ "conversationId": { "id": "wrong" }, "tokenId": "tok" })),
+        ("list", json!([{ "conversationId": "list" }])),
+        ("text", json!("a conversation")),
+    ]);
+    let app = Router::new().route(
+        "/api/v1/conversations/{id}",
+        get(move |Path(id): Path<String>| {
+            let body = bodies[id.as_str()].clone();
+            async move { Json(body) }
+        }),
+    );
+    let p = loopback(app).await;
+
+    let (good, notes) = crate::accounting::capture(p.calls_by_ids(&["good".into()])).await;
+    let good = good.unwrap();
+    assert!(notes.is_empty(), "{:?}", notes.iter().map(|n| n.error.to_string()).collect::<Vec<_>>());
+    let call = &good[0];
+    assert_eq!(call.remote_id, "good");
+    assert_eq!(call.platform.as_deref(), Some("WebChat"));
+    assert_eq!(call.started_at.unwrap().timestamp_millis(), 1_604_758_399_703, "epoch milliseconds");
+    let customer = &call.participants.as_ref().unwrap()[0];
+    assert_eq!((customer.name.as_deref(), customer.remote_id.as_deref()), (Some("Jane Doe"), Some("tok")));
+    assert_eq!(call.raw["somethingNew"]["deep"], true, "extra fields stay in remoteData");
+
+    for bad in ["missing", "null", "blank", "wrong", "list", "text"] {
+        let (found, notes) = crate::accounting::capture(p.calls_by_ids(&[bad.into()])).await;
+        assert!(found.unwrap().is_empty(), "{bad}: no record");
+        let messages: Vec<String> = notes.iter().map(|n| n.error.to_string()).collect();
+        assert_eq!(notes.len(), 1, "{bad}: {messages:#?}");
+        assert_eq!(notes[0].error.code(), crate::error::ErrorCode::UpstreamRecordInvalid, "{bad}");
+        assert!(messages[0].contains("left out"), "{bad}: {}", messages[0]);
+    }
+
+    // Asked together: the readable ones, in order; one note for the unreadable one.
+    let asked: Vec<String> = ["numeric", "missing", "odd", "good"].map(String::from).into();
+    let (found, notes) = crate::accounting::capture(p.calls_by_ids(&asked)).await;
+    let found = found.unwrap();
+    let ids: Vec<&str> = found.iter().map(|c| c.remote_id.as_str()).collect();
+    assert_eq!(ids, ["42", "odd", "good"]);
+    assert_eq!(found[0].platform.as_deref(), Some("3"), "a numeric channel type is its text");
+    let odd = &found[1];
+    assert_eq!((odd.started_at, odd.platform.as_deref()), (None, None), "unreadable fields are null");
+    let odd_customer = &odd.participants.as_ref().unwrap()[0];
+    assert_eq!((odd_customer.remote_id.as_deref(), odd_customer.name.as_deref()), (None, Some("7")));
+    assert_eq!(odd_customer.email, None);
+    let messages: Vec<String> = notes.iter().map(|n| n.error.to_string()).collect();
+    assert_eq!(notes.iter().filter(|n| n.record.as_deref() == Some("odd")).count(), 4, "{messages:#?}");
+    assert_eq!(messages.iter().filter(|m| m.contains("left out")).count(), 1, "{messages:#?}");
+    assert_eq!(notes.len(), 5, "{messages:#?}");
+
+    // The transcript of an unreadable conversation is none, not a failure.
+    let (t, _) = crate::accounting::capture(p.transcripts(&["missing".into()])).await;
+    assert!(t.unwrap().is_empty());
+}
