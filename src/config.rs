@@ -49,6 +49,38 @@ pub struct Settings {
     pub persisted_queries: PersistedQuerySettings,
     /// Trace export.
     pub telemetry: TelemetrySettings,
+    /// State shared by replicas (rate limits, quotas, caches) through Redis; absent:
+    /// each process keeps its own.
+    pub redis: Option<RedisSettings>,
+}
+
+/// Where replicas share their state, and how to act when it cannot be reached.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// `redis://host:port[/db]` (or `rediss://` for TLS; a password goes in the URL).
+    pub url: String,
+    /// Prefix of every key, so several deployments can share one Redis.
+    pub key_prefix: String,
+    /// The longest one Redis command may take before the replica acts alone for
+    /// that request (a slow Redis must not slow the graph).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How many replicas share the providers' limits. While Redis cannot be reached,
+    /// each replica paces at the provider's rate divided by this, so together they
+    /// still stay within it.
+    pub replicas: u32,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "convograph".into(),
+            timeout: Duration::from_millis(250),
+            replicas: 1,
+        }
+    }
 }
 
 /// HTTP server settings.
@@ -595,6 +627,20 @@ impl Settings {
                 && !(rate > 0.0 && rate.is_finite())
             {
                 return Err(value_err(&key("traffic.rate_per_sec"), "must be a positive number"));
+            }
+        }
+        if let Some(r) = &self.redis {
+            if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://") || r.url.starts_with("unix://")) {
+                return Err(value_err("redis.url", "must be a redis://, rediss:// or unix:// URL"));
+            }
+            if r.replicas == 0 {
+                return Err(value_err("redis.replicas", "must be at least 1"));
+            }
+            if r.key_prefix.is_empty() {
+                return Err(value_err("redis.key_prefix", "must not be empty"));
+            }
+            if r.timeout.is_zero() {
+                return Err(value_err("redis.timeout", "must be more than 0"));
             }
         }
         self.validate_limits()?;

@@ -35,6 +35,7 @@ pub mod people;
 pub mod providers;
 pub mod sandbox;
 pub mod schema;
+pub mod shared;
 pub mod startup;
 pub mod telemetry;
 pub mod timeline;

@@ -25,7 +25,7 @@ use prometheus_client::{
     metrics::{
         counter::Counter,
         family::Family,
-        gauge::ConstGauge,
+        gauge::{ConstGauge, Gauge},
         histogram::{Histogram, exponential_buckets},
     },
     registry::Registry,
@@ -169,6 +169,8 @@ struct Inner {
     cache_misses: Family<CacheLabels, Counter>,
     cache_evictions: Family<EvictionLabels, Counter>,
     quotas: Arc<Quotas>,
+    redis_up: Gauge,
+    redis_failures: Counter,
     operations: Mutex<HashSet<String>>,
     health: Mutex<HashMap<Arc<str>, (Instant, Health)>>,
 }
@@ -253,6 +255,18 @@ impl Metrics {
         );
         let quotas = Arc::new(Quotas::default());
         registry.register_collector(Box::new(quotas.clone()));
+        let redis_up = Gauge::default();
+        registry.register(
+            "redis_up",
+            "1 while replicas share limits and caches through Redis, 0 while this replica acts alone (only with `redis` configured)",
+            redis_up.clone(),
+        );
+        let redis_failures = Counter::default();
+        registry.register(
+            "redis_failures",
+            "Redis commands that failed or timed out (the replica acted alone for them)",
+            redis_failures.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -268,6 +282,8 @@ impl Metrics {
                 cache_misses,
                 cache_evictions,
                 quotas,
+                redis_up,
+                redis_failures,
                 operations: Mutex::new(HashSet::new()),
                 health: Mutex::new(HashMap::new()),
             }),
@@ -334,6 +350,16 @@ impl Metrics {
     /// Records what a check found.
     pub fn set_health(&self, connection: &Arc<str>, health: Health) {
         self.inner.health.lock().expect("health lock").insert(connection.clone(), (Instant::now(), health));
+    }
+
+    /// Whether Redis answered the last command.
+    pub fn redis_up(&self, up: bool) {
+        self.inner.redis_up.set(i64::from(up));
+    }
+
+    /// A Redis command failed or timed out.
+    pub fn redis_failed(&self) {
+        self.inner.redis_failures.inc();
     }
 
     /// The registry in the Prometheus text format (0.0.4), or OpenMetrics.

@@ -25,6 +25,7 @@ use crate::{
         AppSchema, AppState, ConnectionNode, RateLimitInfo, SchemaOptions, build_schema, connection::CursorCodec,
         request_guard,
     },
+    shared::Shared,
 };
 
 /// Connection id of the sandbox's Gong demo connection.
@@ -98,11 +99,12 @@ impl Application {
             None => None,
         };
         let metrics = Metrics::new();
+        let shared = settings.redis.as_ref().map(|r| Shared::connect(r, metrics.clone()));
         let cache = Cache::with_metrics(&settings.cache, &metrics);
         let mut registry = Registry::default();
         let mut nodes = Vec::new();
         for c in &connections {
-            let (provider, policy) = build_provider(c, &settings, &cache, &metrics)?;
+            let (provider, policy) = build_provider(c, &settings, &cache, &metrics, shared.as_ref())?;
             nodes.push(ConnectionNode {
                 id: c.id.clone().into(),
                 provider: c.provider,
@@ -165,6 +167,7 @@ impl Application {
                 readiness_check_interval: settings.server.readiness_check_interval,
             }),
             responses: ResponseCache::new(settings.cache.responses_max_mib),
+            shared: shared.clone(),
         });
         let addr = settings.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
@@ -289,8 +292,14 @@ fn build_provider(
     settings: &Settings,
     cache: &Cache,
     metrics: &Metrics,
+    shared: Option<&Shared>,
 ) -> Result<(Arc<dyn Provider>, TrafficPolicy), StartupError> {
     let fail = |reason: String| StartupError::Connection { id: c.id.clone(), reason };
+    // With Redis, the schedule, quota and pauses are the replicas' together.
+    let share = |t: Transport| match shared {
+        Some(s) => t.with_shared(s.clone()),
+        None => t,
+    };
     let traffic = c.traffic.or(settings.traffic.for_provider(c.provider)).or(&settings.traffic.all);
     let id: Arc<str> = Arc::from(c.id.as_str());
     let hooks = metrics.connection(c.provider, &id);
@@ -302,6 +311,7 @@ fn build_provider(
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
                 .map_err(|e| fail(e.to_string()))?
                 .with_metrics(hooks);
+            let transport = share(transport);
             let tz = match &c.time_zone {
                 Some(tz) => tz.parse().map_err(|_| fail(format!("unknown time zone '{tz}'")))?,
                 None => chrono_tz::UTC,
@@ -314,6 +324,7 @@ fn build_provider(
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
                 .map_err(|e| fail(e.to_string()))?
                 .with_metrics(hooks);
+            let transport = share(transport);
             let provider = crate::providers::execvision::ExecVisionProvider::new(transport, cache.clone(), id);
             Ok((Arc::new(provider), policy))
         }
@@ -328,6 +339,7 @@ fn build_provider(
                 .map_err(|e| fail(e.to_string()))?
                 .with_cost_budget(c.budget_window.unwrap_or(salesloft::BUDGET_WINDOW))
                 .with_metrics(hooks);
+            let transport = share(transport);
             let provider = SalesloftProvider::new(transport, cache.clone(), id);
             Ok((Arc::new(provider), policy))
         }
@@ -339,6 +351,7 @@ fn build_provider(
             let transport = Transport::new(c.provider, id.clone(), c.base_url.clone(), &c.credentials, policy)
                 .map_err(|e| fail(e.to_string()))?
                 .with_metrics(hooks);
+            let transport = share(transport);
             let provider = HubsterProvider::new(
                 transport,
                 cache.clone(),

@@ -88,6 +88,8 @@ pub struct HttpState {
     pub options: Arc<HttpOptions>,
     /// Whole answers of repeated queries.
     pub responses: ResponseCache,
+    /// State shared with other replicas (Redis), when configured.
+    pub shared: Option<crate::shared::Shared>,
 }
 
 /// The whole HTTP surface.
@@ -246,7 +248,16 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> impl IntoResponse {
         })
         .collect();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "status": if ready { "ready" } else { "not ready" }, "connections": connections })))
+    let mut body = json!({ "status": if ready { "ready" } else { "not ready" }, "connections": connections });
+    if let Some(shared) = &state.shared {
+        // Redis down degrades (the replica acts alone) but does not make it unready.
+        body["redis"] = if shared.is_up() {
+            json!({ "status": "ok", "mode": "shared" })
+        } else {
+            json!({ "status": "unreachable", "mode": "local", "replicas": shared.replicas() })
+        };
+    }
+    (status, Json(body))
 }
 
 /// Prometheus scrape: the text format, or OpenMetrics when the scraper asks for it.

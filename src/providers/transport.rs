@@ -39,6 +39,7 @@ use crate::{
     accounting,
     config::{Credentials, TrafficSettings},
     metrics::ConnectionMetrics,
+    shared::{Shared, Turn},
 };
 
 /// How many requests per second a provider allows, possibly by time of day.
@@ -170,6 +171,18 @@ pub struct Transport {
     paused_until: Mutex<Option<Instant>>,
     sent: AtomicU64,
     metrics: ConnectionMetrics,
+    /// The schedule shared with the other replicas, when Redis is configured; the
+    /// local limiters above then pace at the rate divided by the replica count and
+    /// serve only while Redis cannot be reached.
+    shared: Option<Shared>,
+}
+
+fn daily_limiter(quota_per_day: u32) -> Option<DailyLimiter> {
+    NonZeroU32::new(quota_per_day).map(|n| {
+        let per_request = Duration::from_secs(86_400) / n.get();
+        let q = Quota::with_period(per_request).expect("non-zero period").allow_burst(n);
+        RateLimiter::direct(q).with_middleware::<StateInformationMiddleware>()
+    })
 }
 
 impl Transport {
@@ -191,11 +204,7 @@ impl Transport {
         Ok(Self {
             limiter: RateLimiter::direct(quota(day)),
             night_limiter: night.map(|n| RateLimiter::direct(quota(n))),
-            daily: policy.daily_quota.and_then(NonZeroU32::new).map(|n| {
-                let per_request = Duration::from_secs(86_400) / n.get();
-                let q = Quota::with_period(per_request).expect("non-zero period").allow_burst(n);
-                RateLimiter::direct(q).with_middleware::<StateInformationMiddleware>()
-            }),
+            daily: policy.daily_quota.and_then(daily_limiter),
             daily_left: AtomicU64::new(policy.daily_quota.map_or(u64::MAX, u64::from)),
             provider,
             client,
@@ -206,8 +215,30 @@ impl Transport {
             paused_until: Mutex::new(None),
             sent: AtomicU64::new(0),
             metrics: ConnectionMetrics::detached(provider, connection.clone()),
+            shared: None,
             connection,
         })
+    }
+
+    /// Shares the connection's schedule, daily quota and `Retry-After` pauses with
+    /// every replica through Redis. The local limiters become the fallback for while
+    /// Redis cannot be reached: the rate and quota divided by `redis.replicas`, so the
+    /// replicas together stay within the provider's limits.
+    pub fn with_shared(mut self, shared: Shared) -> Self {
+        let n = f64::from(shared.replicas());
+        let (day, night) = match self.policy.schedule {
+            RateSchedule::Fixed(rate) => (rate, None),
+            RateSchedule::UsEasternBusinessHours { day, night } => (day, Some(night)),
+        };
+        self.limiter = RateLimiter::direct(quota(day / n));
+        self.night_limiter = night.map(|r| RateLimiter::direct(quota(r / n)));
+        if let Some(q) = self.policy.daily_quota {
+            let share = (q / shared.replicas()).max(1);
+            self.daily = daily_limiter(share);
+            self.daily_left.store(u64::from(q), Ordering::Relaxed);
+        }
+        self.shared = Some(shared);
+        self
     }
 
     /// Paces against a cost budget per `window` that responses report (Salesloft).
@@ -301,6 +332,9 @@ impl Transport {
                     let refused = self.budget.as_ref().map(CostBudget::refused);
                     let after = resp.retry_after.or(refused).unwrap_or(Duration::from_secs(1));
                     self.pause(after);
+                    if let Some(shared) = &self.shared {
+                        shared.pause(&self.connection, after).await;
+                    }
                     if !req.idempotent || attempt >= self.policy.max_retries || Instant::now() + after > deadline {
                         self.metrics.limiter_rejected();
                         return Err(self.error(ProviderErrorKind::RateLimited { retry_after: after }));
@@ -354,6 +388,11 @@ impl Transport {
             }
             tokio::time::sleep_until(until).await;
         }
+        if let Some(shared) = &self.shared
+            && let Some(turn) = self.shared_turn(shared, deadline).await
+        {
+            return turn;
+        }
         if let Some(daily) = &self.daily {
             // A spent daily quota is not worth queueing for: fail fast with the time
             // the next request will be allowed.
@@ -380,6 +419,31 @@ impl Transport {
             Ok(()) => Ok(()),
             Err(_) => Err(self.error(ProviderErrorKind::RateLimited { retry_after: self.policy.max_queue_wait })),
         }
+    }
+
+    /// A turn of the schedule shared with the other replicas; `None` when Redis did
+    /// not answer (the local limiters decide).
+    async fn shared_turn(&self, shared: &Shared, deadline: Instant) -> Option<Result<(), ProviderError>> {
+        let rate = self.policy.schedule.rate_at(chrono::Utc::now()).max(0.001);
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let max_wait = deadline.saturating_duration_since(Instant::now());
+        let (turn, left) = shared.take_turn(&self.connection, interval, self.policy.daily_quota, max_wait).await?;
+        if let Some(left) = left {
+            self.daily_left.store(left, Ordering::Relaxed);
+            self.metrics.daily_quota_left(left);
+        }
+        Some(match turn {
+            Turn::After(wait) => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(())
+            }
+            Turn::Refused { retry_after, .. } => {
+                self.metrics.limiter_rejected();
+                Err(self.error(ProviderErrorKind::RateLimited { retry_after }))
+            }
+        })
     }
 
     fn pause(&self, after: Duration) {

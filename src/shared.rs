@@ -1,0 +1,301 @@
+//! State that replicas share through Redis: each connection's rate schedule and
+//! daily quota, `Retry-After` pauses, and (see [`crate::cache`]) cached provider
+//! results, persisted queries and whole responses.
+//!
+//! Redis is a helper, never a dependency of a request: every command has a short
+//! timeout (`redis.timeout`), and a replica that cannot reach Redis acts alone —
+//! local limits at the provider's rate divided by `redis.replicas`, its own cache —
+//! logs the change once, shows it in `/metrics` (`convograph_redis_up`) and
+//! `/readyz`, and goes back to sharing as soon as Redis answers again. The
+//! connection is made in the background (a replica starts while Redis is down) and
+//! re-made by the client when it drops.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use redis::{
+    Script,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use tokio::sync::RwLock;
+
+use crate::{config::RedisSettings, metrics::Metrics};
+
+/// Replicas' shared state (cheap to clone).
+#[derive(Clone)]
+pub struct Shared {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    prefix: String,
+    timeout: Duration,
+    replicas: u32,
+    conn: RwLock<Option<ConnectionManager>>,
+    /// Whether the last command reached Redis.
+    up: AtomicBool,
+    /// Commands that did not (timed out or failed).
+    failures: AtomicU64,
+    /// While Redis is down, commands are not tried before this (ms since `epoch`):
+    /// an outage costs each request nothing, not a timeout.
+    retry_at: AtomicU64,
+    epoch: std::time::Instant,
+    metrics: Metrics,
+    gcra: Script,
+}
+
+/// How long a replica acts alone after a failed command before trying Redis again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("prefix", &self.inner.prefix).field("up", &self.is_up()).finish()
+    }
+}
+
+/// Takes a turn of a connection's shared schedule (one atomic script):
+///
+/// - `KEYS[1]`: the rate's theoretical arrival time (µs, Redis clock);
+/// - `KEYS[2]`: the connection's pause (`Retry-After`), set with a TTL;
+/// - `KEYS[3]`: the daily quota's arrival time, when the connection has one;
+/// - `ARGV[1]`: µs between requests; `ARGV[2]`: the longest wait (µs) worth a
+///   reservation; `ARGV[3]`: µs between daily-quota requests (0: none); `ARGV[4]`:
+///   the daily quota.
+///
+/// GCRA with a burst of one, as the local limiter: a request may go at
+/// `max(now, pause end, TAT)`, and takes the slot (TAT moves one interval on) only
+/// when that is within the longest wait. Returns `{wait µs, quota left}`; a negative
+/// wait is a refusal (`-wait` µs until a request could go; `quota left` 0 when the
+/// daily quota is what refused).
+const GCRA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
+local day_interval = tonumber(ARGV[3])
+local quota = tonumber(ARGV[4])
+local start = now
+local pause = redis.call('PTTL', KEYS[2])
+if pause > 0 then start = now + pause * 1000 end
+local left = -1
+local day_tat = 0
+if day_interval > 0 then
+  day_tat = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if day_tat < now then day_tat = now end
+  local tolerance = day_interval * (quota - 1)
+  local used = day_tat - now
+  if used > tolerance then
+    return {-(used - tolerance), 0}
+  end
+  left = math.floor((tolerance - used) / day_interval)
+end
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local at = math.max(start, tat)
+local wait = at - now
+if wait > max_wait then return {-wait, left} end
+redis.call('SET', KEYS[1], at + interval, 'PX', math.floor((at + interval - now) / 1000) + 1000)
+if day_interval > 0 then
+  redis.call('SET', KEYS[3], day_tat + day_interval, 'PX', math.floor((day_tat + day_interval - now) / 1000) + 1000)
+end
+return {wait, left}
+"#;
+
+/// What the shared schedule said about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Go after waiting this long (the slot is taken).
+    After(Duration),
+    /// No slot within the longest wait: the earliest a request could go, and whether
+    /// the daily quota is what refused.
+    Refused { retry_after: Duration, quota_spent: bool },
+}
+
+impl Shared {
+    /// Starts connecting to Redis in the background; until it answers, the replica
+    /// acts alone.
+    pub fn connect(settings: &RedisSettings, metrics: Metrics) -> Self {
+        metrics.redis_up(false);
+        let shared = Self {
+            inner: Arc::new(Inner {
+                prefix: settings.key_prefix.clone(),
+                timeout: settings.timeout,
+                replicas: settings.replicas.max(1),
+                conn: RwLock::new(None),
+                up: AtomicBool::new(false),
+                failures: AtomicU64::new(0),
+                retry_at: AtomicU64::new(0),
+                epoch: std::time::Instant::now(),
+                metrics,
+                gcra: Script::new(GCRA),
+            }),
+        };
+        let url = settings.url.clone();
+        let weak = Arc::downgrade(&shared.inner);
+        tokio::spawn(async move {
+            let Ok(client) = redis::Client::open(url.as_str()) else {
+                tracing::error!("redis.url is not a Redis URL; replicas do not share state");
+                return;
+            };
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(1)))
+                .set_response_timeout(Some(Duration::from_secs(1)))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_millis(500));
+            let mut announced = false;
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
+                    Ok(conn) => {
+                        *inner.conn.write().await = Some(conn);
+                        Shared { inner }.mark(true);
+                        return;
+                    }
+                    Err(e) => {
+                        if !announced {
+                            tracing::warn!(error = %e, "Redis cannot be reached; this replica acts alone (local limits divided by redis.replicas, local cache) until it can");
+                            announced = true;
+                        }
+                    }
+                }
+                drop(inner);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        shared
+    }
+
+    /// Whether the last command reached Redis.
+    pub fn is_up(&self) -> bool {
+        self.inner.up.load(Ordering::Relaxed)
+    }
+
+    /// Commands that failed or timed out so far.
+    pub fn failures(&self) -> u64 {
+        self.inner.failures.load(Ordering::Relaxed)
+    }
+
+    /// How many replicas share the limits (the divisor of the local fallback).
+    pub fn replicas(&self) -> u32 {
+        self.inner.replicas
+    }
+
+    /// A key under the configured prefix.
+    pub fn key(&self, parts: &[&str]) -> String {
+        let mut key = self.inner.prefix.clone();
+        for p in parts {
+            key.push(':');
+            key.push_str(p);
+        }
+        key
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.epoch.elapsed().as_millis() as u64
+    }
+
+    fn mark(&self, up: bool) {
+        let was = self.inner.up.swap(up, Ordering::Relaxed);
+        self.inner.metrics.redis_up(up);
+        if !up {
+            self.inner.failures.fetch_add(1, Ordering::Relaxed);
+            self.inner.metrics.redis_failed();
+            let next = self.now_ms() + RETRY_AFTER_FAILURE.as_millis() as u64;
+            self.inner.retry_at.store(next, Ordering::Relaxed);
+        }
+        match (was, up) {
+            (false, true) => tracing::info!("Redis reached: replicas share limits and caches"),
+            (true, false) => tracing::warn!(
+                replicas = self.inner.replicas,
+                "Redis cannot be reached; this replica acts alone (local limits divided by redis.replicas, local cache) until it can"
+            ),
+            _ => {}
+        }
+    }
+
+    /// Runs one Redis command (or script) within `redis.timeout`; `None` when Redis
+    /// is not connected, fails or is too slow (and the replica then acts alone).
+    pub async fn run<T, F, Fut>(&self, command: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.inner.conn.read().await.clone()?;
+        if !self.is_up() && self.now_ms() < self.inner.retry_at.load(Ordering::Relaxed) {
+            return None;
+        }
+        match tokio::time::timeout(self.inner.timeout, command(conn)).await {
+            Ok(Ok(v)) => {
+                self.mark(true);
+                Some(v)
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "Redis command failed");
+                self.mark(false);
+                None
+            }
+            Err(_) => {
+                self.mark(false);
+                None
+            }
+        }
+    }
+
+    /// Takes a turn of connection `connection`'s shared schedule: one request every
+    /// `interval`, a daily quota of `daily` (if any), after any shared pause; waits
+    /// longer than `max_wait` are refused without taking a slot. `None`: Redis did
+    /// not answer (act alone).
+    pub async fn take_turn(
+        &self,
+        connection: &str,
+        interval: Duration,
+        daily: Option<u32>,
+        max_wait: Duration,
+    ) -> Option<(Turn, Option<u64>)> {
+        let keys =
+            [self.key(&[connection, "rate"]), self.key(&[connection, "pause"]), self.key(&[connection, "daily"])];
+        let day_interval = daily.map_or(0, |n| (86_400_000_000u64 / u64::from(n.max(1))).max(1));
+        let script = self.inner.gcra.clone();
+        let (wait, left): (i64, i64) = self
+            .run(|mut conn| async move {
+                script
+                    .key(&keys[0])
+                    .key(&keys[1])
+                    .key(&keys[2])
+                    .arg(interval.as_micros().max(1) as u64)
+                    .arg(max_wait.as_micros() as u64)
+                    .arg(day_interval)
+                    .arg(daily.unwrap_or(0))
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        let left = (left >= 0).then_some(left as u64);
+        let turn = if wait >= 0 {
+            Turn::After(Duration::from_micros(wait as u64))
+        } else {
+            Turn::Refused { retry_after: Duration::from_micros(wait.unsigned_abs()), quota_spent: left == Some(0) }
+        };
+        Some((turn, left))
+    }
+
+    /// Pauses connection `connection` on every replica for `after` (a `Retry-After`).
+    /// A longer pause already in place is kept.
+    pub async fn pause(&self, connection: &str, after: Duration) {
+        let key = self.key(&[connection, "pause"]);
+        let ms = after.as_millis().max(1) as u64;
+        let _: Option<()> = self
+            .run(|mut conn| async move {
+                let left: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await?;
+                if left < ms as i64 {
+                    redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(ms).query_async::<()>(&mut conn).await?;
+                }
+                Ok(())
+            })
+            .await;
+    }
+}
