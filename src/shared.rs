@@ -65,7 +65,8 @@ impl std::fmt::Debug for Shared {
 /// - `KEYS[3]`: the daily quota's arrival time, when the connection has one;
 /// - `ARGV[1]`: µs between requests; `ARGV[2]`: the longest wait (µs) worth a
 ///   reservation; `ARGV[3]`: µs between daily-quota requests (0: none); `ARGV[4]`:
-///   the daily quota.
+///   the daily quota; `ARGV[5]`: µs the request may not go before (a replica back
+///   from acting alone leaves one interval for the requests Redis did not see).
 ///
 /// GCRA with a burst of one, as the local limiter: a request may go at
 /// `max(now, pause end, TAT)`, and takes the slot (TAT moves one interval on) only
@@ -79,7 +80,7 @@ local interval = tonumber(ARGV[1])
 local max_wait = tonumber(ARGV[2])
 local day_interval = tonumber(ARGV[3])
 local quota = tonumber(ARGV[4])
-local start = now
+local start = now + tonumber(ARGV[5])
 local pause = redis.call('PTTL', KEYS[2])
 if pause > 0 then start = now + pause * 1000 end
 local left = -1
@@ -153,7 +154,7 @@ impl Shared {
                     Ok(conn) => {
                         *inner.conn.write().await = Some(conn);
                         Shared { inner }.mark(true);
-                        return;
+                        break;
                     }
                     Err(e) => {
                         if !announced {
@@ -165,8 +166,27 @@ impl Shared {
                 drop(inner);
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
+            // While Redis is marked down, probe it every second (requests do not wait
+            // for it), so the replicas go back to sharing as soon as it answers.
+            loop {
+                tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let shared = Shared { inner };
+                if !shared.is_up() {
+                    shared.probe().await;
+                }
+            }
         });
         shared
+    }
+
+    /// One `PING`, whatever the retry gate says; marks Redis up or down.
+    async fn probe(&self) {
+        let Some(mut conn) = self.inner.conn.read().await.clone() else { return };
+        let ping = redis::cmd("PING");
+        let up =
+            matches!(tokio::time::timeout(self.inner.timeout, ping.query_async::<String>(&mut conn)).await, Ok(Ok(_)));
+        self.mark(up);
     }
 
     /// Whether the last command reached Redis.
@@ -255,6 +275,7 @@ impl Shared {
         interval: Duration,
         daily: Option<u32>,
         max_wait: Duration,
+        not_before: Duration,
     ) -> Option<(Turn, Option<u64>)> {
         let keys =
             [self.key(&[connection, "rate"]), self.key(&[connection, "pause"]), self.key(&[connection, "daily"])];
@@ -270,6 +291,7 @@ impl Shared {
                     .arg(max_wait.as_micros() as u64)
                     .arg(day_interval)
                     .arg(daily.unwrap_or(0))
+                    .arg(not_before.as_micros() as u64)
                     .invoke_async(&mut conn)
                     .await
             })

@@ -16,7 +16,7 @@ use std::{
     num::NonZeroU32,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -175,6 +175,8 @@ pub struct Transport {
     /// local limiters above then pace at the rate divided by the replica count and
     /// serve only while Redis cannot be reached.
     shared: Option<Shared>,
+    /// The last turn was the local limiters' (Redis did not answer).
+    acted_alone: AtomicBool,
 }
 
 fn daily_limiter(quota_per_day: u32) -> Option<DailyLimiter> {
@@ -216,6 +218,7 @@ impl Transport {
             sent: AtomicU64::new(0),
             metrics: ConnectionMetrics::detached(provider, connection.clone()),
             shared: None,
+            acted_alone: AtomicBool::new(false),
             connection,
         })
     }
@@ -411,13 +414,17 @@ impl Transport {
                 }
             }
         }
-        let limiter = match &self.night_limiter {
-            Some(night) if !is_us_eastern_business_hours(chrono::Utc::now()) => night,
-            _ => &self.limiter,
-        };
-        match tokio::time::timeout_at(deadline, limiter.until_ready()).await {
+        match tokio::time::timeout_at(deadline, self.current_limiter().until_ready()).await {
             Ok(()) => Ok(()),
             Err(_) => Err(self.error(ProviderErrorKind::RateLimited { retry_after: self.policy.max_queue_wait })),
+        }
+    }
+
+    /// The local limiter in force now (day or night).
+    fn current_limiter(&self) -> &DefaultDirectRateLimiter {
+        match &self.night_limiter {
+            Some(night) if !is_us_eastern_business_hours(chrono::Utc::now()) => night,
+            _ => &self.limiter,
         }
     }
 
@@ -427,7 +434,12 @@ impl Transport {
         let rate = self.policy.schedule.rate_at(chrono::Utc::now()).max(0.001);
         let interval = Duration::from_secs_f64(1.0 / rate);
         let max_wait = deadline.saturating_duration_since(Instant::now());
-        let (turn, left) = shared.take_turn(&self.connection, interval, self.policy.daily_quota, max_wait).await?;
+        // Back from acting alone: the other replicas' local requests are not in the
+        // shared schedule, so leave one interval for them.
+        let not_before = if self.acted_alone.load(Ordering::Relaxed) { interval } else { Duration::ZERO };
+        let taken = shared.take_turn(&self.connection, interval, self.policy.daily_quota, max_wait, not_before).await;
+        self.acted_alone.store(taken.is_none(), Ordering::Relaxed);
+        let (turn, left) = taken?;
         if let Some(left) = left {
             self.daily_left.store(left, Ordering::Relaxed);
             self.metrics.daily_quota_left(left);
@@ -436,6 +448,12 @@ impl Transport {
             Turn::After(wait) => {
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;
+                }
+                // The local fallback counts this request too, so a replica that
+                // loses Redis goes on at its share of the rate, without a burst.
+                let _ = self.current_limiter().check();
+                if let Some(daily) = &self.daily {
+                    let _ = daily.check();
                 }
                 Ok(())
             }
