@@ -125,7 +125,7 @@ describe('deploy/k8s', () => {
     const labels = pod.metadata.labels;
     const matches = (selector) => Object.entries(selector).every(([k, v]) => labels[k] === v);
     assert.ok(matches(deployment.spec.selector.matchLabels));
-    const service = one('Service');
+    const service = docs.find((d) => d.kind === 'Service' && d.metadata.name === deployment.metadata.name);
     assert.ok(matches(service.spec.selector));
     assert.ok(container.ports.some((p) => p.name === service.spec.ports[0].targetPort));
     const hpa = one('HorizontalPodAutoscaler');
@@ -148,6 +148,21 @@ describe('deploy/k8s', () => {
     const secret = one('Secret');
     assert.equal(container.envFrom[0].secretRef.name, secret.metadata.name);
     for (const name of named) assert.ok(name in secret.stringData, `${name} is in the Secret`);
+  });
+
+  test('Redis: a StatefulSet and its Service, which the config names, with redis.replicas = the HPA maxReplicas', () => {
+    const redis = one('StatefulSet');
+    const service = docs.find((d) => d.kind === 'Service' && d.metadata.name === redis.spec.serviceName);
+    assert.ok(service, 'the Redis Service');
+    const labels = redis.spec.template.metadata.labels;
+    assert.ok(Object.entries(service.spec.selector).every(([k, v]) => labels[k] === v));
+    const config = parseYaml(one('ConfigMap').data['convograph.yaml']);
+    const port = service.spec.ports[0].port;
+    assert.equal(config.redis.url, `redis://${service.metadata.name}:${port}`);
+    assert.equal(config.redis.replicas, one('HorizontalPodAutoscaler').spec.maxReplicas);
+    const redisPod = redis.spec.template.spec;
+    assert.equal(redisPod.securityContext.runAsNonRoot, true);
+    assert.equal(redisPod.containers[0].securityContext.readOnlyRootFilesystem, true);
   });
 
   test('the pod runs as non-root with a read-only root filesystem and no capabilities', () => {
