@@ -27,6 +27,7 @@ mod process;
 mod readme;
 mod reference;
 mod salesloft;
+mod scale_out;
 mod schema;
 mod seed_contract;
 mod stats;

@@ -1,0 +1,253 @@
+//! Scale-out: three convograph processes (the real binary) over one Gong simulator,
+//! sharing state through a Redis the test starts itself (`redis-server` on a free
+//! loopback port, so it can be killed and restarted mid-run without touching the
+//! machine's own Redis).
+//!
+//! Needs `redis-server` on the PATH (Debian's `redis-server` package; the machine and
+//! CI have it): the tests fail saying so when it is missing.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use convograph::sandbox::{GongSimSettings, Sandbox, SandboxSettings};
+use serde_json::{Value, json};
+
+/// Gong's documented rate, which the simulator enforces per access key.
+const GONG_RATE: f64 = 3.0;
+
+/// A child process killed when dropped (an orphan would hang the harness).
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits (with a deadline) until `port` on loopback accepts connections.
+async fn until_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port} within 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A Redis of the test's own.
+struct Redis {
+    port: u16,
+    proc: Option<Proc>,
+}
+
+impl Redis {
+    async fn start() -> Redis {
+        let mut r = Redis { port: free_port(), proc: None };
+        r.restart().await;
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run redis-server ({e}): the scale-out tests need it (Debian package redis-server)")
+            });
+        self.proc = Some(Proc(child));
+        until_listening(self.port, "redis-server").await;
+    }
+
+    fn kill(&mut self) {
+        self.proc = None;
+    }
+}
+
+/// One convograph replica.
+struct Replica {
+    url: String,
+    _proc: Proc,
+}
+
+/// Writes a secret file and returns its path.
+fn secret(dir: &Path, name: &str, value: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, value).unwrap();
+    path
+}
+
+/// Starts `n` replicas with one Gong connection to `gong` and Redis at `redis`.
+async fn replicas(n: usize, sandbox: &Sandbox, redis: &str, dir: &Path, extra: &str) -> Vec<Replica> {
+    let key = secret(dir, "key", sandbox.gong.access_key());
+    let pass = secret(dir, "secret", sandbox.gong.access_key_secret());
+    let cursor = secret(dir, "cursor", "one-cursor-secret-for-every-replica");
+    let mut out = Vec::new();
+    for i in 0..n {
+        let port = free_port();
+        let config = format!(
+            r#"server:
+  listen: 127.0.0.1:{port}
+  cursor_secret: {{ file: {cursor} }}
+auth:
+  open: true
+redis:
+  url: {redis}
+  replicas: {n}
+  key_prefix: scale-out-test
+traffic:
+  gong:
+    max_queue_wait: 60s
+connections:
+  - id: gong-acme
+    provider: gong
+    base_url: {base}
+    credentials:
+      basic:
+        username: {{ file: {key} }}
+        password: {{ file: {pass} }}
+{extra}"#,
+            cursor = cursor.display(),
+            base = sandbox.gong.base_url(),
+            key = key.display(),
+            pass = pass.display(),
+        );
+        let path = dir.join(format!("replica-{i}.yaml"));
+        std::fs::write(&path, config).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_convograph"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env_remove("CONVOGRAPH_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("convograph starts");
+        // Keep reading its log so it never blocks on a full pipe.
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || for _ in BufReader::new(stderr).lines().map_while(Result::ok) {});
+        let proc = Proc(child);
+        until_listening(port, "convograph").await;
+        out.push(Replica { url: format!("http://127.0.0.1:{port}"), _proc: proc });
+    }
+    out
+}
+
+async fn query(client: &reqwest::Client, replica: &Replica, query: &str, variables: Value) -> (u16, Value) {
+    let resp = client
+        .post(format!("{}/graphql", replica.url))
+        .header("x-convograph-debug", "1")
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("the replica answers");
+    (resp.status().as_u16(), resp.json().await.expect("JSON"))
+}
+
+fn sandbox_settings() -> SandboxSettings {
+    SandboxSettings {
+        people: 6,
+        calls: 120,
+        gong: GongSimSettings { rate_per_sec: GONG_RATE as u32, ..GongSimSettings::default() },
+        ..SandboxSettings::default()
+    }
+}
+
+/// Every call's id at the simulator, read through one replica (one page).
+async fn call_ids(client: &reqwest::Client, replica: &Replica) -> Vec<String> {
+    let (_, body) = query(
+        client,
+        replica,
+        r#"{ calls(connectionId: "gong-acme", first: 100) { edges { node { id } } } }"#,
+        json!({}),
+    )
+    .await;
+    body["data"]["calls"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Asks each replica in turn for one call's transcript (each a distinct upstream
+/// request, none cached), all at once; returns the failed answers.
+async fn load(client: &reqwest::Client, replicas: &[Replica], ids: &[String]) -> Vec<Value> {
+    let tasks = ids.iter().enumerate().map(|(i, id)| {
+        let replica = &replicas[i % replicas.len()];
+        async move {
+            let (status, body) =
+                query(client, replica, "query($id: ID!) { call(id: $id) { id title } }", json!({ "id": id })).await;
+            let ok = status == 200 && body.get("errors").is_none() && body["data"]["call"]["id"] == json!(id);
+            (!ok).then_some(body)
+        }
+    });
+    futures::future::join_all(tasks).await.into_iter().flatten().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_stay_within_gongs_rate_together() {
+    let redis = Redis::start().await;
+    let sandbox = Sandbox::start(sandbox_settings()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let replicas = replicas(3, &sandbox, &redis.url(), dir.path(), "").await;
+    let client = reqwest::Client::new();
+    let ids = call_ids(&client, &replicas[0]).await;
+    assert!(ids.len() >= 45, "{} calls", ids.len());
+
+    let before = sandbox.gong.total_requests();
+    let started = Instant::now();
+    let failed = load(&client, &replicas, &ids[..45]).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let sent = sandbox.gong.total_requests() - before;
+    println!(
+        "45 lookups over 3 replicas: {sent} Gong requests in {elapsed:.2} s ({:.2}/s), {} answered 429",
+        sent as f64 / elapsed,
+        sandbox.gong.rejected_429()
+    );
+    assert!(failed.is_empty(), "failed: {failed:?}");
+    assert_eq!(sandbox.gong.rejected_429(), 0, "no 429: the replicas share one schedule");
+    // n requests at 3/s with a burst of one take at least (n - 1) / 3 s.
+    assert!(elapsed >= (sent as f64 - 1.0) / GONG_RATE * 0.95, "{sent} requests in {elapsed:.2} s is over 3/s");
+    drop(redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_and_restarted_mid_run_fails_no_request_and_keeps_the_limit() {
+    let mut redis = Redis::start().await;
+    let sandbox = Sandbox::start(sandbox_settings()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let replicas = replicas(3, &sandbox, &redis.url(), dir.path(), "").await;
+    let client = reqwest::Client::new();
+    let ids = call_ids(&client, &replicas[0]).await;
+    let chunks: Vec<&[String]> = ids[..45].chunks(15).collect();
+
+    // Shared, then Redis gone (each replica at 1/s), then back.
+    let mut failed = load(&client, &replicas, chunks[0]).await;
+    redis.kill();
+    failed.extend(load(&client, &replicas, chunks[1]).await);
+    let ready: Value = client.get(format!("{}/readyz", replicas[0].url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["redis"]["mode"], "local", "{ready}");
+    let metrics = client.get(format!("{}/metrics", replicas[0].url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("convograph_redis_up 0"), "{metrics}");
+    redis.restart().await;
+    failed.extend(load(&client, &replicas, chunks[2]).await);
+    assert!(failed.is_empty(), "failed while Redis came and went: {failed:?}");
+    assert_eq!(sandbox.gong.rejected_429(), 0, "the fallback (rate / replicas) kept within Gong's rate");
+    // Back to shared.
+    let ready: Value = client.get(format!("{}/readyz", replicas[0].url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["redis"]["mode"], "shared", "{ready}");
+}
