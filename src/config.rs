@@ -424,6 +424,14 @@ pub struct TrafficSettings {
     /// Requests per day (Gong's documented default is 10,000; `0` turns the cap off).
     /// Past it, requests fail fast with `RATE_LIMITED` and the time to retry.
     pub daily_quota: Option<u32>,
+    /// Failed requests in a row (unreachable, timed out, 5xx after the retries) that
+    /// open the connection's circuit: it is then not called for `breaker_open_for`,
+    /// and answers at once with `PROVIDER_UNAVAILABLE` (default 5; `0`: never).
+    pub breaker_failures: Option<u32>,
+    /// How long an open circuit answers at once before one probe request may try
+    /// the provider again (default 30s).
+    #[serde(with = "humantime_serde::option")]
+    pub breaker_open_for: Option<Duration>,
 }
 
 impl TrafficSettings {
@@ -435,6 +443,8 @@ impl TrafficSettings {
             max_retries: self.max_retries.or(fallback.max_retries),
             max_queue_wait: self.max_queue_wait.or(fallback.max_queue_wait),
             daily_quota: self.daily_quota.or(fallback.daily_quota),
+            breaker_failures: self.breaker_failures.or(fallback.breaker_failures),
+            breaker_open_for: self.breaker_open_for.or(fallback.breaker_open_for),
         }
     }
 }

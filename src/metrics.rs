@@ -31,7 +31,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::providers::ProviderKind;
+use crate::providers::{ProviderKind, breaker::CircuitState};
 
 /// Distinct operation names tracked before the rest count as `other`.
 pub const MAX_OPERATION_NAMES: usize = 200;
@@ -171,6 +171,8 @@ struct Inner {
     quotas: Arc<Quotas>,
     redis_up: Gauge,
     redis_failures: Counter,
+    circuit_state: Family<ConnectionLabels, Gauge>,
+    circuits: Mutex<HashMap<Arc<str>, CircuitState>>,
     operations: Mutex<HashSet<String>>,
     health: Mutex<HashMap<Arc<str>, (Instant, Health)>>,
 }
@@ -261,6 +263,12 @@ impl Metrics {
             "1 while replicas share limits and caches through Redis, 0 while this replica acts alone (only with `redis` configured)",
             redis_up.clone(),
         );
+        let circuit_state = Family::<ConnectionLabels, Gauge>::default();
+        registry.register(
+            "circuit_state",
+            "Each connection's circuit breaker: 0 closed, 1 half-open (probing), 2 open (not called)",
+            circuit_state.clone(),
+        );
         let redis_failures = Counter::default();
         registry.register(
             "redis_failures",
@@ -284,6 +292,8 @@ impl Metrics {
                 quotas,
                 redis_up,
                 redis_failures,
+                circuit_state,
+                circuits: Mutex::new(HashMap::new()),
                 operations: Mutex::new(HashSet::new()),
                 health: Mutex::new(HashMap::new()),
             }),
@@ -350,6 +360,11 @@ impl Metrics {
     /// Records what a check found.
     pub fn set_health(&self, connection: &Arc<str>, health: Health) {
         self.inner.health.lock().expect("health lock").insert(connection.clone(), (Instant::now(), health));
+    }
+
+    /// A connection's circuit as last seen (`None`: no request yet).
+    pub fn circuit(&self, connection: &str) -> Option<CircuitState> {
+        self.inner.circuits.lock().expect("circuit lock").get(connection).copied()
     }
 
     /// Whether Redis answered the last command.
@@ -437,6 +452,19 @@ impl ConnectionMetrics {
         if let Some(m) = &self.metrics {
             let mut quotas = m.inner.quotas.by_connection.lock().expect("quota lock");
             quotas.insert(self.connection.clone(), Quota { provider: self.provider, left });
+        }
+    }
+
+    /// Records the connection's circuit state.
+    pub fn circuit(&self, state: CircuitState) {
+        if let Some(m) = &self.metrics {
+            let value = match state {
+                CircuitState::Closed => 0,
+                CircuitState::HalfOpen => 1,
+                CircuitState::Open => 2,
+            };
+            m.inner.circuit_state.get_or_create(&self.labels).set(value);
+            m.inner.circuits.lock().expect("circuit lock").insert(self.connection.clone(), state);
         }
     }
 

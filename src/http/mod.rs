@@ -239,11 +239,14 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> impl IntoResponse {
     let connections: serde_json::Map<String, serde_json::Value> = results
         .into_iter()
         .map(|(id, h)| {
-            let v = match h {
+            let mut v = match h {
                 Health::Ok => json!({ "status": "ok" }),
                 Health::Unauthorized => json!({ "status": "error", "code": "PROVIDER_ERROR" }),
                 Health::Unavailable => json!({ "status": "error", "code": "PROVIDER_UNAVAILABLE" }),
             };
+            if let Some(circuit) = state.metrics.circuit(&id) {
+                v["circuit"] = json!(circuit.as_str());
+            }
             (id.to_string(), v)
         })
         .collect();

@@ -58,6 +58,10 @@ pub enum ProviderErrorKind {
     /// record left out), the rest is kept.
     #[error("{0}")]
     Record(String),
+    /// The connection's circuit is open: the provider kept failing, so it is not
+    /// called until the time to retry has passed.
+    #[error("the provider kept failing, so it is not called for now (circuit open; retry in {}s)", retry_after.as_secs().max(1))]
+    CircuitOpen { retry_after: Duration },
 }
 
 impl ProviderError {
@@ -70,7 +74,7 @@ impl ProviderError {
     pub fn code(&self) -> ErrorCode {
         match &self.kind {
             ProviderErrorKind::RateLimited { .. } => ErrorCode::RateLimited,
-            ProviderErrorKind::Unavailable(_) => ErrorCode::ProviderUnavailable,
+            ProviderErrorKind::Unavailable(_) | ProviderErrorKind::CircuitOpen { .. } => ErrorCode::ProviderUnavailable,
             ProviderErrorKind::Unauthorized(_) | ProviderErrorKind::Status { .. } | ProviderErrorKind::Decode(_) => {
                 ErrorCode::ProviderError
             }
@@ -94,7 +98,9 @@ impl ProviderError {
     /// When the caller may retry, for rate-limit errors.
     pub fn retry_after(&self) -> Option<Duration> {
         match self.kind {
-            ProviderErrorKind::RateLimited { retry_after } => Some(retry_after),
+            ProviderErrorKind::RateLimited { retry_after } | ProviderErrorKind::CircuitOpen { retry_after } => {
+                Some(retry_after)
+            }
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 //! connection id.
 
 mod auth;
+pub mod breaker;
 pub mod budget;
 pub mod coverage;
 mod error;

@@ -34,7 +34,12 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
-use super::{ProviderError, ProviderErrorKind, ProviderKind, auth::Auth, budget::CostBudget};
+use super::{
+    ProviderError, ProviderErrorKind, ProviderKind,
+    auth::Auth,
+    breaker::{Admit, Breaker, CircuitState},
+    budget::CostBudget,
+};
 use crate::{
     accounting,
     config::{Credentials, TrafficSettings},
@@ -84,6 +89,10 @@ pub struct TrafficPolicy {
     pub max_queue_wait: Duration,
     /// Requests allowed per day (Gong: 10,000 per company), `None` for no daily cap.
     pub daily_quota: Option<u32>,
+    /// Failed requests in a row that open the circuit (`0`: never).
+    pub breaker_failures: u32,
+    /// How long an open circuit answers at once.
+    pub breaker_open_for: Duration,
 }
 
 impl TrafficPolicy {
@@ -96,6 +105,8 @@ impl TrafficPolicy {
             max_retries: settings.max_retries.unwrap_or(3),
             max_queue_wait: settings.max_queue_wait.unwrap_or(Duration::from_secs(15)),
             daily_quota: settings.daily_quota.filter(|n| *n > 0),
+            breaker_failures: settings.breaker_failures.unwrap_or(5),
+            breaker_open_for: settings.breaker_open_for.unwrap_or(Duration::from_secs(30)),
         }
     }
 
@@ -177,6 +188,7 @@ pub struct Transport {
     shared: Option<Shared>,
     /// The last turn was the local limiters' (Redis did not answer).
     acted_alone: AtomicBool,
+    breaker: Breaker,
 }
 
 fn daily_limiter(quota_per_day: u32) -> Option<DailyLimiter> {
@@ -219,6 +231,12 @@ impl Transport {
             metrics: ConnectionMetrics::detached(provider, connection.clone()),
             shared: None,
             acted_alone: AtomicBool::new(false),
+            breaker: Breaker::new(
+                policy.breaker_failures,
+                policy.breaker_open_for,
+                // A probe's request and its retries, with room.
+                policy.timeout * (policy.max_retries + 1) + Duration::from_secs(1),
+            ),
             connection,
         })
     }
@@ -288,8 +306,36 @@ impl Transport {
         super::paging::Walk::new(self.provider, &self.connection, what)
     }
 
-    /// Sends `req`, applying the traffic policy.
+    /// The connection's circuit now.
+    pub fn circuit(&self) -> CircuitState {
+        self.breaker.state()
+    }
+
+    /// Sends `req`, applying the traffic policy and the circuit breaker.
     pub async fn send(&self, req: &UpstreamRequest) -> Result<UpstreamResponse, ProviderError> {
+        if let Admit::Refuse(retry_after) = self.breaker.admit() {
+            return Err(self.error(ProviderErrorKind::CircuitOpen { retry_after }));
+        }
+        let outcome = self.send_admitted(req).await;
+        match &outcome {
+            Err(e) if matches!(e.kind, ProviderErrorKind::Unavailable(_)) => {
+                if self.breaker.failure() {
+                    tracing::warn!(connection = %self.connection, open_for_ms = self.policy.breaker_open_for.as_millis() as u64, "The provider keeps failing; the circuit is open.");
+                }
+            }
+            // Our own limits said no before the provider was asked: nothing learnt.
+            Err(e) if matches!(e.kind, ProviderErrorKind::RateLimited { .. } | ProviderErrorKind::QueryBudget(_)) => {}
+            _ => {
+                if self.breaker.success() != CircuitState::Closed {
+                    tracing::info!(connection = %self.connection, "The provider answers again; the circuit is closed.");
+                }
+            }
+        }
+        self.metrics.circuit(self.breaker.state());
+        outcome
+    }
+
+    async fn send_admitted(&self, req: &UpstreamRequest) -> Result<UpstreamResponse, ProviderError> {
         let deadline = Instant::now() + self.policy.max_queue_wait;
         let mut attempt = 0u32;
         let mut renewed = false;

@@ -14,15 +14,8 @@ use convograph::config::Settings;
 use figment::{Figment, providers::Format as _, providers::Yaml};
 
 /// The manifests `kubectl apply` takes (the kustomization is kustomize's, not an API object).
-const MANIFESTS: [&str; 7] = [
-    "configmap.yaml",
-    "secret.example.yaml",
-    "deployment.yaml",
-    "service.yaml",
-    "hpa.yaml",
-    "pdb.yaml",
-    "redis.yaml",
-];
+const MANIFESTS: [&str; 7] =
+    ["configmap.yaml", "secret.example.yaml", "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "redis.yaml"];
 
 /// The oldest and the newest Kubernetes the manifests are checked against.
 const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];

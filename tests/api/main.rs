@@ -1,6 +1,7 @@
 //! Black-box tests: the whole server on port 0 over the in-process sandbox.
 #![allow(unreachable_pub)]
 mod auth;
+mod breaker;
 mod calls;
 mod config;
 mod contract;
