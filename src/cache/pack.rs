@@ -161,6 +161,7 @@ impl Frame {
 }
 
 /// A value encoded, not yet compressed.
+#[derive(Default)]
 pub(crate) struct Encoded {
     typed: Vec<u8>,
     raw: Vec<u8>,
@@ -201,6 +202,76 @@ impl Encoded {
         let typed = Frame::new(&self.typed, dict)?;
         let raw = if self.raw.is_empty() { None } else { Some(Arc::new(Frame::new(&self.raw, dict)?)) };
         Ok(Packed { typed, raw })
+    }
+}
+
+/// Largest value [`Encoded::from_wire`] accepts (a damaged length is an error, not
+/// an allocation).
+const WIRE_MAX: usize = 256 * 1024 * 1024;
+
+/// The wire format's tags: what follows the tag is `[u32 LE plain length][u32 LE
+/// typed length]` and then the typed and raw parts one after the other, as they are
+/// or in one zstd frame.
+const WIRE_PLAIN: u8 = 0;
+const WIRE_ZSTD: u8 = 1;
+
+impl Encoded {
+    /// The value as another replica can read it (in Redis): self-contained, so
+    /// compressed without a dictionary (this process's dictionaries are its own).
+    pub(crate) fn to_wire(&self) -> Result<Vec<u8>, PackError> {
+        let too_big = || PackError("a value over 4 GiB".into());
+        let plain_len = u32::try_from(self.len()).map_err(|_| too_big())?;
+        let typed_len = u32::try_from(self.typed.len()).map_err(|_| too_big())?;
+        let mut plain = Vec::with_capacity(self.len());
+        plain.extend_from_slice(&self.typed);
+        plain.extend_from_slice(&self.raw);
+        let mut out = Vec::with_capacity(9 + zstd_safe::compress_bound(plain.len()));
+        out.push(WIRE_ZSTD);
+        out.extend_from_slice(&plain_len.to_le_bytes());
+        out.extend_from_slice(&typed_len.to_le_bytes());
+        if plain.len() >= MIN_COMPRESS {
+            let mut frame = Vec::with_capacity(zstd_safe::compress_bound(plain.len()));
+            CCTX.with_borrow_mut(|cctx| cctx.compress(&mut frame, &plain, LEVEL)).map_err(zstd_error)?;
+            if frame.len() < plain.len() {
+                out.extend_from_slice(&frame);
+                return Ok(out);
+            }
+        }
+        out[0] = WIRE_PLAIN;
+        out.extend_from_slice(&plain);
+        Ok(out)
+    }
+
+    /// A value read back from [`Encoded::to_wire`]'s bytes.
+    pub(crate) fn from_wire(bytes: &[u8]) -> Result<Self, PackError> {
+        let bad = |what: &str| PackError(format!("a shared cache value {what}"));
+        let (&tag, rest) = bytes.split_first().ok_or_else(|| bad("is empty"))?;
+        let (head, body) = rest.split_at_checked(8).ok_or_else(|| bad("is cut short"))?;
+        let plain_len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
+        let typed_len = u32::from_le_bytes(head[4..].try_into().expect("4 bytes")) as usize;
+        if plain_len > WIRE_MAX || typed_len > plain_len {
+            return Err(bad("has impossible lengths"));
+        }
+        let plain = match tag {
+            WIRE_PLAIN => Cow::Borrowed(body),
+            WIRE_ZSTD => {
+                let mut out = Vec::with_capacity(plain_len);
+                DCTX.with_borrow_mut(|dctx| dctx.decompress(&mut out, body)).map_err(zstd_error)?;
+                Cow::Owned(out)
+            }
+            _ => return Err(bad("is of an unknown format")),
+        };
+        if plain.len() != plain_len {
+            return Err(bad("is not as long as it says"));
+        }
+        Ok(Self { typed: plain[..typed_len].to_vec(), raw: plain[typed_len..].to_vec() })
+    }
+
+    /// Decodes the value (its raw records held as they are, not compressed).
+    pub(crate) fn unpack<T: DeserializeOwned>(&self) -> Result<T, PackError> {
+        let frame = |b: &[u8]| Frame { bytes: b.into(), plain_len: None, dict: None };
+        let raw = (!self.raw.is_empty()).then(|| Arc::new(frame(&self.raw)));
+        Packed { typed: frame(&self.typed), raw }.unpack()
     }
 }
 
@@ -449,6 +520,30 @@ mod tests {
             assert_eq!(shown(&back), shown(&values));
             // Packing what was read back (its JSON still packed) gives the same bytes.
             assert_eq!(encode(&back).unwrap().len(), encoded.len());
+        }
+    }
+
+    #[test]
+    fn the_wire_form_round_trips_and_refuses_damage() {
+        for values in [(0..50).map(record).collect::<Vec<_>>(), vec![], vec![record(1)]] {
+            let encoded = encode(&values).unwrap();
+            let wire = encoded.to_wire().unwrap();
+            let back = Encoded::from_wire(&wire).unwrap();
+            assert_eq!(
+                (back.typed.as_slice(), back.raw.as_slice()),
+                (encoded.typed.as_slice(), encoded.raw.as_slice())
+            );
+            let read: Vec<Record> = back.unpack().unwrap();
+            assert_eq!(shown(&read), shown(&values));
+            // A dictionary of this process is not needed to read it.
+            let dict = dictionary([&back]);
+            let local: Vec<Record> = back.compress(Some(&dict)).unwrap().unpack().unwrap();
+            assert_eq!(shown(&local), shown(&values));
+        }
+        let wire = encode(&(0..50).map(record).collect::<Vec<_>>()).unwrap().to_wire().unwrap();
+        assert_eq!(wire[0], WIRE_ZSTD, "compressed");
+        for damaged in [&wire[..5], &wire[..wire.len() - 3], &[9, 0, 0, 0, 0, 0, 0, 0, 0][..], &[][..]] {
+            assert!(Encoded::from_wire(damaged).is_err());
         }
     }
 
