@@ -4,6 +4,7 @@
 //! packed ([`pack`]: compressed bytes, decoded on every hit), and the cache is bounded
 //! by the bytes they hold.
 
+mod l2;
 pub(crate) mod pack;
 
 use std::{
@@ -26,6 +27,7 @@ use crate::{
     config::CacheSettings,
     metrics::Metrics,
     providers::ProviderError,
+    shared::Shared as Replicas,
 };
 
 /// What a cached value must be: packable (every domain record and list of them is).
@@ -40,6 +42,9 @@ type BatchResult = Result<Arc<Batch>, ProviderError>;
 struct Batch {
     by_id: HashMap<String, Arc<dyn Any + Send + Sync>>,
     notes: Vec<Note>,
+    /// The ids read from another replica's entries (not fetched), with the time
+    /// those have left.
+    shared: HashMap<String, Duration>,
 }
 
 impl Batch {
@@ -48,6 +53,18 @@ impl Batch {
     fn notes_for<'a>(&'a self, ids: &'a [String]) -> impl Iterator<Item = &'a Note> + 'a {
         self.notes.iter().filter(|n| n.record.as_ref().is_none_or(|r| ids.contains(r)))
     }
+}
+
+/// What the shared level gave a batch ([`Cache::batch_from_l2`]).
+struct FromL2 {
+    /// The ids still to fetch.
+    rest: Vec<String>,
+    /// The locks this replica took on them.
+    lock: Option<l2::Lock>,
+    /// The ids read from Redis, with their time left.
+    left: HashMap<String, Duration>,
+    /// The notes kept with those.
+    notes: Vec<Note>,
 }
 
 /// Notes as an entry keeps them (none: no allocation).
@@ -147,14 +164,13 @@ impl Dictionaries {
 /// Packs values of one operation of one connection into entries. The small ones are
 /// compressed against the operation's dictionary (made from them if none is live);
 /// the first of them also carries the weight of a dictionary made here.
-fn pack_entries<'a, T: Serialize + 'a>(
+fn pack_entries(
     dicts: &Dictionaries,
     key: &CacheKey,
     kind: ResourceKind,
     ttl: Duration,
-    values: impl IntoIterator<Item = &'a T>,
+    encoded: &[Encoded],
 ) -> Result<Vec<Entry>, PackError> {
-    let encoded: Vec<Encoded> = values.into_iter().map(pack::encode).collect::<Result<_, _>>()?;
     let mut dict: Option<(Dict, usize)> = None;
     if encoded.iter().any(Encoded::is_small) {
         let (d, made) =
@@ -192,6 +208,8 @@ pub struct Cache {
     in_flight: Arc<Mutex<HashMap<CacheKey, InFlight>>>,
     dicts: Dictionaries,
     metrics: Option<Metrics>,
+    /// The replicas' shared level under this one ([`l2`]), when Redis is configured.
+    l2: Option<l2::L2>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -243,6 +261,27 @@ impl Cache {
             in_flight: Arc::default(),
             dicts: Dictionaries::default(),
             metrics,
+            l2: None,
+        }
+    }
+
+    /// Shares entries with the other replicas through Redis ([`l2`]): a miss here is
+    /// looked up there, and a key missing there too is fetched by one replica only.
+    /// Without Redis (`None`, or while it cannot be reached) the cache is this
+    /// process's alone.
+    pub fn with_shared(mut self, replicas: Option<Replicas>) -> Self {
+        self.l2 = replicas.map(l2::L2::new);
+        self
+    }
+
+    /// A local entry for a value read from Redis, for the time it has left there.
+    fn adopt(&self, key: &CacheKey, kind: ResourceKind, found: &l2::Found) -> Option<Entry> {
+        match pack_entries(&self.dicts, key, kind, found.left, std::slice::from_ref(&found.encoded)) {
+            Ok(mut entries) => entries.pop().map(|e| Entry { notes: kept(&found.notes), ..e }),
+            Err(e) => {
+                tracing::error!(connection = %key.connection, op = key.op, error = %e, "a shared value could not be cached");
+                None
+            }
         }
     }
 
@@ -296,24 +335,59 @@ impl Cache {
             .inner
             .entry(key.clone())
             .or_try_insert_with(async {
+                // Another replica's value, or its fetch, or the lock to fetch.
+                let mut lock = None;
+                if let Some(l2) = &self.l2 {
+                    match l2.claim(&key).await {
+                        l2::Claim::Found(found) => {
+                            if let Some(entry) = self.adopt(&key, kind, &found) {
+                                return Ok(entry);
+                            }
+                        }
+                        l2::Claim::Held(held) => lock = Some(held),
+                        l2::Claim::Alone => {}
+                    }
+                }
                 let Some(fetch) = fetch.take() else { return Err(Unfilled::Pack) };
-                let (value, notes) = accounting::capture(fetch).await;
-                let value = value.map_err(|e| Unfilled::Fetch(e, notes.clone()))?;
-                let packed = pack_entries(&self.dicts, &key, kind, ttl, [&value]);
-                let partial = notes.iter().any(|n| !n.sticky);
-                let entry = match packed {
-                    Ok(mut entries) => entries.pop().ok_or(Unfilled::Pack),
-                    Err(e) => {
-                        tracing::error!(connection = %key.connection, op = key.op, error = %e, "a value could not be cached");
-                        Err(Unfilled::Pack)
+                let (value, notes) = match (&self.l2, &lock) {
+                    (Some(l2), Some(lock)) => l2.holding(lock, accounting::capture(fetch)).await,
+                    _ => accounting::capture(fetch).await,
+                };
+                let outcome = match value {
+                    Err(e) => Err(Unfilled::Fetch(e, notes)),
+                    Ok(value) => {
+                        let partial = notes.iter().any(|n| !n.sticky);
+                        let packed = pack::encode(&value).and_then(|encoded| {
+                            let entries = pack_entries(&self.dicts, &key, kind, ttl, std::slice::from_ref(&encoded))?;
+                            Ok((encoded, entries))
+                        });
+                        let entry = match packed {
+                            Ok((encoded, mut entries)) => {
+                                // A partial read is kept by no replica.
+                                if let Some(l2) = self.l2.as_ref().filter(|_| !partial) {
+                                    l2.put(&[(key.clone(), &encoded, notes.clone())], ttl).await;
+                                }
+                                entries.pop().ok_or(Unfilled::Pack)
+                            }
+                            Err(e) => {
+                                tracing::error!(connection = %key.connection, op = key.op, error = %e, "a value could not be cached");
+                                Err(Unfilled::Pack)
+                            }
+                        };
+                        fetched = Some((value, notes.clone()));
+                        match entry {
+                            Ok(entry) if partial => Err(Unfilled::Partial(entry.packed, notes)),
+                            Ok(entry) => Ok(Entry { notes: kept(&notes), ..entry }),
+                            Err(e) => Err(e),
+                        }
                     }
                 };
-                fetched = Some((value, notes.clone()));
-                match entry {
-                    Ok(entry) if partial => Err(Unfilled::Partial(entry.packed, notes)),
-                    Ok(entry) => Ok(Entry { notes: kept(&notes), ..entry }),
-                    Err(e) => Err(e),
+                // Released once the value is stored: the replicas waiting for it find
+                // it, or (none stored) fetch by themselves.
+                if let (Some(l2), Some(lock)) = (&self.l2, lock) {
+                    l2.release(lock).await;
                 }
+                outcome
             })
             .await;
         // This caller fetched: its own value, without decoding it again.
@@ -439,7 +513,10 @@ impl Cache {
             let results = batch.await?;
             results.notes_for(&mine).for_each(|n| accounting::note(n.clone()));
             for id in &mine {
-                self.looked_up(connection, kind, false, ttl);
+                match results.shared.get(id) {
+                    Some(left) => self.looked_up(connection, kind, true, *left),
+                    None => self.looked_up(connection, kind, false, ttl),
+                }
                 if let Some(v) = results.by_id.get(id).and_then(|v| v.clone().downcast::<T>().ok()) {
                     out.insert(id.clone(), v);
                 }
@@ -448,7 +525,7 @@ impl Cache {
         for (id, batch) in awaited {
             let results = batch.await?;
             results.notes_for(std::slice::from_ref(&id)).for_each(|n| accounting::note(n.clone()));
-            self.looked_up(connection, kind, true, ttl);
+            self.looked_up(connection, kind, true, results.shared.get(&id).copied().unwrap_or(ttl));
             if let Some(v) = results.by_id.get(&id).and_then(|v| v.clone().downcast::<T>().ok()) {
                 out.insert(id, v);
             }
@@ -496,10 +573,22 @@ impl Cache {
                     None => need.push(id.clone()),
                 }
             }
+            // What other replicas hold or are fetching, and the lock on the rest.
+            let mut shared = HashMap::new();
+            let mut lock = None;
+            if let Some(l2) = this.l2.as_ref().filter(|_| !need.is_empty()) {
+                let found = this.batch_from_l2::<T>(l2, &connection, op, kind, need, &mut by_id).await;
+                (need, lock, shared) = (found.rest, found.lock, found.left);
+                cached_notes.extend(found.notes);
+            }
             let out = if need.is_empty() {
-                Ok(Batch { by_id, notes: cached_notes })
+                Ok(Batch { by_id, notes: cached_notes, shared })
             } else {
-                let (items, mut notes) = accounting::capture(fetch(need.clone())).await;
+                let fetching = accounting::capture(fetch(need.clone()));
+                let (items, mut notes) = match (&this.l2, &lock) {
+                    (Some(l2), Some(lock)) => l2.holding(lock, fetching).await,
+                    _ => fetching.await,
+                };
                 match items {
                     Ok(items) => {
                         let mut fetched: HashMap<String, T> = items.into_iter().collect();
@@ -513,7 +602,7 @@ impl Cache {
                             by_id.insert(id, Arc::new(v));
                         }
                         notes.extend(cached_notes);
-                        Ok(Batch { by_id, notes })
+                        Ok(Batch { by_id, notes, shared })
                     }
                     Err(e) => {
                         accounting::emit(&notes);
@@ -521,6 +610,9 @@ impl Cache {
                     }
                 }
             };
+            if let (Some(l2), Some(lock)) = (&this.l2, lock) {
+                l2.release(lock).await;
+            }
             // Leave the in-flight map only after the cache holds the results, so a
             // caller that misses the map finds them in the cache.
             let mut map = this.in_flight.lock().unwrap_or_else(|p| p.into_inner());
@@ -531,6 +623,92 @@ impl Cache {
         }
         .boxed()
         .shared()
+    }
+
+    /// For the ids of a batch missing here: takes those Redis holds (caching them
+    /// here too) into `by_id`, and claims the rest. When other replicas hold the
+    /// locks of all of the rest, waits for their values; when they hold some, this
+    /// replica fetches all (waiting for theirs while holding its own could leave
+    /// two replicas waiting for each other).
+    async fn batch_from_l2<T: Cacheable>(
+        &self,
+        l2: &l2::L2,
+        connection: &Arc<str>,
+        op: &'static str,
+        kind: ResourceKind,
+        need: Vec<String>,
+        by_id: &mut HashMap<String, Arc<dyn Any + Send + Sync>>,
+    ) -> FromL2 {
+        let mut out = FromL2 { rest: Vec::new(), lock: None, left: HashMap::new(), notes: Vec::new() };
+        let keys: Vec<CacheKey> =
+            need.into_iter().map(|id| CacheKey { connection: connection.clone(), op, fingerprint: id }).collect();
+        let found = l2.get_many(&keys).await;
+        let rest = self.take_found::<T>(kind, keys.into_iter().zip(found), by_id, &mut out).await;
+        let ids = |keys: Vec<CacheKey>| keys.into_iter().map(|k| k.fingerprint).collect::<Vec<_>>();
+        if rest.is_empty() {
+            return out;
+        }
+        match l2.claim_many(&rest).await {
+            None => out.rest = ids(rest),
+            Some((lock, mine)) if mine.iter().any(|m| *m) => {
+                out.rest = ids(rest);
+                out.lock = Some(lock);
+            }
+            Some(_) => {
+                let found = l2.wait_many(&rest).await;
+                let rest = self.take_found::<T>(kind, rest.into_iter().zip(found), by_id, &mut out).await;
+                out.rest = ids(rest);
+            }
+        }
+        out
+    }
+
+    /// Takes the values Redis had into `by_id` and this cache (packed together, they
+    /// share one dictionary); returns the keys it had not (or whose value could not
+    /// be read).
+    async fn take_found<T: Cacheable>(
+        &self,
+        kind: ResourceKind,
+        rows: impl Iterator<Item = (CacheKey, Option<l2::Found>)>,
+        by_id: &mut HashMap<String, Arc<dyn Any + Send + Sync>>,
+        out: &mut FromL2,
+    ) -> Vec<CacheKey> {
+        let mut rest = Vec::new();
+        let mut hits = Vec::new();
+        for (key, found) in rows {
+            match found {
+                Some(found) => hits.push((key, found)),
+                None => rest.push(key),
+            }
+        }
+        let encoded: Vec<Encoded> = hits.iter_mut().map(|(_, f)| std::mem::take(&mut f.encoded)).collect();
+        let Some((first, _)) = hits.first() else { return rest };
+        let entries = pack_entries(&self.dicts, first, kind, Duration::ZERO, &encoded).unwrap_or_else(|e| {
+            tracing::error!(connection = %first.connection, op = first.op, error = %e, "shared values could not be cached");
+            Vec::new()
+        });
+        let mut entries = entries.into_iter();
+        for ((key, found), encoded) in hits.into_iter().zip(&encoded) {
+            let entry = entries.next();
+            let value = match encoded.unpack::<Option<T>>() {
+                Ok(value) => value,
+                Err(e) => {
+                    tracing::error!(connection = %key.connection, op = key.op, error = %e, "a shared value could not be decoded");
+                    rest.push(key);
+                    continue;
+                }
+            };
+            if let Some(entry) = entry {
+                let entry = Entry { ttl: found.left, notes: kept(&found.notes), ..entry };
+                self.inner.insert(key.clone(), entry).await;
+            }
+            if let Some(v) = value {
+                by_id.insert(key.fingerprint.clone(), Arc::new(v));
+            }
+            out.left.insert(key.fingerprint, found.left);
+            out.notes.extend(found.notes);
+        }
+        rest
     }
 
     /// Caches, for each of `ids`, its record in `found` or that it is absent, with the
@@ -577,11 +755,20 @@ impl Cache {
             return;
         }
         let key = |id: &str| CacheKey { connection: connection.clone(), op, fingerprint: id.to_owned() };
-        match pack_entries(&self.dicts, &key(first), kind, ttl, values.iter().map(|(_, v)| v)) {
-            Ok(entries) => {
-                for ((id, _), entry) in values.iter().zip(entries) {
+        let packed = values.iter().map(|(_, v)| pack::encode(v)).collect::<Result<Vec<_>, _>>().and_then(|encoded| {
+            let entries = pack_entries(&self.dicts, &key(first), kind, ttl, &encoded)?;
+            Ok((encoded, entries))
+        });
+        match packed {
+            Ok((encoded, entries)) => {
+                let mut shared = Vec::new();
+                for (((id, _), entry), encoded) in values.iter().zip(entries).zip(&encoded) {
                     let about: Vec<Note> = notes.iter().filter(|n| n.record.as_ref() == Some(*id)).cloned().collect();
                     self.inner.insert(key(id), Entry { notes: kept(&about), ..entry }).await;
+                    shared.push((key(id), encoded, about));
+                }
+                if let Some(l2) = &self.l2 {
+                    l2.put(&shared, ttl).await;
                 }
             }
             Err(e) => tracing::error!(connection = %connection, op, error = %e, "records could not be cached"),
@@ -607,8 +794,15 @@ impl Cache {
         if ttl.is_zero() {
             return;
         }
-        match pack_entries(&self.dicts, &key, kind, ttl, [value]) {
-            Ok(mut entries) => {
+        let packed = pack::encode(value).and_then(|encoded| {
+            let entries = pack_entries(&self.dicts, &key, kind, ttl, std::slice::from_ref(&encoded))?;
+            Ok((encoded, entries))
+        });
+        match packed {
+            Ok((encoded, mut entries)) => {
+                if let Some(l2) = &self.l2 {
+                    l2.put(&[(key.clone(), &encoded, Vec::new())], ttl).await;
+                }
                 if let Some(entry) = entries.pop() {
                     self.inner.insert(key, entry).await;
                 }
@@ -623,6 +817,37 @@ impl Cache {
     pub async fn entry_count(&self) -> u64 {
         self.inner.run_pending_tasks().await;
         self.inner.entry_count()
+    }
+}
+
+/// Test helpers: replicas' connections to the local Redis.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::time::{Duration, Instant};
+
+    use crate::{config::RedisSettings, metrics::Metrics, shared::Shared};
+
+    /// `n` replicas' connections to the Redis at 127.0.0.1:6379 (each its own),
+    /// under a key prefix of their own, once Redis answers all of them. Panics
+    /// when it does not.
+    pub(crate) async fn replicas(n: usize) -> Vec<Shared> {
+        let prefix = format!("convograph-test-{:016x}", rand::random::<u64>());
+        let settings =
+            RedisSettings { url: "redis://127.0.0.1:6379".into(), key_prefix: prefix, ..RedisSettings::default() };
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let shared = Shared::connect(&settings, Metrics::new());
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !shared.is_up() {
+                assert!(
+                    Instant::now() < deadline,
+                    "Redis at 127.0.0.1:6379 is required for this test (start redis-server; CI runs it as a service)"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            out.push(shared);
+        }
+        out
     }
 }
 
@@ -699,5 +924,250 @@ mod tests {
         assert!(has(r#"convograph_cache_misses_total{connection="c1",kind="calls"} 2"#), "{text}");
         assert!(has(r#"convograph_cache_hits_total{connection="c1",kind="calls"} 1"#), "{text}");
         assert!(has(r#"convograph_cache_evictions_total{connection="c1",kind="calls",cause="size"} 1"#), "{text}");
+    }
+
+    /// Replicas' caches over the local Redis, under a key prefix of their own.
+    mod shared {
+        use super::*;
+        use crate::{
+            config::RedisSettings,
+            providers::{ProviderErrorKind, ProviderKind},
+        };
+
+        fn settings(url: &str, prefix: &str) -> RedisSettings {
+            RedisSettings { url: url.into(), key_prefix: prefix.into(), ..RedisSettings::default() }
+        }
+
+        /// `n` replicas' caches sharing one Redis (each its own connection).
+        async fn replicas(n: usize) -> Vec<Cache> {
+            let shared = crate::cache::testing::replicas(n).await;
+            shared.into_iter().map(|s| Cache::new(&CacheSettings::default()).with_shared(Some(s))).collect()
+        }
+
+        fn note(record: Option<&str>, sticky: bool) -> Note {
+            let error =
+                ProviderError::new(ProviderKind::Gong, &Arc::from("c1"), ProviderErrorKind::Record("odd".into()));
+            Note { error, sticky, record: record.map(str::to_owned) }
+        }
+
+        /// A fetch that counts its runs, takes `ms` and makes `notes`.
+        fn counted(
+            runs: &Arc<AtomicU32>,
+            ms: u64,
+            notes: Vec<Note>,
+        ) -> impl Future<Output = Result<Vec<String>, ProviderError>> + use<> {
+            let runs = runs.clone();
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                accounting::emit(&notes);
+                Ok(vec!["a".to_owned(), "b".to_owned()])
+            }
+        }
+
+        #[tokio::test]
+        async fn a_value_one_replica_fetched_is_a_hit_on_another_with_its_notes() {
+            let r = replicas(2).await;
+            let runs = Arc::new(AtomicU32::new(0));
+            let got = r[0].get_or_fetch(key("k"), ResourceKind::Calls, counted(&runs, 0, vec![note(None, true)])).await;
+            assert_eq!(*got.unwrap(), ["a", "b"]);
+            let (got, notes) =
+                accounting::capture(r[1].get_or_fetch(key("k"), ResourceKind::Calls, counted(&runs, 0, vec![]))).await;
+            assert_eq!(*got.unwrap(), ["a", "b"]);
+            assert_eq!(runs.load(Ordering::SeqCst), 1, "the second replica read the first one's value");
+            assert_eq!(notes.len(), 1, "the note kept with the value came with it");
+            assert!(notes[0].sticky && notes[0].error.to_string().contains("odd"));
+            // Now in the second replica's own cache.
+            assert_eq!(r[1].peek::<Vec<String>>(&key("k")).await.unwrap(), ["a", "b"]);
+        }
+
+        #[tokio::test]
+        async fn a_partial_read_is_not_shared() {
+            let r = replicas(2).await;
+            let runs = Arc::new(AtomicU32::new(0));
+            for c in &r {
+                let fetch = counted(&runs, 0, vec![note(None, false)]);
+                let (got, notes) = accounting::capture(c.get_or_fetch(key("p"), ResourceKind::Calls, fetch)).await;
+                assert_eq!((got.unwrap().len(), notes.len()), (2, 1));
+            }
+            assert_eq!(runs.load(Ordering::SeqCst), 2);
+        }
+
+        #[tokio::test]
+        async fn twenty_cold_gets_over_three_replicas_fetch_once() {
+            let r = replicas(3).await;
+            let runs = Arc::new(AtomicU32::new(0));
+            let tasks: Vec<_> = (0..20)
+                .map(|i| {
+                    let (cache, fetch) = (r[i % 3].clone(), counted(&runs, 200, vec![]));
+                    tokio::spawn(async move { cache.get_or_fetch(key("cold"), ResourceKind::Calls, fetch).await })
+                })
+                .collect();
+            for t in tasks {
+                assert_eq!(*t.await.unwrap().unwrap(), ["a", "b"]);
+            }
+            assert_eq!(runs.load(Ordering::SeqCst), 1);
+        }
+
+        #[tokio::test]
+        async fn when_the_fetching_replica_fails_the_others_fetch_by_themselves() {
+            let r = replicas(2).await;
+            let failing = async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Err::<Vec<String>, _>(ProviderError::new(
+                    ProviderKind::Gong,
+                    &Arc::from("c1"),
+                    ProviderErrorKind::Unavailable("down".into()),
+                ))
+            };
+            let runs = Arc::new(AtomicU32::new(0));
+            let started = Instant::now();
+            let (a, b) = tokio::join!(r[0].get_or_fetch(key("f"), ResourceKind::Calls, failing), async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                r[1].get_or_fetch(key("f"), ResourceKind::Calls, counted(&runs, 0, vec![])).await
+            });
+            assert!(a.is_err());
+            assert_eq!(*b.unwrap(), ["a", "b"]);
+            assert_eq!(runs.load(Ordering::SeqCst), 1);
+            assert!(started.elapsed() < Duration::from_secs(2), "the waiter did not wait out its bound");
+        }
+
+        #[tokio::test]
+        async fn a_replica_that_dies_holding_the_lock_delays_the_others_by_the_lock_ttl_only() {
+            let r = replicas(1).await;
+            let l2 = r[0].l2.clone().unwrap();
+            // A replica took the lock, then died (no renewal, no release, no value).
+            let (_dead, mine) = l2.claim_many(&[key("d")]).await.unwrap();
+            assert_eq!(mine, [true]);
+            let runs = Arc::new(AtomicU32::new(0));
+            let started = Instant::now();
+            let got = r[0].get_or_fetch(key("d"), ResourceKind::Calls, counted(&runs, 0, vec![])).await;
+            assert_eq!(*got.unwrap(), ["a", "b"]);
+            assert_eq!(runs.load(Ordering::SeqCst), 1);
+            let waited = started.elapsed();
+            assert!(
+                waited > l2::LOCK_TTL / 2 && waited < l2::LOCK_TTL + Duration::from_millis(500),
+                "waited {waited:?}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_fetch_longer_than_the_lock_ttl_keeps_its_lock_and_is_awaited() {
+            let r = replicas(2).await;
+            let runs = Arc::new(AtomicU32::new(0));
+            let long = l2::LOCK_TTL.as_millis() as u64 + 1500;
+            let (a, b) =
+                tokio::join!(r[0].get_or_fetch(key("l"), ResourceKind::Calls, counted(&runs, long, vec![])), async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    r[1].get_or_fetch(key("l"), ResourceKind::Calls, counted(&runs, 0, vec![])).await
+                });
+            assert_eq!((a.unwrap().len(), b.unwrap().len()), (2, 2));
+            assert_eq!(runs.load(Ordering::SeqCst), 1, "the holder renewed its lock; the other waited for its value");
+        }
+
+        #[tokio::test]
+        async fn overlapping_batches_on_two_replicas_never_wait_for_each_other() {
+            let r = replicas(2).await;
+            let conn: Arc<str> = Arc::from("c1");
+            let (runs, asked) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+            let a: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+            let b: Vec<String> = (5..15).map(|i| i.to_string()).collect();
+            let started = Instant::now();
+            let (x, y) = tokio::join!(
+                r[0].get_many(&conn, "t", ResourceKind::Transcripts, &a, batch(&runs, &asked, 300)),
+                async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    r[1].get_many(&conn, "t", ResourceKind::Transcripts, &b, batch(&runs, &asked, 300)).await
+                }
+            );
+            assert_eq!((x.unwrap().len(), y.unwrap().len()), (9, 9));
+            assert_eq!(runs.load(Ordering::SeqCst), 2);
+            assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        }
+
+        type Fetched = BoxFuture<'static, Result<Vec<(String, String)>, ProviderError>>;
+
+        /// A batch fetch that counts its runs and the ids it was asked for, and
+        /// finds every id but "7".
+        fn batch(
+            runs: &Arc<AtomicU32>,
+            asked: &Arc<AtomicU32>,
+            ms: u64,
+        ) -> impl FnOnce(Vec<String>) -> Fetched + Send + 'static {
+            let (runs, asked) = (runs.clone(), asked.clone());
+            move |need: Vec<String>| {
+                async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    asked.fetch_add(need.len() as u32, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(need.into_iter().filter(|i| i != "7").map(|i| (i.clone(), format!("v{i}"))).collect())
+                }
+                .boxed()
+            }
+        }
+
+        #[tokio::test]
+        async fn records_by_id_one_replica_fetched_are_hits_on_another() {
+            let r = replicas(2).await;
+            let conn: Arc<str> = Arc::from("c1");
+            let (runs, asked) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+            let ids: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+            let got = r[0].get_many(&conn, "t", ResourceKind::Transcripts, &ids[..5], batch(&runs, &asked, 0));
+            assert_eq!(got.await.unwrap().len(), 5);
+            let got = r[1].get_many(&conn, "t", ResourceKind::Transcripts, &ids, batch(&runs, &asked, 0));
+            let got = got.await.unwrap();
+            assert_eq!(got.len(), 9, "every id but the absent one");
+            assert_eq!(*got["3"], "v3");
+            assert_eq!((runs.load(Ordering::SeqCst), asked.load(Ordering::SeqCst)), (2, 10), "ids 0-4 came from Redis");
+            // And the absent id was remembered as absent.
+            let got = r[0].get_many(&conn, "t", ResourceKind::Transcripts, &ids, batch(&runs, &asked, 0));
+            assert_eq!(got.await.unwrap().len(), 9);
+            assert_eq!(runs.load(Ordering::SeqCst), 2);
+        }
+
+        #[tokio::test]
+        async fn twenty_cold_batches_over_three_replicas_fetch_once() {
+            let r = replicas(3).await;
+            let conn: Arc<str> = Arc::from("c1");
+            let (runs, asked) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+            let ids: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+            let tasks: Vec<_> = (0..20)
+                .map(|i| {
+                    let (cache, conn, ids, fetch) =
+                        (r[i % 3].clone(), conn.clone(), ids.clone(), batch(&runs, &asked, 200));
+                    tokio::spawn(
+                        async move { cache.get_many(&conn, "t", ResourceKind::Transcripts, &ids, fetch).await },
+                    )
+                })
+                .collect();
+            for t in tasks {
+                let got = t.await.unwrap().unwrap();
+                assert_eq!((got.len(), got.contains_key("7")), (49, false));
+            }
+            assert_eq!((runs.load(Ordering::SeqCst), asked.load(Ordering::SeqCst)), (1, 50));
+        }
+
+        #[tokio::test]
+        async fn without_redis_each_replica_acts_alone_and_every_read_returns() {
+            let mut r = Vec::new();
+            for _ in 0..2 {
+                let shared = Replicas::connect(&settings("redis://127.0.0.1:1", "nowhere"), Metrics::new());
+                r.push(Cache::new(&CacheSettings::default()).with_shared(Some(shared)));
+            }
+            let conn: Arc<str> = Arc::from("c1");
+            let (runs, asked) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+            let started = Instant::now();
+            for c in &r {
+                let got = c.get_or_fetch(key("k"), ResourceKind::Calls, counted(&runs, 0, vec![])).await;
+                assert_eq!(*got.unwrap(), ["a", "b"]);
+                let got = c.get_or_fetch(key("k"), ResourceKind::Calls, counted(&runs, 0, vec![])).await;
+                assert_eq!(*got.unwrap(), ["a", "b"]);
+                let ids = ["1".to_owned(), "7".to_owned()];
+                let got = c.get_many(&conn, "t", ResourceKind::Transcripts, &ids, batch(&runs, &asked, 0)).await;
+                assert_eq!(got.unwrap().len(), 1);
+            }
+            assert_eq!(runs.load(Ordering::SeqCst), 4, "each replica fetched once per key, and cached");
+            assert!(started.elapsed() < Duration::from_secs(1), "nobody waited for Redis");
+        }
     }
 }
