@@ -100,7 +100,7 @@ impl Application {
         };
         let metrics = Metrics::new();
         let shared = settings.redis.as_ref().map(|r| Shared::connect(r, metrics.clone()));
-        let cache = Cache::with_metrics(&settings.cache, &metrics);
+        let cache = Cache::with_metrics(&settings.cache, &metrics).with_shared(shared.clone());
         let mut registry = Registry::default();
         let mut nodes = Vec::new();
         for c in &connections {
@@ -131,7 +131,8 @@ impl Application {
             settings.server.introspection,
             &settings.persisted_queries,
         )
-        .map_err(|reason| ConfigError::Value { key: "persisted_queries.safelist".into(), reason })?;
+        .map_err(|reason| ConfigError::Value { key: "persisted_queries.safelist".into(), reason })?
+        .with_shared(shared.clone());
         let metrics_token = match &settings.server.metrics.bearer_token {
             Some(src) => Some(src.resolve("server.metrics.bearer_token")?),
             None => None,
@@ -166,7 +167,7 @@ impl Application {
                 metrics_token,
                 readiness_check_interval: settings.server.readiness_check_interval,
             }),
-            responses: ResponseCache::new(settings.cache.responses_max_mib),
+            responses: ResponseCache::new(settings.cache.responses_max_mib).with_shared(shared.clone()),
             shared: shared.clone(),
         });
         let addr = settings.server.listen;

@@ -329,6 +329,7 @@ async fn run(
     let mut slots: Vec<Result<(async_graphql::Request, Arc<RequestAccount>), async_graphql::Response>> = Vec::new();
     for mut r in requests {
         let mut name = None;
+        state.guard.recall(&r).await;
         let checked = state.guard.check(&mut r, &mut name);
         operations.push(state.metrics.operation_label(name.as_deref()));
         match checked {

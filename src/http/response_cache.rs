@@ -8,6 +8,10 @@
 //! cache bounded by bytes. Entries are partitioned by the caller, so one client's
 //! answer is never served to another. Requests asking for a cost report
 //! (`x-convograph-debug`) or a federated trace bypass it: both describe an execution.
+//!
+//! With Redis configured ([`crate::shared`]), answers are also kept there, under the
+//! same key and for the same time, so a query answered by one replica is a hit on
+//! the others; Redis unreachable, each replica keeps its own.
 
 use std::{
     sync::Arc,
@@ -18,6 +22,8 @@ use axum::http::{HeaderValue, StatusCode};
 use bytes::Bytes;
 use moka::{Expiry, future::Cache};
 use sha2::{Digest, Sha256};
+
+use crate::shared::Shared;
 
 /// The key: a digest of the caller's partition and the request.
 pub(super) type Key = [u8; 32];
@@ -53,6 +59,7 @@ impl Expiry<Key, Stored> for StoredTtl {
 #[derive(Clone)]
 pub struct ResponseCache {
     inner: Option<Cache<Key, Stored>>,
+    shared: Option<Shared>,
 }
 
 impl std::fmt::Debug for ResponseCache {
@@ -71,7 +78,50 @@ impl ResponseCache {
                 .expire_after(StoredTtl)
                 .build()
         });
-        Self { inner }
+        Self { inner, shared: None }
+    }
+
+    /// Keeps answers in Redis too, for the other replicas (when the cache is on).
+    pub fn with_shared(mut self, shared: Option<Shared>) -> Self {
+        self.shared = shared.filter(|_| self.inner.is_some());
+        self
+    }
+
+    fn shared_key(shared: &Shared, key: &Key) -> String {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        shared.key(&["response", &hex])
+    }
+
+    /// The answer another replica stored under `key`, cached here for the time it
+    /// has left.
+    async fn get_shared(&self, key: &Key) -> Option<Stored> {
+        let shared = self.shared.as_ref()?;
+        let k = Self::shared_key(shared, key);
+        let (bytes, left_ms): (Option<Vec<u8>>, i64) =
+            shared
+                .run(|mut conn| async move {
+                    redis::pipe().cmd("GET").arg(&k).cmd("PTTL").arg(&k).query_async(&mut conn).await
+                })
+                .await?;
+        let bytes = bytes.filter(|_| left_ms > 0)?;
+        let stored = from_bytes(&bytes, Duration::from_millis(left_ms.unsigned_abs()));
+        if stored.is_none() {
+            tracing::error!("a shared response could not be read");
+        }
+        stored
+    }
+
+    /// Stores `stored` in Redis for its time to live.
+    async fn put_shared(&self, key: &Key, stored: &Stored) {
+        let Some(shared) = &self.shared else { return };
+        let Some(bytes) = to_bytes(stored) else { return };
+        let k = Self::shared_key(shared, key);
+        let ms = stored.ttl.as_millis().max(1) as u64;
+        let _: Option<()> = shared
+            .run(|mut conn| async move {
+                redis::cmd("SET").arg(&k).arg(bytes).arg("PX").arg(ms).query_async(&mut conn).await
+            })
+            .await;
     }
 
     /// The key of `req` for the caller `partition`, or `None` when the request must
@@ -112,7 +162,13 @@ impl ResponseCache {
 
     /// The stored answer for `key`, if there is one.
     pub(super) async fn get(&self, key: &Key) -> Option<Stored> {
-        self.inner.as_ref()?.get(key).await
+        let cache = self.inner.as_ref()?;
+        if let Some(hit) = cache.get(key).await {
+            return Some(hit);
+        }
+        let stored = self.get_shared(key).await?;
+        cache.insert(*key, stored.clone()).await;
+        Some(stored)
     }
 
     /// The stored answer for `key`, or the result of `run`, which is stored when it
@@ -127,21 +183,61 @@ impl ResponseCache {
         }
         // `Err` carries an answer that must not be kept (errors, uncacheable data) to
         // every caller that waited on this run.
+        let mut from_shared = false;
         let entry = cache
             .entry(key)
             .or_try_insert_with(async {
+                if let Some(stored) = self.get_shared(&key).await {
+                    from_shared = true;
+                    return Ok(stored);
+                }
                 let stored = run.await;
-                if stored.ttl.is_zero() { Err(stored) } else { Ok(stored) }
+                if stored.ttl.is_zero() {
+                    return Err(stored);
+                }
+                self.put_shared(&key, &stored).await;
+                Ok(stored)
             })
             .await;
         match entry {
             Ok(e) => {
                 let fresh = e.is_fresh();
-                (e.into_value(), !fresh)
+                (e.into_value(), !fresh || from_shared)
             }
             Err(not_kept) => (Arc::unwrap_or_clone(not_kept), false),
         }
     }
+}
+
+/// An answer as Redis keeps it: `[1][u16 LE status][u32 LE length of the rest of
+/// the head][head: content type and operations (postcard)][body]`.
+fn to_bytes(stored: &Stored) -> Option<Vec<u8>> {
+    let content_type = stored.content_type.to_str().ok()?;
+    let head = postcard::to_allocvec(&(content_type, &*stored.operations)).ok()?;
+    let mut out = Vec::with_capacity(7 + head.len() + stored.body.len());
+    out.push(1);
+    out.extend_from_slice(&stored.status.as_u16().to_le_bytes());
+    out.extend_from_slice(&u32::try_from(head.len()).ok()?.to_le_bytes());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(&stored.body);
+    Some(out)
+}
+
+/// An answer read back from [`to_bytes`], with `left` to live.
+fn from_bytes(bytes: &[u8], left: Duration) -> Option<Stored> {
+    let (&1, rest) = bytes.split_first()? else { return None };
+    let (status, rest) = rest.split_at_checked(2)?;
+    let (len, rest) = rest.split_at_checked(4)?;
+    let (head, body) = rest.split_at_checked(u32::from_le_bytes(len.try_into().ok()?) as usize)?;
+    let (content_type, operations): (String, Vec<String>) = postcard::from_bytes(head).ok()?;
+    Some(Stored {
+        status: StatusCode::from_u16(u16::from_le_bytes(status.try_into().ok()?)).ok()?,
+        content_type: HeaderValue::from_str(&content_type).ok()?,
+        body: Bytes::copy_from_slice(body),
+        ttl: left,
+        stored_at: Instant::now(),
+        operations: operations.into(),
+    })
 }
 
 #[cfg(test)]
@@ -194,5 +290,33 @@ mod tests {
         let (_, hit) = cache.get_or_run([2; 32], run(0)).await;
         assert!(!hit);
         assert_eq!(runs.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_answer_stored_by_one_replica_is_a_hit_on_another() {
+        let shared = crate::cache::testing::replicas(2).await;
+        let caches: Vec<ResponseCache> =
+            shared.into_iter().map(|s| ResponseCache::new(1).with_shared(Some(s))).collect();
+        let runs = Arc::new(AtomicU32::new(0));
+        let run = || {
+            let runs = runs.clone();
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Stored { operations: Arc::from(["Q".to_owned()]), ..answer(60) }
+            }
+        };
+        let (_, hit) = caches[0].get_or_run([7; 32], run()).await;
+        assert!(!hit);
+        let (got, hit) = caches[1].get_or_run([7; 32], run()).await;
+        assert!(hit, "answered from the other replica's answer");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!((got.status, &got.body[..], &*got.operations), (StatusCode::OK, &b"{}"[..], &["Q".to_owned()][..]));
+        assert!(got.remaining() <= Duration::from_secs(60) && got.remaining() > Duration::from_secs(50));
+        assert!(caches[1].get(&[8; 32]).await.is_none());
+        let fresh = ResponseCache::new(1).with_shared(crate::cache::testing::replicas(1).await.pop());
+        assert!(fresh.get(&[7; 32]).await.is_none(), "another deployment's prefix");
+        // Answers not kept are not shared either.
+        let _ = caches[0].get_or_run([9; 32], async { answer(0) }).await;
+        assert!(caches[1].get(&[9; 32]).await.is_none());
     }
 }

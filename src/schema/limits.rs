@@ -82,6 +82,18 @@ impl RequestGuard {
         }
     }
 
+    /// Shares the APQ store with the other replicas through Redis.
+    pub fn with_shared(mut self, shared: Option<crate::shared::Shared>) -> Self {
+        self.persisted = self.persisted.with_shared(shared);
+        self
+    }
+
+    /// Looks up in Redis a persisted query `request` names by hash only, when this
+    /// replica does not hold it (call before [`Self::check`]).
+    pub async fn recall(&self, request: &Request) {
+        self.persisted.recall(request).await;
+    }
+
     /// Prepares `request` to run (its document resolved and parsed), or the error
     /// to answer instead. Sets `name` to the operation's name as soon as the
     /// document tells it (so a refused operation is still named in metrics).

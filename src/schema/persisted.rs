@@ -8,7 +8,9 @@
 //! both is checked (the hash must be the query's SHA-256) and, once the query has
 //! passed the limits, stored. The store is bounded by the size of the query text
 //! it holds (`persisted_queries.apq_cache_mib`), not by a count, so large queries
-//! cannot exhaust memory.
+//! cannot exhaust memory. With Redis configured ([`crate::shared`]) stored queries
+//! are kept there too for [`SHARED_TTL`], so a hash registered on one replica runs
+//! on every other (a query read back is checked against its hash).
 //!
 //! Safelist (`persisted_queries.safelist: FILE`): the file is an Apollo persisted
 //! query manifest (`{"format": "apollo-persisted-query-manifest", "operations":
@@ -27,13 +29,18 @@ use sha2::{Digest, Sha256};
 use crate::{
     config::PersistedQuerySettings,
     error::{ErrorCode, request_error},
+    shared::Shared,
 };
+
+/// How long Redis keeps an APQ query after it was last registered.
+pub const SHARED_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The persisted-query policy of a schema.
 #[derive(Clone, Default)]
 pub struct PersistedQueries {
     apq: Option<moka::sync::Cache<String, Arc<str>>>,
     safelist: Option<Arc<Safelist>>,
+    shared: Option<Shared>,
 }
 
 impl std::fmt::Debug for PersistedQueries {
@@ -82,7 +89,7 @@ impl PersistedQueries {
     /// From settings: reads the safelist file, if any.
     pub fn from_settings(settings: &PersistedQuerySettings) -> Result<Self, String> {
         if let Some(path) = &settings.safelist {
-            return Ok(Self { apq: None, safelist: Some(Arc::new(read_safelist(path)?)) });
+            return Ok(Self { apq: None, safelist: Some(Arc::new(read_safelist(path)?)), shared: None });
         }
         if !settings.apq {
             return Ok(Self::default());
@@ -92,7 +99,45 @@ impl PersistedQueries {
             .max_capacity(bytes)
             .weigher(|k: &String, v: &Arc<str>| u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX))
             .build();
-        Ok(Self { apq: Some(apq), safelist: None })
+        Ok(Self { apq: Some(apq), safelist: None, shared: None })
+    }
+
+    /// Shares the APQ store with the other replicas through Redis (APQ mode only).
+    pub fn with_shared(mut self, shared: Option<Shared>) -> Self {
+        self.shared = shared.filter(|_| self.apq.is_some());
+        self
+    }
+
+    fn shared_key(shared: &Shared, hash: &str) -> String {
+        shared.key(&["apq", hash])
+    }
+
+    /// Before [`Self::resolve`]: when `request` names by hash only a query this
+    /// replica does not hold, looks for it in Redis (another replica may have
+    /// registered it). Redis unreachable: nothing found, as without it.
+    pub(crate) async fn recall(&self, request: &Request) {
+        let (Some(apq), Some(shared)) = (&self.apq, &self.shared) else { return };
+        if !request.query.is_empty() {
+            return;
+        }
+        let Some(hash) = request
+            .extensions
+            .get("persistedQuery")
+            .and_then(|v| async_graphql::from_value::<PersistedQueryExtension>(v.clone()).ok())
+            .map(|pq| pq.sha256_hash)
+        else {
+            return;
+        };
+        if apq.contains_key(&hash) {
+            return;
+        }
+        let key = Self::shared_key(shared, &hash.to_ascii_lowercase());
+        let query: Option<Option<String>> =
+            shared.run(|mut conn| async move { redis::cmd("GET").arg(&key).query_async(&mut conn).await }).await;
+        // Kept only when it is the query of that hash.
+        if let Some(query) = query.flatten().filter(|q| sha256_hex(q) == hash.to_ascii_lowercase()) {
+            apq.insert(hash, Arc::from(query));
+        }
     }
 
     /// APQ only, with this many MiB of store (for tests and embedding).
@@ -148,6 +193,17 @@ impl PersistedQueries {
     /// Stores an APQ query that passed the limits.
     pub(crate) fn remember(&self, hash: String, query: &str) {
         if let Some(apq) = &self.apq {
+            if let (Some(shared), Ok(runtime)) = (&self.shared, tokio::runtime::Handle::try_current()) {
+                let (shared, key, query) = (shared.clone(), Self::shared_key(shared, &hash), query.to_owned());
+                let secs = SHARED_TTL.as_secs();
+                runtime.spawn(async move {
+                    let _: Option<()> = shared
+                        .run(|mut conn| async move {
+                            redis::cmd("SET").arg(&key).arg(query).arg("EX").arg(secs).query_async(&mut conn).await
+                        })
+                        .await;
+                });
+            }
             apq.insert(hash, Arc::from(query));
         }
     }
@@ -269,5 +325,44 @@ mod tests {
         assert_eq!(code(&err), "\"PERSISTED_QUERY_NOT_IN_LIST\"");
         let err = pq.resolve(&mut with_hash("", "nope")).unwrap_err();
         assert_eq!(code(&err), "\"PERSISTED_QUERY_NOT_IN_LIST\"");
+    }
+
+    #[tokio::test]
+    async fn a_query_registered_on_one_replica_runs_by_hash_on_another() {
+        let shared = crate::cache::testing::replicas(2).await;
+        let (a, b) = (PersistedQueries::apq(1), PersistedQueries::apq(1));
+        let (a, b) = (a.with_shared(Some(shared[0].clone())), b.with_shared(Some(shared[1].clone())));
+        let query = "{ connections { provider } }";
+        let hash = sha256_hex(query);
+        let remember = a.resolve(&mut with_hash(query, &hash)).unwrap();
+        a.remember(remember.unwrap(), query);
+        // The store is written in the background: wait (bounded) until B sees it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let mut by_hash = with_hash("", &hash);
+            b.recall(&by_hash).await;
+            match b.resolve(&mut by_hash) {
+                Ok(_) => {
+                    assert_eq!(by_hash.query, query);
+                    break;
+                }
+                Err(e) => {
+                    assert_eq!(e.message, "PersistedQueryNotFound");
+                    assert!(std::time::Instant::now() < deadline, "B never saw the query A registered");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
+        }
+        // A query in Redis that is not the hash's own is not run.
+        let other = sha256_hex("{ other }");
+        let key = PersistedQueries::shared_key(&shared[0], &other);
+        let _: Option<()> = shared[0]
+            .run(|mut conn| async move {
+                redis::cmd("SET").arg(&key).arg(query).arg("EX").arg(60).query_async(&mut conn).await
+            })
+            .await;
+        let mut forged = with_hash("", &other);
+        b.recall(&forged).await;
+        assert_eq!(b.resolve(&mut forged).unwrap_err().message, "PersistedQueryNotFound");
     }
 }
