@@ -46,6 +46,9 @@ const POLL_MAX: Duration = Duration::from_millis(100);
 const FORMAT: u8 = 1;
 /// The key part that keeps builds apart.
 const SCHEMA: &str = concat!("v1-", env!("CARGO_PKG_VERSION"));
+/// Values larger than this stay local: one such write could outlast `redis.timeout`
+/// and take Redis for down.
+const VALUE_MAX: usize = 16 * 1024 * 1024;
 /// Fingerprints longer than this go into keys as their SHA-256.
 const FINGERPRINT_MAX: usize = 64;
 
@@ -254,7 +257,7 @@ impl L2 {
         let ms = ttl.as_millis().max(1) as u64;
         let mut pipe = redis::pipe();
         for (key, encoded, notes) in values {
-            if let Some(bytes) = to_bytes(encoded, notes) {
+            if let Some(bytes) = to_bytes(encoded, notes).filter(|b| b.len() <= VALUE_MAX) {
                 pipe.cmd("SET").arg(self.value_key(key)).arg(bytes).arg("PX").arg(ms).ignore();
             }
         }
