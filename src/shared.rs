@@ -106,6 +106,32 @@ end
 return {wait, left}
 "#;
 
+/// Takes `ARGV[1]` from a cost budget's window (`KEYS[1]`, what is left in it):
+/// a window nobody has seen a report of starts at the capacity `ARGV[2]` (`-1`:
+/// unknown, the request goes). Returns 1 when it fits (and takes it), 0 otherwise.
+const TAKE_BUDGET: &str = r#"
+local left = redis.call('GET', KEYS[1])
+if not left then
+  if tonumber(ARGV[2]) < 0 then return 1 end
+  left = ARGV[2]
+end
+left = tonumber(left)
+local cost = tonumber(ARGV[1])
+if left < cost then return 0 end
+redis.call('SET', KEYS[1], left - cost, 'PX', ARGV[3])
+return 1
+"#;
+
+/// A response's report of what is left in a window (`ARGV[1]`): the lower of it and
+/// what the replicas believe is kept (others spend the same budget).
+const OBSERVE_BUDGET: &str = r#"
+local left = redis.call('GET', KEYS[1])
+if (not left) or tonumber(ARGV[1]) < tonumber(left) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+"#;
+
 /// What the shared schedule said about one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Turn {
@@ -303,6 +329,45 @@ impl Shared {
             Turn::Refused { retry_after: Duration::from_micros(wait.unsigned_abs()), quota_spent: left == Some(0) }
         };
         Some((turn, left))
+    }
+
+    /// Takes `cost` from window `window` (lasting `len`) of connection `connection`'s
+    /// cost budget, shared by the replicas; `Some(false)`: it does not fit; `None`:
+    /// Redis did not answer (act alone).
+    pub async fn take_budget(
+        &self,
+        connection: &str,
+        window: u64,
+        len: Duration,
+        cost: u32,
+        capacity: Option<i64>,
+    ) -> Option<bool> {
+        let key = self.key(&[connection, "budget", &window.to_string()]);
+        let ttl = (len * 2).as_millis().max(1) as u64;
+        let taken: i64 = self
+            .run(|mut conn| async move {
+                Script::new(TAKE_BUDGET)
+                    .key(&key)
+                    .arg(cost)
+                    .arg(capacity.unwrap_or(-1))
+                    .arg(ttl)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Some(taken == 1)
+    }
+
+    /// Records what a response said is left in window `window` of the connection's
+    /// cost budget.
+    pub async fn observe_budget(&self, connection: &str, window: u64, len: Duration, remaining: i64) {
+        let key = self.key(&[connection, "budget", &window.to_string()]);
+        let ttl = (len * 2).as_millis().max(1) as u64;
+        let _: Option<i64> = self
+            .run(|mut conn| async move {
+                Script::new(OBSERVE_BUDGET).key(&key).arg(remaining).arg(ttl).invoke_async(&mut conn).await
+            })
+            .await;
     }
 
     /// Pauses connection `connection` on every replica for `after` (a `Retry-After`).

@@ -124,6 +124,18 @@ impl CostBudget {
         });
     }
 
+    /// The current window: its index, the time until the next one (with the margin),
+    /// and the window's length.
+    pub fn window_now(&self) -> (u64, Duration, Duration) {
+        let now = SystemTime::now();
+        (window_index(now, self.window), self.until_next(now), self.window)
+    }
+
+    /// The largest budget a window was seen to have (its capacity, as far as known).
+    pub fn capacity(&self) -> Option<i64> {
+        self.state.lock().expect("budget lock").capacity
+    }
+
     /// The provider refused a request (429): nothing is left until the next window,
     /// which is returned.
     pub fn refused(&self) -> Duration {

@@ -346,8 +346,8 @@ impl Transport {
             let waited_from = Instant::now();
             let turn = self.wait_for_turn(deadline).await;
             let turn = match (turn, &self.budget) {
-                (Ok(()), Some(budget)) => budget
-                    .reserve(req.cost, deadline)
+                (Ok(()), Some(budget)) => self
+                    .reserve_budget(budget, req.cost, deadline)
                     .await
                     .map_err(|retry_after| self.error(ProviderErrorKind::RateLimited { retry_after })),
                 (turn, _) => turn,
@@ -371,6 +371,10 @@ impl Transport {
             if let Ok(resp) = &outcome {
                 if let Some(budget) = &self.budget {
                     budget.observe(resp.budget_remaining, resp.budget_cost);
+                    if let (Some(shared), Some(left)) = (&self.shared, resp.budget_remaining) {
+                        let (window, _, len) = budget.window_now();
+                        shared.observe_budget(&self.connection, window, len, left).await;
+                    }
                 }
                 if resp.status != 401 {
                     self.auth.accepted(&auth);
@@ -463,6 +467,26 @@ impl Transport {
         match tokio::time::timeout_at(deadline, self.current_limiter().until_ready()).await {
             Ok(()) => Ok(()),
             Err(_) => Err(self.error(ProviderErrorKind::RateLimited { retry_after: self.policy.max_queue_wait })),
+        }
+    }
+
+    /// Takes `cost` from the cost budget: the replicas' shared one while Redis
+    /// answers, else this process's estimate. Waits for the next window when it does
+    /// not fit; `Err(retry in)` when that would pass `deadline`.
+    async fn reserve_budget(&self, budget: &CostBudget, cost: u32, deadline: Instant) -> Result<(), Duration> {
+        let Some(shared) = &self.shared else { return budget.reserve(cost, deadline).await };
+        loop {
+            let (window, until_next, len) = budget.window_now();
+            match shared.take_budget(&self.connection, window, len, cost, budget.capacity()).await {
+                Some(true) => return Ok(()),
+                Some(false) => {
+                    if Instant::now() + until_next > deadline {
+                        return Err(until_next);
+                    }
+                    tokio::time::sleep(until_next).await;
+                }
+                None => return budget.reserve(cost, deadline).await,
+            }
         }
     }
 
