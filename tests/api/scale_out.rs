@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use convograph::sandbox::{GongSimSettings, Sandbox, SandboxSettings};
+use convograph::sandbox::{GongSimSettings, SalesloftSimSettings, Sandbox, SandboxSettings};
 use serde_json::{Value, json};
 
 /// Gong's documented rate, which the simulator enforces per access key.
@@ -257,4 +257,67 @@ async fn redis_killed_and_restarted_mid_run_fails_no_request_and_keeps_the_limit
     // Back to shared.
     let ready: Value = client.get(format!("{}/readyz", replicas[0].url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["redis"]["mode"], "shared", "{ready}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_salesloft_s_cost_budget() {
+    let redis = Redis::start().await;
+    let budget = 20;
+    let sandbox = Sandbox::start(SandboxSettings {
+        salesloft: SalesloftSimSettings { budget, ..SalesloftSimSettings::default() },
+        ..sandbox_settings()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token = secret(dir.path(), "sl-token", sandbox.salesloft.token());
+    let salesloft = format!(
+        "  - id: sl-acme\n    provider: salesloft\n    base_url: {}\n    credentials:\n      bearer:\n        token: {{ file: {} }}\n    traffic: {{ max_queue_wait: 2s }}\n",
+        sandbox.salesloft.base_url(),
+        token.display()
+    );
+    let replicas = replicas(3, &sandbox, &redis.url(), dir.path(), &salesloft).await;
+    let client = reqwest::Client::new();
+    // One list read (cost 1) teaches the replicas what the window holds.
+    let (_, body) = query(
+        &client,
+        &replicas[0],
+        r#"{ calls(connectionId: "sl-acme", first: 40) { edges { node { id } } } }"#,
+        json!({}),
+    )
+    .await;
+    let ids: Vec<String> = body["data"]["calls"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 40, "{body}");
+
+    // 30 transcripts at once over three replicas: more than the window holds.
+    let tasks = ids[..30].iter().enumerate().map(|(i, id)| {
+        let client = &client;
+        let replica = &replicas[i % 3];
+        async move {
+            // Each transcript is its own Salesloft request (cost 1); the calls are cached.
+            let q = "query($id: ID!) { call(id: $id) { id transcript { text } } }";
+            query(client, replica, q, json!({ "id": id })).await
+        }
+    });
+    let answers = futures::future::join_all(tasks).await;
+    let ok = answers.iter().filter(|(_, b)| b.get("errors").is_none()).count();
+    let codes: Vec<String> = answers
+        .iter()
+        .flat_map(|(_, b)| b["errors"].as_array().cloned().unwrap_or_default())
+        .map(|e| e["extensions"]["code"].as_str().unwrap_or("none").to_owned())
+        .collect();
+    println!(
+        "Salesloft, budget {budget} per window, 30 transcripts over 3 replicas: {ok} answered, {} RATE_LIMITED, {} answered 429 upstream",
+        codes.len(),
+        sandbox.salesloft.sim().rejected_429()
+    );
+    assert!(answers.iter().all(|(status, _)| *status == 200));
+    assert!(codes.iter().all(|c| c == "RATE_LIMITED"), "{codes:?}");
+    assert!(ok >= 1, "what fits is answered");
+    assert_eq!(sandbox.salesloft.sim().rejected_429(), 0, "the replicas spend one budget: Salesloft never refuses");
 }

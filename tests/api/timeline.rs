@@ -242,8 +242,11 @@ async fn a_first_page_reads_only_the_pages_it_needs_and_a_walk_reads_each_about_
 async fn walk_through_an_outage(kind: ProviderKind, status: u16, size: usize) {
     let mut settings = joined_settings();
     // No cache and no retries: every page asks every provider, and a failure is final.
+    // No circuit breaker either (tests/api/breaker.rs covers it): the walk must see the
+    // provider the moment it is back.
     settings.cache.calls_ttl = std::time::Duration::ZERO;
     settings.traffic.all.max_retries = Some(0);
+    settings.traffic.all.breaker_failures = Some(0);
     let app = spawn_with(settings).await;
     let rows = every_connections_calls(&app, &Value::Null).await;
     let failing = connection_of(kind);
