@@ -321,3 +321,35 @@ async fn three_replicas_share_salesloft_s_cost_budget() {
     assert!(ok >= 1, "what fits is answered");
     assert_eq!(sandbox.salesloft.sim().rejected_429(), 0, "the replicas spend one budget: Salesloft never refuses");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_one_cache_and_coalesce_cold_misses() {
+    let redis = Redis::start().await;
+    let sandbox = Sandbox::start(sandbox_settings()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let replicas = replicas(3, &sandbox, &redis.url(), dir.path(), "").await;
+    let client = reqwest::Client::new();
+    let page = r#"{ calls(connectionId: "gong-acme", first: 50) { edges { node { id title } } } }"#;
+
+    // 21 identical cold queries, 7 on each replica, at once: one upstream request.
+    let before = sandbox.gong.total_requests();
+    let tasks = (0..21).map(|i| query(&client, &replicas[i % 3], page, json!({})));
+    let answers = futures::future::join_all(tasks).await;
+    assert!(answers.iter().all(|(s, b)| *s == 200 && b.get("errors").is_none()), "{answers:?}");
+    let first = &answers[0].1["data"];
+    assert!(answers.iter().all(|(_, b)| &b["data"] == first), "every replica answers the same");
+    assert_eq!(sandbox.gong.total_requests() - before, 1, "20 identical cold queries over 3 replicas cost one");
+
+    // Another shape of the same page on another replica: the provider result is shared.
+    let before = sandbox.gong.total_requests();
+    let (_, body) = query(
+        &client,
+        &replicas[1],
+        r#"{ calls(connectionId: "gong-acme", first: 10) { edges { node { id startedAt duration } } } }"#,
+        json!({}),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(sandbox.gong.total_requests() - before, 0, "cached by one replica, free on another");
+    assert!(body["extensions"]["convograph"]["cacheHits"].as_u64().is_some_and(|n| n > 0), "{body}");
+}
