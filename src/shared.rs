@@ -41,6 +41,8 @@ struct Inner {
     up: AtomicBool,
     /// Commands that did not (timed out or failed).
     failures: AtomicU64,
+    /// When Redis was last reached after being out of reach (ms since `epoch`).
+    up_since: AtomicU64,
     /// While Redis is down, commands are not tried before this (ms since `epoch`):
     /// an outage costs each request nothing, not a timeout.
     retry_at: AtomicU64,
@@ -51,6 +53,13 @@ struct Inner {
 
 /// How long a replica acts alone after a failed command before trying Redis again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+/// How often a replica that lost Redis checks whether it is back.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// How long a replica that reached Redis again keeps pacing alone before it takes
+/// turns from the shared schedule: long enough for the other replicas to have
+/// reached it too (they probe every [`PROBE_EVERY`]), so local and shared pacing
+/// hardly overlap.
+const SCHEDULE_GRACE: Duration = Duration::from_millis(600);
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,6 +165,7 @@ impl Shared {
                 up: AtomicBool::new(false),
                 failures: AtomicU64::new(0),
                 retry_at: AtomicU64::new(0),
+                up_since: AtomicU64::new(0),
                 epoch: std::time::Instant::now(),
                 metrics,
                 gcra: Script::new(GCRA),
@@ -195,7 +205,7 @@ impl Shared {
             // While Redis is marked down, probe it every second (requests do not wait
             // for it), so the replicas go back to sharing as soon as it answers.
             loop {
-                tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+                tokio::time::sleep(PROBE_EVERY).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let shared = Shared { inner };
                 if !shared.is_up() {
@@ -254,7 +264,10 @@ impl Shared {
             self.inner.retry_at.store(next, Ordering::Relaxed);
         }
         match (was, up) {
-            (false, true) => tracing::info!("Redis reached: replicas share limits and caches"),
+            (false, true) => {
+                self.inner.up_since.store(self.now_ms(), Ordering::Relaxed);
+                tracing::info!("Redis reached: replicas share limits and caches")
+            }
             (true, false) => tracing::warn!(
                 replicas = self.inner.replicas,
                 "Redis cannot be reached; this replica acts alone (local limits divided by redis.replicas, local cache) until it can"
@@ -303,6 +316,10 @@ impl Shared {
         max_wait: Duration,
         not_before: Duration,
     ) -> Option<(Turn, Option<u64>)> {
+        let since = self.now_ms().saturating_sub(self.inner.up_since.load(Ordering::Relaxed));
+        if !self.is_up() || since < SCHEDULE_GRACE.as_millis() as u64 {
+            return None;
+        }
         let keys =
             [self.key(&[connection, "rate"]), self.key(&[connection, "pause"]), self.key(&[connection, "daily"])];
         let day_interval = daily.map_or(0, |n| (86_400_000_000u64 / u64::from(n.max(1))).max(1));
