@@ -352,4 +352,28 @@ async fn replicas_share_one_cache_and_coalesce_cold_misses() {
     assert!(body.get("errors").is_none(), "{body}");
     assert_eq!(sandbox.gong.total_requests() - before, 0, "cached by one replica, free on another");
     assert!(body["extensions"]["convograph"]["cacheHits"].as_u64().is_some_and(|n| n > 0), "{body}");
+
+    // A walk over every call, each page asked of the next replica with the cursor
+    // another one issued: every call once, and Gong's pages read once in all.
+    let before = sandbox.gong.total_requests();
+    let walk = r#"query($after: String) { calls(connectionId: "gong-acme", first: 25, after: $after) {
+        pageInfo { hasNextPage endCursor } edges { node { id } } } }"#;
+    let (mut seen, mut after, mut pages) = (Vec::new(), Value::Null, 0);
+    loop {
+        let (_, body) = query(&client, &replicas[pages % 3], walk, json!({ "after": after })).await;
+        assert!(body.get("errors").is_none(), "page {pages}: {body}");
+        let list = &body["data"]["calls"];
+        seen.extend(list["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].clone()));
+        pages += 1;
+        if list["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = list["pageInfo"]["endCursor"].clone();
+    }
+    let distinct: std::collections::BTreeSet<String> = seen.iter().map(|v| v.to_string()).collect();
+    assert_eq!(distinct.len(), seen.len(), "no call twice");
+    assert_eq!(seen.len(), sandbox.world().calls.iter().filter(|c| c.recorded_by.gong).count());
+    let spent = sandbox.gong.total_requests() - before;
+    println!("a walk of {} calls in {pages} pages over 3 replicas: {spent} Gong requests", seen.len());
+    assert!(spent <= 2, "Gong's pages of 100, each read once by one replica: {spent}");
 }
