@@ -42,8 +42,7 @@ fn kubernetes_validate(version: &str, files: &[PathBuf]) -> (bool, String) {
 fn kubernetes_manifests_pass_strict_schema_validation() {
     let files: Vec<PathBuf> = MANIFESTS.iter().map(|f| repo(&format!("deploy/k8s/{f}"))).collect();
     // A file may hold several resources (redis.yaml: the StatefulSet and its Service).
-    let resources: usize =
-        files.iter().map(|f| std::fs::read_to_string(f).unwrap().matches("\nkind: ").count()).sum();
+    let resources: usize = files.iter().map(|f| std::fs::read_to_string(f).unwrap().matches("\nkind: ").count()).sum();
     for version in KUBERNETES_VERSIONS {
         let (ok, out) = kubernetes_validate(version, &files);
         assert!(ok, "Kubernetes {version}:\n{out}");
