@@ -77,6 +77,10 @@ impl<T: DeserializeOwned> WithRaw<T> {
     /// Reads `raw`, repairing what cannot be read; `Err` when the record cannot be
     /// read at all.
     fn read(raw: Value) -> Result<Self, String> {
+        // serde reads a list as a struct's fields in order: not a record.
+        if raw.is_array() && struct_fields::<T>().is_some() {
+            return Err("a list where a record was expected".into());
+        }
         let (first, inner) = collecting(|| T::deserialize(&raw));
         let data = match first {
             Ok(data) => {
@@ -220,6 +224,9 @@ pub(crate) fn record_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Er
 /// well-formed), then, if that fails, from its JSON with repairs (reported). `Err`
 /// when the body is not JSON or cannot be read even so.
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    if let Some(why) = not_the_response::<T>(body) {
+        return Err(why);
+    }
     let (first, inner) = collecting(|| {
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize::<_, T>(de)
@@ -238,6 +245,57 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
             Ok(v)
         }
     }
+}
+
+/// Why `body` is not an answer of the shape `T` reads at all, when `T` is a struct:
+/// a JSON list, which serde would otherwise read as the struct's fields in order
+/// (`[{..}]` as a response with every field absent: an empty page, silently, and
+/// cached as such). Such a body is a failed response, not an empty one.
+///
+/// An object with none of `T`'s fields is still read (as every field absent):
+/// providers document answers made only of fields convograph does not read (Gong's
+/// `requestId` alone, or `fromDateTime`/`toDateTime` with no stats), so such an
+/// answer cannot be told from an odd one.
+fn not_the_response<T: DeserializeOwned>(body: &[u8]) -> Option<String> {
+    struct_fields::<T>()?;
+    (*body.iter().find(|b| !b.is_ascii_whitespace())? == b'[')
+        .then(|| "the response is a list where an object was expected".into())
+}
+
+/// The fields `T` reads when it is a struct read from a JSON object; `None` when it
+/// reads anything else (a map, a list, a `Value`, a newtype, an untagged enum...).
+fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    use serde::de::{Error as _, Visitor, value::Error};
+
+    /// A deserializer that only notes which struct is asked of it.
+    struct Probe<'a>(&'a mut Option<&'static [&'static str]>);
+
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("probe"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            *self.0 = Some(fields);
+            Err(Error::custom("probe"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields = None;
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 /// One decode of `value` as `T` whose issues are held back (an attempt may be
@@ -598,6 +656,29 @@ mod tests {
     fn page(v: Value) -> (Page, Vec<Issue>) {
         let (p, issues) = collecting(|| decode::<Page>(v.to_string().as_bytes()));
         (p.unwrap(), issues)
+    }
+
+    #[test]
+    fn a_list_where_a_response_or_a_record_is_expected_is_not_one() {
+        // serde alone reads `[..]` as the struct's fields in order: an empty page.
+        for body in [r#"[{"unexpected": true}]"#, "[]", " [1, 2]"] {
+            let (p, issues) = collecting(|| decode::<Page>(body.as_bytes()));
+            assert!(p.is_err(), "{body}: {p:?}");
+            assert_eq!(issues, vec![], "{body}");
+        }
+        // An object is read, whatever its keys (documented answers may carry only
+        // fields that are not read).
+        for body in [r#"{"total": 0, "other": 1}"#, "{}", r#"{"requestId": "4al018gzaztcr8nbukw"}"#] {
+            let (p, issues) = collecting(|| decode::<Page>(body.as_bytes()));
+            assert!(p.is_ok_and(|p| p.items.is_empty()), "{body}");
+            assert_eq!(issues, vec![], "{body}");
+        }
+        // Lists of records are still read as lists, and a record that is a list is
+        // left out.
+        let (list, issues) = collecting(|| decode::<RecordList<Meta>>(br#"[{"id": "1"}, ["2", "x"]]"#));
+        assert_eq!(list.unwrap().len(), 1);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(issues[0].message.contains("a list where a record was expected"), "{issues:?}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use futures::{StreamExt, stream};
+use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -245,23 +245,17 @@ impl Provider for HubsterProvider {
 
     /// `GET /api/v1/conversations/{id}` per id (cached), a few at a time.
     async fn calls_by_ids(&self, ids: &[String]) -> Result<Vec<Call>, ProviderError> {
+        // The first failure fails the list: the reads not yet answered are dropped
+        // rather than waited for (a page of timeouts costs one timeout, not three).
         let fetches: Vec<_> = ids.iter().map(|id| self.call(id)).collect();
-        let results: Vec<_> = stream::iter(fetches).buffered(PER_ID_CONCURRENCY).collect().await;
-        let mut out = Vec::new();
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+        let results: Vec<_> = stream::iter(fetches).buffered(PER_ID_CONCURRENCY).try_collect().await?;
+        Ok(results.into_iter().flatten().collect())
     }
 
     async fn transcripts(&self, call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {
         let fetches: Vec<_> = call_ids.iter().map(|id| self.transcript_of(id)).collect();
-        let results: Vec<_> = stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).collect().await;
-        let mut out = Vec::new();
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+        let results: Vec<_> = stream::iter(fetches).buffer_unordered(PER_ID_CONCURRENCY).try_collect().await?;
+        Ok(results.into_iter().flatten().collect())
     }
 
     async fn chat_activities(&self, call_id: &str) -> Result<Vec<ChatActivity>, ProviderError> {
