@@ -10,6 +10,7 @@ mod coverage;
 mod deploy;
 mod errors;
 mod execvision;
+mod faults;
 mod federation;
 mod ftv1;
 mod gateway;
