@@ -382,8 +382,12 @@ impl Transport {
             }
             let retry_in = match outcome {
                 Ok(resp) if resp.status == 429 => {
-                    let refused = self.budget.as_ref().map(CostBudget::refused);
-                    let after = resp.retry_after.or(refused).unwrap_or(Duration::from_secs(1));
+                    // A `Retry-After` says when to ask again; without one, a cost budget's
+                    // 429 means the window is spent (and waits for the next one).
+                    let after = resp
+                        .retry_after
+                        .or_else(|| self.budget.as_ref().map(CostBudget::refused))
+                        .unwrap_or(Duration::from_secs(1));
                     self.pause(after);
                     if let Some(shared) = &self.shared {
                         shared.pause(&self.connection, after).await;
@@ -578,7 +582,14 @@ impl Transport {
         let (decoded, issues) = super::wire::collecting(|| super::wire::decode::<T>(body));
         for issue in issues {
             let error = self.error(ProviderErrorKind::Record(issue.message));
-            accounting::note(accounting::Note::about(error, issue.record));
+            // About one record: kept with the data (it will read the same next time).
+            // About the answer as a whole (its shape): this read only, so an odd
+            // answer is not cached and the next read asks again.
+            let note = match issue.record {
+                Some(record) => accounting::Note::about(error, Some(record)),
+                None => accounting::Note::transient(error),
+            };
+            accounting::note(note);
         }
         decoded.map_err(|e| self.error(ProviderErrorKind::Decode(e)))
     }

@@ -127,7 +127,6 @@ fn expected_code(fault: Fault) -> &'static str {
 const KNOWN_GAPS: &[(ProviderKind, Fault, &str)] = &[
     (ProviderKind::Gong, Fault::WrongShapeObject, SILENT_EMPTY),
     (ProviderKind::Salesloft, Fault::WrongShapeObject, SILENT_EMPTY),
-    (ProviderKind::Salesloft, Fault::Storm429 { retry_after: true }, STUCK_BUDGET),
     (ProviderKind::ExecVision, Fault::Empty200, EMPTY_AS_NONE),
     (ProviderKind::ExecVision, Fault::WrongShapeObject, STICKY_NOTES),
     (ProviderKind::ExecVision, Fault::WrongShapeArray, STICKY_NOTES),
@@ -136,12 +135,6 @@ const KNOWN_GAPS: &[(ProviderKind, Fault, &str)] = &[
     (ProviderKind::Hubster, Fault::WrongShapeArray, STICKY_NOTES),
 ];
 
-/// The transport asks the cost budget for `refused()` even when the 429 carries a
-/// `Retry-After` (`resp.retry_after.or(refused)`, evaluated eagerly): that marks the
-/// window's budget spent, so the connection answers RATE_LIMITED for the rest of the
-/// 60 s window although Salesloft asked for 1 s.
-const STUCK_BUDGET: &str =
-    "a 429 with Retry-After: 1 still spends the whole budget window (transport.rs: or → or_else)";
 /// An object with none of the response's fields reads as every field absent: an
 /// empty page without an error (`wire.rs`: documented answers may carry only fields
 /// convograph does not read, e.g. Gong's `requestId` alone, so it cannot be told
@@ -151,11 +144,10 @@ const SILENT_EMPTY: &str = "an object without the response's fields is an empty 
 /// (`execvision/client.rs`): no error at all, and the empty page is cached.
 const EMPTY_AS_NONE: &str = "an empty 200 is an empty page without an error, cached for calls_ttl";
 /// A body whose records cannot be read is, by design (`wire.rs`), an empty page with
-/// UPSTREAM_RECORD_INVALID notes, not a failed read; the notes are sticky, so the
-/// empty page is cached with them and served for calls_ttl after the provider is
-/// healthy again.
-const STICKY_NOTES: &str =
-    "unreadable records are an empty page with sticky notes, cached for calls_ttl after the fault is gone";
+/// UPSTREAM_RECORD_INVALID (a stable code naming the connection), not a null field
+/// with PROVIDER_ERROR. Notes about the answer as a whole keep it out of the cache,
+/// so it recovers at once; only the "null" expectation is unmet.
+const STICKY_NOTES: &str = "unreadable records are an empty page with UPSTREAM_RECORD_INVALID, not null";
 
 mod proxy {
     //! A raw HTTP/1.1 proxy: one request per connection (`Connection: close`), so a
