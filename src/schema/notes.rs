@@ -7,12 +7,15 @@
 //! sees the error next to the data it concerns. The HTTP layer turns them into
 //! response errors ([`into_errors`]); notes no field collected (made in a
 //! DataLoader batch, which serves many fields) become errors without a path.
+//!
+//! It also gives the engine's own execution errors (an argument a scalar refuses, an
+//! unmatched `_entities` representation) their code: [`crate::error::code_engine_errors`].
 
 use std::{collections::HashSet, sync::Arc};
 
 use async_graphql::{
-    PathSegment, QueryPathSegment, ServerError, ServerResult, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+    PathSegment, QueryPathSegment, Response, ServerError, ServerResult, Value,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo},
 };
 
 use crate::{
@@ -35,6 +38,17 @@ impl ExtensionFactory for FieldNotes {
 
 #[async_trait::async_trait]
 impl Extension for FieldNotes {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        crate::error::code_engine_errors(&mut response);
+        response
+    }
+
     async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,

@@ -13,6 +13,7 @@ mod execvision;
 mod faults;
 mod federation;
 mod ftv1;
+mod fuzz;
 mod gateway;
 mod helpers;
 mod http;
