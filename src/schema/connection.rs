@@ -35,6 +35,9 @@ use crate::{
 
 const MAC_LEN: usize = 16;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 /// Signs and verifies cursors.
 #[derive(Clone)]
 pub struct CursorCodec {
