@@ -116,7 +116,11 @@ pub(super) async fn post_handler(State(state): State<Arc<HttpState>>, headers: H
     let limit = state.options.limits.max_body_bytes;
     let too_large = || {
         let message = format!("the request body is larger than {limit} bytes");
-        request_error(media, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, &message)
+        let mut resp = request_error(media, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, &message);
+        // The body is left unread, so the connection cannot carry another request:
+        // say so, or a client reusing it fails its next request on a closed socket.
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
     };
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {

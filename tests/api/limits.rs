@@ -105,6 +105,17 @@ async fn batches_and_bodies_are_bounded() {
     let (status, body) = post(&app, json!({ "query": format!("{{ __typename {padding}}}") })).await;
     assert_eq!(status, 413);
     assert_eq!(codes(&body), vec!["PAYLOAD_TOO_LARGE"]);
+    // Refused unread on its Content-Length: the connection ends, and the client is told.
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"query":"{{ __typename {padding}}}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers().get("connection").and_then(|v| v.to_str().ok()), Some("close"));
     // Streamed without a Content-Length, the body is cut off at the limit too.
     let json_body = format!(r#"{{"query":"{{ __typename {padding}}}"}}"#);
     let mut chunked = String::new();
