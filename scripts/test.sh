@@ -6,9 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "==> test dependencies (npm ci in tests/gateway, pip in tests/deploy/.venv)"
+echo "==> test dependencies (npm ci in tests/gateway, pip in tests/deploy/.venv, redis-server)"
 command -v node >/dev/null || { echo "Node.js 20+ is required (tests/gateway)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "Python 3 is required (tests/deploy)" >&2; exit 1; }
+# The scale-out tests start Redis servers of their own (Debian's redis-server).
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "redis-server is required (tests/api/scale_out.rs): install Debian's redis-server" >&2; exit 1
+  fi
+fi
 # Each installs only when its lockfile changed since the last install (a copy is kept).
 if ! cmp -s tests/gateway/package-lock.json tests/gateway/node_modules/.installed-lock.json; then
   npm ci --prefix tests/gateway --no-audit --no-fund --loglevel=error
