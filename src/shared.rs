@@ -48,7 +48,10 @@ struct Inner {
     retry_at: AtomicU64,
     epoch: std::time::Instant,
     metrics: Metrics,
+    /// The scripts, built (and their SHA-1 taken) once.
     gcra: Script,
+    take_budget: Script,
+    observe_budget: Script,
 }
 
 /// How long a replica acts alone after a failed command before trying Redis again.
@@ -169,6 +172,8 @@ impl Shared {
                 epoch: std::time::Instant::now(),
                 metrics,
                 gcra: Script::new(GCRA),
+                take_budget: Script::new(TAKE_BUDGET),
+                observe_budget: Script::new(OBSERVE_BUDGET),
             }),
         };
         let url = settings.url.clone();
@@ -323,7 +328,7 @@ impl Shared {
         let keys =
             [self.key(&[connection, "rate"]), self.key(&[connection, "pause"]), self.key(&[connection, "daily"])];
         let day_interval = daily.map_or(0, |n| (86_400_000_000u64 / u64::from(n.max(1))).max(1));
-        let script = self.inner.gcra.clone();
+        let script = &self.inner.gcra;
         let (wait, left): (i64, i64) = self
             .run(|mut conn| async move {
                 script
@@ -361,15 +366,10 @@ impl Shared {
     ) -> Option<bool> {
         let key = self.key(&[connection, "budget", &window.to_string()]);
         let ttl = (len * 2).as_millis().max(1) as u64;
+        let script = &self.inner.take_budget;
         let taken: i64 = self
             .run(|mut conn| async move {
-                Script::new(TAKE_BUDGET)
-                    .key(&key)
-                    .arg(cost)
-                    .arg(capacity.unwrap_or(-1))
-                    .arg(ttl)
-                    .invoke_async(&mut conn)
-                    .await
+                script.key(&key).arg(cost).arg(capacity.unwrap_or(-1)).arg(ttl).invoke_async(&mut conn).await
             })
             .await?;
         Some(taken == 1)
@@ -380,10 +380,9 @@ impl Shared {
     pub async fn observe_budget(&self, connection: &str, window: u64, len: Duration, remaining: i64) {
         let key = self.key(&[connection, "budget", &window.to_string()]);
         let ttl = (len * 2).as_millis().max(1) as u64;
+        let script = &self.inner.observe_budget;
         let _: Option<i64> = self
-            .run(|mut conn| async move {
-                Script::new(OBSERVE_BUDGET).key(&key).arg(remaining).arg(ttl).invoke_async(&mut conn).await
-            })
+            .run(|mut conn| async move { script.key(&key).arg(remaining).arg(ttl).invoke_async(&mut conn).await })
             .await;
     }
 

@@ -58,6 +58,14 @@ pub enum RateSchedule {
 }
 
 impl RateSchedule {
+    /// The day rate, and the night rate when it differs by time of day.
+    fn day_night(&self) -> (f64, Option<f64>) {
+        match *self {
+            Self::Fixed(rate) => (rate, None),
+            Self::UsEasternBusinessHours { day, night } => (day, Some(night)),
+        }
+    }
+
     /// The rate in force at `now`.
     pub fn rate_at(&self, now: chrono::DateTime<chrono::Utc>) -> f64 {
         match *self {
@@ -211,10 +219,7 @@ impl Transport {
         let err = |m: String| ProviderError::new(provider, &connection, ProviderErrorKind::BadInput(m));
         let client = http_client(policy.timeout).map_err(|e| err(format!("http client: {e}")))?;
         let auth = Auth::new(credentials, &client).map_err(err)?;
-        let (day, night) = match policy.schedule {
-            RateSchedule::Fixed(rate) => (rate, None),
-            RateSchedule::UsEasternBusinessHours { day, night } => (day, Some(night)),
-        };
+        let (day, night) = policy.schedule.day_night();
         Ok(Self {
             limiter: RateLimiter::direct(quota(day)),
             night_limiter: night.map(|n| RateLimiter::direct(quota(n))),
@@ -247,10 +252,7 @@ impl Transport {
     /// replicas together stay within the provider's limits.
     pub fn with_shared(mut self, shared: Shared) -> Self {
         let n = f64::from(shared.replicas());
-        let (day, night) = match self.policy.schedule {
-            RateSchedule::Fixed(rate) => (rate, None),
-            RateSchedule::UsEasternBusinessHours { day, night } => (day, Some(night)),
-        };
+        let (day, night) = self.policy.schedule.day_night();
         self.limiter = RateLimiter::direct(quota(day / n));
         self.night_limiter = night.map(|r| RateLimiter::direct(quota(r / n)));
         if let Some(q) = self.policy.daily_quota {
@@ -273,6 +275,7 @@ impl Transport {
         if let Some(left) = self.daily_quota_left() {
             metrics.daily_quota_left(left);
         }
+        metrics.circuit(self.breaker.state());
         self.metrics = metrics;
         self
     }
@@ -313,13 +316,17 @@ impl Transport {
 
     /// Sends `req`, applying the traffic policy and the circuit breaker.
     pub async fn send(&self, req: &UpstreamRequest) -> Result<UpstreamResponse, ProviderError> {
-        if let Admit::Refuse(retry_after) = self.breaker.admit() {
-            return Err(self.error(ProviderErrorKind::CircuitOpen { retry_after }));
+        // The gauge changes with the state, not with every request.
+        match self.breaker.admit() {
+            Admit::Refuse(retry_after) => return Err(self.error(ProviderErrorKind::CircuitOpen { retry_after })),
+            Admit::Go { probe: true } => self.metrics.circuit(CircuitState::HalfOpen),
+            Admit::Go { probe: false } => {}
         }
         let outcome = self.send_admitted(req).await;
         match &outcome {
             Err(e) if matches!(e.kind, ProviderErrorKind::Unavailable(_)) => {
                 if self.breaker.failure() {
+                    self.metrics.circuit(CircuitState::Open);
                     tracing::warn!(connection = %self.connection, open_for_ms = self.policy.breaker_open_for.as_millis() as u64, "The provider keeps failing; the circuit is open.");
                 }
             }
@@ -327,11 +334,11 @@ impl Transport {
             Err(e) if matches!(e.kind, ProviderErrorKind::RateLimited { .. } | ProviderErrorKind::QueryBudget(_)) => {}
             _ => {
                 if self.breaker.success() != CircuitState::Closed {
+                    self.metrics.circuit(CircuitState::Closed);
                     tracing::info!(connection = %self.connection, "The provider answers again; the circuit is closed.");
                 }
             }
         }
-        self.metrics.circuit(self.breaker.state());
         outcome
     }
 
@@ -664,6 +671,29 @@ pub(crate) fn path_segment(id: &str) -> Option<&str> {
         && id.len() <= 128
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
     ok.then_some(id)
+}
+
+/// A transport to a loopback server `app` started here, for providers' unit tests:
+/// no pacing to speak of, the policy's other defaults.
+#[cfg(test)]
+pub(crate) async fn loopback(
+    provider: ProviderKind,
+    connection: &str,
+    credentials: &Credentials,
+    app: axum::Router,
+) -> Transport {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let policy = TrafficPolicy::resolve(&TrafficSettings::default(), RateSchedule::Fixed(1000.0));
+    Transport::new(
+        provider,
+        Arc::from(connection),
+        format!("http://{addr}").parse().expect("a URL"),
+        credentials,
+        policy,
+    )
+    .expect("a transport")
 }
 
 #[cfg(test)]

@@ -608,19 +608,9 @@ mod tests {
                 "/api/ev/2/call/{id}",
                 get(move || async move { ([("content-type", "application/json")], body) }),
             );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app).await });
             let credentials = Credentials::Basic { username: Secret::new("u"), password: Secret::new("p") };
-            let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
-            let transport = Transport::new(
-                ProviderKind::ExecVision,
-                Arc::from("ev"),
-                format!("http://{addr}").parse().unwrap(),
-                &credentials,
-                policy,
-            )
-            .unwrap();
+            let transport =
+                crate::providers::transport::loopback(ProviderKind::ExecVision, "ev", &credentials, app).await;
             let provider = ExecVisionProvider::new(transport, Cache::new(&Default::default()), Arc::from("ev"));
             let t = provider.transcripts(&["a987a7b3-74e9-421e-8c96-2fdcfbda1c8b".into()]).await.unwrap();
             assert_eq!(t.len(), 1, "{refusal}");

@@ -122,19 +122,8 @@ async fn an_unknown_conversation_has_no_activities_and_no_transcript() {
 
 /// A provider reading the loopback engine `app` (a bearer token, no pacing).
 async fn loopback(app: axum::Router) -> HubsterProvider {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
     let credentials = Credentials::Bearer { token: Secret::new("t") };
-    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
-    let transport = Transport::new(
-        ProviderKind::Hubster,
-        Arc::from("hub"),
-        format!("http://{addr}").parse().unwrap(),
-        &credentials,
-        policy,
-    )
-    .unwrap();
+    let transport = crate::providers::transport::loopback(ProviderKind::Hubster, "hub", &credentials, app).await;
     HubsterProvider::new(transport, Cache::new(&Default::default()), Arc::from("hub"), Vec::new(), Duration::ZERO)
 }
 

@@ -97,20 +97,7 @@ async fn a_422_names_the_refused_parameters_we_sent_and_nothing_else() {
     let body = r#"{"errors": {"title": ["is too long"], "internal_note": ["secret-detail-77"]}}"#;
     let app =
         Router::new().route("/v2/conversations", get(move || async move { (StatusCode::UNPROCESSABLE_ENTITY, body) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let credentials = Credentials::Bearer { token: Secret::new("t") };
-    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
-    let transport = Transport::new(
-        ProviderKind::Salesloft,
-        Arc::from("sl"),
-        format!("http://{addr}").parse().unwrap(),
-        &credentials,
-        policy,
-    )
-    .unwrap();
-    let p = SalesloftProvider::new(transport, Cache::new(&Default::default()), Arc::from("sl"));
+    let p = loopback(app).await;
     let q = CallQuery {
         remote_query: Some(serde_json::json!({ "title": "x" }).as_object().unwrap().clone()),
         ..CallQuery::default()
@@ -148,20 +135,7 @@ async fn a_bare_array_as_the_reference_shows_reads_as_pages() {
             Json(Value::Array(records))
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let credentials = Credentials::Bearer { token: Secret::new("t") };
-    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
-    let transport = Transport::new(
-        ProviderKind::Salesloft,
-        Arc::from("sl"),
-        format!("http://{addr}").parse().unwrap(),
-        &credentials,
-        policy,
-    )
-    .unwrap();
-    let p = SalesloftProvider::new(transport, Cache::new(&Default::default()), Arc::from("sl"));
+    let p = loopback(app).await;
 
     let (first, notes) = crate::accounting::capture(p.list_calls(&CallQuery::default(), None)).await;
     let first = first.unwrap();
@@ -177,19 +151,8 @@ async fn a_bare_array_as_the_reference_shows_reads_as_pages() {
 
 /// A provider reading the loopback server `app` (no pacing, no cache).
 async fn loopback(app: axum::Router) -> SalesloftProvider {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
     let credentials = Credentials::Bearer { token: Secret::new("t") };
-    let policy = TrafficPolicy::resolve(&Default::default(), RateSchedule::Fixed(1000.0));
-    let transport = Transport::new(
-        ProviderKind::Salesloft,
-        Arc::from("sl"),
-        format!("http://{addr}").parse().unwrap(),
-        &credentials,
-        policy,
-    )
-    .unwrap();
+    let transport = crate::providers::transport::loopback(ProviderKind::Salesloft, "sl", &credentials, app).await;
     SalesloftProvider::new(transport, Cache::new(&Default::default()), Arc::from("sl"))
 }
 
