@@ -152,7 +152,7 @@ pub(super) async fn post_handler(State(state): State<Arc<HttpState>>, headers: H
         state.responses.raw_key(&principal.cache_partition(), media.as_str(), &bytes)
     };
     if let Some(key) = &raw_key
-        && let Some(stored) = state.responses.get(key).await
+        && let Some(stored) = state.responses.get_local(key).await
     {
         return answer(&state, &stored, true, started);
     }

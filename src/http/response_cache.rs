@@ -160,7 +160,14 @@ impl ResponseCache {
         Some(h.finalize().into())
     }
 
-    /// The stored answer for `key`, if there is one.
+    /// The answer this replica holds for `key`, if any (no Redis round trip: a miss
+    /// here goes on to [`Self::get_or_run`], which asks Redis once).
+    pub(super) async fn get_local(&self, key: &Key) -> Option<Stored> {
+        self.inner.as_ref()?.get(key).await
+    }
+
+    /// The stored answer for `key`, here or in Redis, if there is one.
+    #[cfg(test)]
     pub(super) async fn get(&self, key: &Key) -> Option<Stored> {
         let cache = self.inner.as_ref()?;
         if let Some(hit) = cache.get(key).await {
