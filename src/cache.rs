@@ -781,6 +781,22 @@ impl Cache {
         self.inner.weighted_size()
     }
 
+    /// Drops what is cached of record `id` of `connection` read by id (a call, its
+    /// transcript, its scores), here and in the replicas' shared level: the record
+    /// changed at the provider (a live event said so), and the next read must see it.
+    pub async fn forget(&self, connection: &Arc<str>, id: &str) {
+        let keys: Vec<CacheKey> = ["call", "transcript", "call_scores"]
+            .into_iter()
+            .map(|op| CacheKey { connection: connection.clone(), op, fingerprint: id.to_owned() })
+            .collect();
+        for k in &keys {
+            self.inner.invalidate(k).await;
+        }
+        if let Some(l2) = &self.l2 {
+            l2.forget(&keys).await;
+        }
+    }
+
     /// The cached value for `key`, without fetching.
     pub async fn peek<T: Cacheable>(&self, key: &CacheKey) -> Option<T> {
         let entry = self.inner.get(key).await?;

@@ -52,6 +52,40 @@ pub struct Settings {
     /// State shared by replicas (rate limits, quotas, caches) through Redis; absent:
     /// each process keeps its own.
     pub redis: Option<RedisSettings>,
+    /// Subscriptions: how each connection is watched for new and changed records.
+    pub live: LiveSettings,
+}
+
+/// How subscriptions find events: one poller per connection (per cluster with
+/// Redis) reads the provider's incremental form every `poll_interval` while anyone
+/// listens to that connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveSettings {
+    /// Serve subscriptions at all.
+    pub enabled: bool,
+    /// Time between two polls of one connection. Each poll spends requests from the
+    /// connection's rate budget (Gong: 2 requests when nothing changed).
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How far before the previous poll each poll reads again, so records the
+    /// provider files late (a call processed an hour after it started) are still
+    /// found; what was already sent is not sent again.
+    #[serde(with = "humantime_serde")]
+    pub lookback: Duration,
+    /// Subscriptions one replica holds at most; more are refused with `RATE_LIMITED`.
+    pub max_subscriptions: usize,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval: Duration::from_secs(15),
+            lookback: Duration::from_secs(2 * 3600),
+            max_subscriptions: 10_000,
+        }
+    }
 }
 
 /// Where replicas share their state, and how to act when it cannot be reached.
@@ -609,6 +643,9 @@ impl Settings {
         let mut seen = HashSet::new();
         if self.server.max_page_size == 0 {
             return Err(value_err("server.max_page_size", "must be at least 1"));
+        }
+        if self.live.poll_interval < Duration::from_millis(50) {
+            return Err(value_err("live.poll_interval", "must be at least 50ms"));
         }
         for (i, c) in self.connections.iter().enumerate() {
             let key = |k: &str| format!("connections[{i}].{k}");

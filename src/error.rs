@@ -108,6 +108,10 @@ pub enum AppError {
     Forbidden(String),
     /// A provider call failed.
     Provider(ProviderError),
+    /// Any other refusal, with its code (`UNAUTHENTICATED` when a subscription's
+    /// credential stops working, `RATE_LIMITED` when a server holds its most
+    /// subscriptions, `INTERNAL`).
+    Coded(ErrorCode, String),
 }
 
 impl From<ProviderError> for AppError {
@@ -125,6 +129,7 @@ impl AppError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::Provider(e) => e.code(),
+            Self::Coded(code, _) => *code,
         }
     }
 
@@ -136,6 +141,7 @@ impl AppError {
             Self::NotFound(what) => format!("{what} not found"),
             Self::Forbidden(connection) => format!("connection '{connection}' is not readable with these credentials"),
             Self::Provider(e) => e.to_string(),
+            Self::Coded(_, m) => m.clone(),
         }
     }
 

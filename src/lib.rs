@@ -29,6 +29,7 @@ pub mod domain;
 pub mod error;
 pub mod federation;
 pub mod http;
+pub mod live;
 pub mod loaders;
 pub mod metrics;
 pub mod people;

@@ -68,6 +68,24 @@ struct ConnectionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LiveLabels {
+    connection: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LiveEventLabels {
+    connection: String,
+    kind: String,
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    connection: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
     provider: String,
     connection: String,
@@ -173,6 +191,11 @@ struct Inner {
     redis_failures: Counter,
     circuit_state: Family<ConnectionLabels, Gauge>,
     circuits: Mutex<HashMap<Arc<str>, CircuitState>>,
+    live_pollers: Family<LiveLabels, Gauge>,
+    live_subscribers: Family<LiveLabels, Gauge>,
+    live_polls: Family<LiveLabels, Counter>,
+    live_events: Family<LiveEventLabels, Counter>,
+    webhooks: Family<WebhookLabels, Counter>,
     operations: Mutex<HashSet<String>>,
     health: Mutex<HashMap<Arc<str>, (Instant, Health)>>,
 }
@@ -275,9 +298,44 @@ impl Metrics {
             "Redis commands that failed or timed out (the replica acted alone for them)",
             redis_failures.clone(),
         );
+        let live_pollers = Family::<LiveLabels, Gauge>::default();
+        registry.register(
+            "live_pollers",
+            "Change pollers running in this replica by connection (at most 1; with Redis, 1 in the whole cluster leads)",
+            live_pollers.clone(),
+        );
+        let live_subscribers = Family::<LiveLabels, Gauge>::default();
+        registry.register(
+            "live_subscribers",
+            "Open subscriptions in this replica by connection they listen to",
+            live_subscribers.clone(),
+        );
+        let live_polls = Family::<LiveLabels, Counter>::default();
+        registry.register(
+            "live_polls",
+            "Change polls this replica made by connection (each reads the provider's incremental form once)",
+            live_polls.clone(),
+        );
+        let live_events = Family::<LiveEventLabels, Counter>::default();
+        registry.register(
+            "live_events",
+            "Events found by connection, kind (call_added, call_updated, score_added) and source (poll, webhook)",
+            live_events.clone(),
+        );
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhooks",
+            "Webhook posts received by connection and outcome (accepted, bad_signature, unreadable, unknown_connection)",
+            webhooks.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
+                live_pollers,
+                live_subscribers,
+                live_polls,
+                live_events,
+                webhooks,
                 http_requests,
                 http_duration,
                 graphql_errors,
@@ -365,6 +423,34 @@ impl Metrics {
     /// A connection's circuit as last seen (`None`: no request yet).
     pub fn circuit(&self, connection: &str) -> Option<CircuitState> {
         self.inner.circuits.lock().expect("circuit lock").get(connection).copied()
+    }
+
+    /// A change poller of `connection` started (+1) or stopped (-1) here.
+    pub fn live_poller(&self, connection: &str, delta: i64) {
+        self.inner.live_pollers.get_or_create(&LiveLabels { connection: connection.to_owned() }).inc_by(delta);
+    }
+
+    /// A subscription to `connection` opened (+1) or closed (-1) here.
+    pub fn live_subscriber(&self, connection: &str, delta: i64) {
+        self.inner.live_subscribers.get_or_create(&LiveLabels { connection: connection.to_owned() }).inc_by(delta);
+    }
+
+    /// One change poll of `connection`.
+    pub fn live_polled(&self, connection: &str) {
+        self.inner.live_polls.get_or_create(&LiveLabels { connection: connection.to_owned() }).inc();
+    }
+
+    /// An event found.
+    pub fn live_event(&self, connection: &str, kind: &str, source: &str) {
+        let labels =
+            LiveEventLabels { connection: connection.to_owned(), kind: kind.to_owned(), source: source.to_owned() };
+        self.inner.live_events.get_or_create(&labels).inc();
+    }
+
+    /// A webhook post and what became of it.
+    pub fn webhook(&self, connection: &str, outcome: &str) {
+        let labels = WebhookLabels { connection: connection.to_owned(), outcome: outcome.to_owned() };
+        self.inner.webhooks.get_or_create(&labels).inc();
     }
 
     /// Whether Redis answered the last command.

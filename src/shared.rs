@@ -33,6 +33,7 @@ pub struct Shared {
 }
 
 struct Inner {
+    url: String,
     prefix: String,
     timeout: Duration,
     replicas: u32,
@@ -161,6 +162,7 @@ impl Shared {
         metrics.redis_up(false);
         let shared = Self {
             inner: Arc::new(Inner {
+                url: settings.url.clone(),
                 prefix: settings.key_prefix.clone(),
                 timeout: settings.timeout,
                 replicas: settings.replicas.max(1),
@@ -243,6 +245,11 @@ impl Shared {
     /// How many replicas share the limits (the divisor of the local fallback).
     pub fn replicas(&self) -> u32 {
         self.inner.replicas
+    }
+
+    /// The Redis URL (for connections of their own, e.g. pub/sub).
+    pub fn url(&self) -> &str {
+        &self.inner.url
     }
 
     /// A key under the configured prefix.

@@ -149,7 +149,14 @@ impl Application {
             introspection: settings.server.introspection,
             resolver_spans: settings.telemetry.otlp.enabled,
         };
-        let schema = build_schema(state, options);
+        let hub = crate::live::Hub::new(
+            registry.clone(),
+            settings.live.clone(),
+            shared.clone(),
+            cache.clone(),
+            metrics.clone(),
+        );
+        let schema = build_schema(state, options, Some(hub.clone()));
         let open = auth.is_open();
         let router = router(HttpState {
             schema: schema.clone(),
@@ -169,6 +176,7 @@ impl Application {
             }),
             responses: ResponseCache::new(settings.cache.responses_max_mib).with_shared(shared.clone()),
             shared: shared.clone(),
+            live: hub,
         });
         let addr = settings.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;

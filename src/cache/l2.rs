@@ -207,6 +207,15 @@ impl L2 {
         self.shared.key(&[kind, SCHEMA, &key.connection, key.op, &fingerprint])
     }
 
+    /// Deletes the shared values of `keys` (a record that changed).
+    pub(super) async fn forget(&self, keys: &[CacheKey]) {
+        let names: Vec<String> = keys.iter().map(|k| self.value_key(k)).collect();
+        let _ = self
+            .shared
+            .run(|mut conn| async move { redis::cmd("DEL").arg(names).query_async::<i64>(&mut conn).await })
+            .await;
+    }
+
     fn value_key(&self, key: &CacheKey) -> String {
         self.key("cache", key)
     }

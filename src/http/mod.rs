@@ -4,6 +4,7 @@
 
 mod graphiql;
 mod graphql;
+mod live;
 mod response_cache;
 
 pub use response_cache::ResponseCache;
@@ -90,12 +91,14 @@ pub struct HttpState {
     pub responses: ResponseCache,
     /// State shared with other replicas (Redis), when configured.
     pub shared: Option<crate::shared::Shared>,
+    /// Subscriptions' events (and the webhooks that feed them).
+    pub live: crate::live::Hub,
 }
 
 /// The whole HTTP surface.
 pub fn router(state: HttpState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
+        .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if state.options.metrics_enabled {
@@ -126,6 +129,36 @@ pub fn router(state: HttpState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(Arc::new(state))
+}
+
+/// `GET /graphql`: a WebSocket upgrade (subscriptions), an event stream (GraphQL
+/// over SSE), or a query / GraphiQL.
+async fn graphql_get(State(state): State<Arc<HttpState>>, req: Request<Body>) -> Response {
+    if live::is_websocket(req.headers()) {
+        return live::websocket(state, req).await;
+    }
+    let headers = req.headers().clone();
+    let raw = req.uri().query().map(str::to_owned);
+    if live::wants_event_stream(&headers) {
+        let request = async_graphql::http::parse_query_string(raw.as_deref().unwrap_or_default())
+            .map_err(|e| format!("invalid GraphQL request: {e}"));
+        return live::event_stream(state, &headers, request).await;
+    }
+    graphql::get_handler(State(state), headers, axum::extract::RawQuery(raw)).await
+}
+
+/// `POST /graphql`: an event stream (GraphQL over SSE) or a query.
+async fn graphql_post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
+    if live::wants_event_stream(&headers) {
+        let limit = state.options.limits.max_body_bytes;
+        let request = match axum::body::to_bytes(body, limit).await {
+            Ok(bytes) => serde_json::from_slice::<async_graphql::Request>(&bytes)
+                .map_err(|e| format!("invalid GraphQL request: {e}")),
+            Err(_) => Err(format!("could not read the body (at most {limit} bytes)")),
+        };
+        return live::event_stream(state, &headers, request).await;
+    }
+    graphql::post_handler(State(state), headers, body).await
 }
 
 /// The span of one HTTP request: method, path (never the query string, which may

@@ -80,6 +80,15 @@ impl Loaders {
             entity_people: Default::default(),
         }
     }
+
+    /// Forgets what was loaded. A subscription keeps its loaders for all its events,
+    /// and each event must show the provider's data as it is when it is sent.
+    pub fn forget_loaded(&self) {
+        self.users.clear::<RemoteKey>();
+        self.calls.clear::<RemoteKey>();
+        self.transcripts.clear::<RemoteKey>();
+        self.call_scores.clear::<CallKey>();
+    }
 }
 
 /// A spawner that runs tasks in the current span.

@@ -233,6 +233,44 @@ pub struct TopicMatchQuery {
     pub window: Option<(u32, u32)>,
 }
 
+/// What changed at a provider over a time range, read with its incremental form
+/// (Gong: calls by start time; ExecVision: `since` by last-modified time;
+/// Salesloft: `updated_at[gte]`). The live feed ([`crate::live`]) turns it into
+/// subscription events, de-duplicating by id and version, so a range may overlap
+/// the previous one and a provider may send a record twice.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Calls new or changed in the range.
+    pub calls: Vec<ChangedCall>,
+    /// Answered scorecards new or changed in the range, with the time of the change.
+    pub scores: Vec<(DateTime<Utc>, Score)>,
+}
+
+/// One call of a [`Changes`] read.
+#[derive(Debug, Clone)]
+pub struct ChangedCall {
+    /// When it changed, as the provider orders its feed (Gong: start time).
+    pub at: DateTime<Utc>,
+    /// The call as the provider now sends it.
+    pub call: Call,
+    /// Whether the record says its transcript is available, where it says so
+    /// (Salesloft: a transcription id); `None` when the record does not tell.
+    pub transcript: Option<bool>,
+}
+
+/// The time a record's raw `fields` (the first present, read as RFC 3339 or a
+/// naive UTC time) gives, for providers whose feed orders by a modified time.
+pub(crate) fn raw_time(raw: &crate::domain::Raw, fields: &[&str]) -> Option<DateTime<Utc>> {
+    let value: &serde_json::Value = raw;
+    fields.iter().find_map(|f| {
+        let text = value.get(*f)?.as_str()?;
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
+    })
+}
+
 /// What a provider fills; the source of the README coverage table.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Capabilities {
@@ -424,6 +462,11 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// One page of coaching meetings.
     async fn list_meetings(&self, _query: &SinceQuery, _page: Option<String>) -> Result<Page<Meeting>, ProviderError> {
         Err(self.unsupported("coaching meetings"))
+    }
+    /// What changed in `[since, until)`, read with the provider's incremental form
+    /// (subscriptions). Providers without one say "unsupported".
+    async fn changes(&self, _since: DateTime<Utc>, _until: DateTime<Utc>) -> Result<Changes, ProviderError> {
+        Err(self.unsupported("change feed"))
     }
 }
 

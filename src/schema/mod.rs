@@ -20,13 +20,12 @@ pub mod people;
 pub mod persisted;
 pub mod query;
 pub mod stats;
+pub mod subscription;
 pub mod users;
 
 use std::sync::Arc;
 
-use async_graphql::{
-    ComplexObject, Context, EmptyMutation, EmptySubscription, ID, Interface, Object, Schema, SimpleObject,
-};
+use async_graphql::{ComplexObject, Context, EmptyMutation, ID, Interface, Object, Schema, SimpleObject};
 
 pub use calls::{CallNode, TranscriptNode};
 pub use coaching::{
@@ -35,6 +34,7 @@ pub use coaching::{
 };
 pub use query::QueryRoot;
 pub use stats::{ActivityNode, Coaching, InteractionNode, ScoreNode, ScorecardNode};
+pub use subscription::SubscriptionRoot;
 pub use users::UserNode;
 
 use self::connection::CursorCodec;
@@ -48,7 +48,7 @@ use crate::{
 };
 
 /// The schema type.
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
 
 /// What resolvers need, shared by every request.
 #[derive(Debug, Clone)]
@@ -76,13 +76,16 @@ pub struct SchemaOptions {
 
 /// Builds the schema over `state`, with the federation extensions: `_entities` slots
 /// and federated tracing (`ftv1`, only for requests that ask for it).
-pub fn build_schema(state: AppState, options: SchemaOptions) -> AppSchema {
-    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+pub fn build_schema(state: AppState, options: SchemaOptions, live: Option<crate::live::Hub>) -> AppSchema {
+    let mut builder = Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot)
         .enable_federation()
         .extension(crate::federation::entities::EntitySlotsExtension)
         .extension(crate::federation::ftv1::Ftv1Extension)
         .extension(notes::FieldNotes)
         .data(state);
+    if let Some(hub) = live {
+        builder = builder.data(hub);
+    }
     if options.resolver_spans {
         builder = builder.extension(observe::FieldSpans);
     }
@@ -106,7 +109,7 @@ pub fn request_guard(
 
 /// The SDL convograph publishes (`convograph sdl`, `schema.graphql`).
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot, EmptyMutation, EmptySubscription).enable_federation().finish();
+    let schema = Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot).enable_federation().finish();
     let options = async_graphql::SDLExportOptions::new().federation().compose_directive();
     schema.sdl_with_options(options)
 }

@@ -28,7 +28,8 @@ use self::{
     model::*,
 };
 use super::{
-    CallQuery, CallRef, Capabilities, Provider, ProviderError, ProviderKind, ScoreQuery, SinceQuery, TopicMatchQuery,
+    CallQuery, CallRef, Capabilities, ChangedCall, Changes, Provider, ProviderError, ProviderKind, ScoreQuery,
+    SinceQuery, TopicMatchQuery,
     transport::{RateSchedule, Transport, UpstreamRequest},
 };
 use crate::{
@@ -324,6 +325,35 @@ impl Provider for ExecVisionProvider {
             }
         }
         Ok(out)
+    }
+
+    /// `GET /calls?since=` (with its `last_id` quirk handled by the walk) by
+    /// last-modified time, and `GET /scores?since=`: new and changed records alike.
+    async fn changes(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Changes, ProviderError> {
+        let calls = super::all_pages(self, "calls", |page| {
+            let list = SinceList {
+                path: "/calls",
+                limit: MAX_LIMIT,
+                takes_last_id: true,
+                params: vec![("include_crm_matches".into(), "true".into())],
+            };
+            self.since_list("calls_page", list, call_position(), Some(since), page, |items| {
+                items.into_iter().map(mapping::call).collect::<Vec<_>>()
+            })
+        })
+        .await?;
+        let scores = ScoreQuery { review_from: Some(since), ..ScoreQuery::default() };
+        let scores = super::all_pages(self, "scores", |page| self.list_scores(&scores, page)).await?;
+        Ok(Changes {
+            calls: calls
+                .into_iter()
+                .map(|call| {
+                    let at = super::raw_time(&call.raw, &["modified", "callTime"]).or(call.started_at).unwrap_or(until);
+                    ChangedCall { at, call, transcript: None }
+                })
+                .collect(),
+            scores: scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect(),
+        })
     }
 
     async fn list_scores(&self, query: &ScoreQuery, page: Option<String>) -> Result<Page<Score>, ProviderError> {

@@ -23,8 +23,8 @@ use self::{
     model::{CallsFilter, ScoresFilter, ScoresRequest, StatsFilter},
 };
 use super::{
-    CallFilterSupport, CallQuery, CallRef, Capabilities, CoachingQuery, Provider, ProviderError, ProviderErrorKind,
-    ProviderKind, ScoreQuery, StatsQuery, paging, transport::Transport,
+    CallFilterSupport, CallQuery, CallRef, Capabilities, ChangedCall, Changes, CoachingQuery, Provider, ProviderError,
+    ProviderErrorKind, ProviderKind, ScoreQuery, StatsQuery, paging, transport::Transport,
 };
 use crate::{
     cache::{Cache, CacheKey, ResourceKind},
@@ -386,6 +386,23 @@ impl Provider for GongProvider {
         }
         let list = self.interactions_in(Range { from, to }, &[user_remote_id.to_owned()]).await?;
         Ok(list.into_iter().find(|i| i.user.remote_id == user_remote_id && i.from_date == from && i.to_date == to))
+    }
+
+    /// Calls by start time (`calls/extensive` over the range, every page) and
+    /// answered scorecards by review date: Gong has no modified-since form, so a call
+    /// appears once it is processed and is not seen to change afterwards.
+    async fn changes(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Changes, ProviderError> {
+        let query = CallQuery { from: Some(since), to: Some(until), ..CallQuery::default() };
+        let calls = super::all_pages(self, "calls", |page| self.list_calls(&query, page)).await?;
+        let scores = ScoreQuery { review_from: Some(since), review_to: Some(until), ..ScoreQuery::default() };
+        let scores = super::all_pages(self, "scores", |page| self.list_scores(&scores, page)).await?;
+        Ok(Changes {
+            calls: calls
+                .into_iter()
+                .map(|call| ChangedCall { at: call.started_at.unwrap_or(until), call, transcript: None })
+                .collect(),
+            scores: scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect(),
+        })
     }
 
     async fn list_scores(&self, query: &ScoreQuery, page: Option<String>) -> Result<Page<Score>, ProviderError> {

@@ -26,6 +26,7 @@ mod model;
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +35,8 @@ use self::{
     model::{Conversation, Sentence, User as SlUser},
 };
 use super::{
-    CallFilterSupport, CallQuery, Capabilities, Provider, ProviderError, ProviderErrorKind, ProviderKind, paging,
-    transport::Transport,
+    CallFilterSupport, CallQuery, Capabilities, ChangedCall, Changes, Provider, ProviderError, ProviderErrorKind,
+    ProviderKind, paging, transport::Transport,
 };
 use crate::{
     cache::{Cache, CacheKey, ResourceKind},
@@ -231,6 +232,29 @@ impl Provider for SalesloftProvider {
             page.total = None;
         }
         Ok(page)
+    }
+
+    /// `GET /v2/conversations?updated_at[gte]=…&updated_at[lt]=…` (microsecond
+    /// precision), every page: new and changed conversations; a transcription id on
+    /// the record says its transcript is ready.
+    async fn changes(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Changes, ProviderError> {
+        let mut range = serde_json::Map::new();
+        range.insert("updated_at[gte]".into(), since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).into());
+        range.insert("updated_at[lt]".into(), until.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).into());
+        let query = CallQuery { remote_query: Some(range), ..CallQuery::default() };
+        let calls = super::all_pages(self, "calls", |page| self.list_calls(&query, page)).await?;
+        Ok(Changes {
+            calls: calls
+                .into_iter()
+                .map(|call| {
+                    let at =
+                        super::raw_time(&call.raw, &["updated_at", "created_at"]).or(call.started_at).unwrap_or(until);
+                    let transcript = Some(mapping::transcription_id(&call).is_some());
+                    ChangedCall { at, call, transcript }
+                })
+                .collect(),
+            scores: Vec::new(),
+        })
     }
 
     /// Conversations already read in a list come from the cache; the others are asked
