@@ -33,6 +33,11 @@ query FirstCalls {
     pageInfo { hasNextPage endCursor }
   }
 }
+
+# Live: run this one (the sandbox files a new call every 30 s).
+subscription NewCalls {
+  callAdded { remoteId title startedAt provider host { name } }
+}
 "#;
 
 /// The HTML of the GraphiQL page.
@@ -63,7 +68,41 @@ pub(super) fn page(settings: &GraphiqlSettings) -> String {
 <body>
   <div id="graphiql">Loading GraphiQL…</div>
   <script>
-    const fetcher = GraphiQL.createFetcher({{ url: window.location.pathname }});
+    const url = window.location.pathname;
+    const http = GraphiQL.createFetcher({{ url }});
+    // Subscriptions over GraphQL-over-SSE (no extra library): each `next` event of
+    // the stream is one result GraphiQL shows as it arrives.
+    async function* sse(params) {{
+      const resp = await fetch(url, {{
+        method: 'POST',
+        headers: {{ 'content-type': 'application/json', accept: 'text/event-stream' }},
+        body: JSON.stringify(params),
+      }});
+      if (!resp.ok || !resp.body) {{ yield await resp.json(); return; }}
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {{
+        const {{ value, done }} = await reader.read();
+        if (done) return;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {{
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = (block.match(/^event: ?(.*)$/m) || [])[1];
+          const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.replace(/^data: ?/, '')).join('\n');
+          if (event === 'complete') return;
+          if (event === 'next' && data) yield JSON.parse(data);
+        }}
+      }}
+    }}
+    const isSubscription = (params) => {{
+      const doc = params.query || '';
+      const name = params.operationName;
+      const re = name ? new RegExp('subscription\\s+' + name + '\\b') : /^\s*subscription\b/m;
+      return re.test(doc) || (!name && /^\s*subscription\b/.test(doc.replace(/#.*$/gm, '')));
+    }};
+    const fetcher = (params, opts) => (isSubscription(params) ? sse(params) : http(params, opts));
     ReactDOM.createRoot(document.getElementById('graphiql')).render(
       React.createElement(GraphiQL, {{ fetcher, defaultQuery: {default_query}, defaultEditorToolsVisibility: true }})
     );

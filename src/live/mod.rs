@@ -580,3 +580,6 @@ async fn listen_cluster(hub: Weak<Inner>, shared: Shared) {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,7 +22,7 @@ fn gateway_dir() -> PathBuf {
 
 /// Runs `node --test FILE` in `tests/gateway` with `env`; panics with its output
 /// unless every test passed.
-async fn node_test(file: &str, env: &[(&str, String)]) {
+pub(crate) async fn node_test(file: &str, env: &[(&str, String)]) {
     let dir = gateway_dir();
     assert!(
         dir.join("node_modules").is_dir(),

@@ -19,6 +19,7 @@ mod helpers;
 mod http;
 mod hubster;
 mod limits;
+mod live;
 mod metrics;
 mod nodes;
 mod openapi;

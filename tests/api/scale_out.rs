@@ -377,3 +377,71 @@ async fn replicas_share_one_cache_and_coalesce_cold_misses() {
     println!("a walk of {} calls in {pages} pages over 3 replicas: {spent} Gong requests", seen.len());
     assert!(spent <= 2, "Gong's pages of 100, each read once by one replica: {spent}");
 }
+
+/// The `convograph_live_polls_total` of connection `gong-acme` on a replica.
+async fn live_polls(client: &reqwest::Client, replica: &Replica) -> f64 {
+    let text = client.get(format!("{}/metrics", replica.url)).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(r#"convograph_live_polls_total{connection="gong-acme"} "#))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_on_three_replicas_share_one_poller_and_get_each_call_once() {
+    let redis = Redis::start().await;
+    let client = reqwest::Client::new();
+    let every = Duration::from_millis(900);
+    let sandbox = Sandbox::start(SandboxSettings {
+        live: Some(convograph::sandbox::LiveCalls::from_now(every, 30)),
+        gong: GongSimSettings { rate_per_sec: 0, ..GongSimSettings::default() },
+        ..sandbox_settings()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A poll costs 2 Gong requests: one poll a second stays within Gong's 3/s.
+    let replicas =
+        replicas(3, &sandbox, &redis.url(), dir.path(), "live:\n  poll_interval: 1s\n  lookback: 1h\n").await;
+    let query = r#"subscription { callAdded(connectionIds: ["gong-acme"]) { remoteId } }"#;
+    let started = Instant::now();
+    let mut subs = Vec::new();
+    for r in &replicas {
+        subs.push(crate::live::SseSubscription::open_at(&client, &format!("{}/graphql", r.url), None, query).await);
+    }
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for sub in &mut subs {
+        let mut ids = Vec::new();
+        while ids.len() < 3 {
+            let event = sub.next(Duration::from_secs(15)).await.expect("an event within 15 s");
+            assert!(event.get("errors").is_none(), "{event:#}");
+            ids.push(event["data"]["callAdded"]["remoteId"].as_str().unwrap().to_owned());
+        }
+        seen.push(ids);
+    }
+    let elapsed = started.elapsed();
+    let world = sandbox.world();
+    let live: Vec<String> = world
+        .live_calls()
+        .iter()
+        .filter(|&&j| world.calls[j].recorded_by.gong)
+        .map(|&j| convograph::sandbox::gong::ids::call_id(j))
+        .collect();
+    for ids in &seen {
+        let at = live.iter().position(|id| *id == ids[0]).expect("a live call");
+        assert_eq!(ids, &live[at..at + 3], "each call once, in order, on every replica");
+    }
+    let mut polls = 0.0;
+    for r in &replicas {
+        polls += live_polls(&client, r).await;
+    }
+    let extensive = sandbox.gong.requests("POST", "/v2/calls/extensive");
+    let one_poller = elapsed.as_secs_f64() / 1.0 + 2.0;
+    println!(
+        "3 replicas, 3 subscribers: {polls} polls in the cluster over {:.1} s, {extensive} calls/extensive requests",
+        elapsed.as_secs_f64()
+    );
+    assert!(polls <= one_poller, "{polls} polls in {elapsed:?}: more than one poller");
+    assert!(extensive as f64 <= polls, "{extensive} list requests for {polls} polls");
+    drop(redis);
+}

@@ -1,0 +1,226 @@
+//! Subscriptions against the sandbox's live calls (the simulators file a new call
+//! every `every`): over GraphQL-over-SSE read here as raw `text/event-stream`, and
+//! (tests/gateway/live.test.mjs, run from here) with the npm `graphql-ws` and
+//! `graphql-sse` clients, 1,000 subscribers among them.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use convograph::{
+    auth::api_key_sha256,
+    config::{ApiKeySettings, AuthSettings, Settings},
+    providers::ProviderKind,
+    sandbox::{LiveCalls, SandboxSettings, gong},
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_with_simulators, test_settings};
+
+/// Time between two polls of a connection in these tests.
+const POLL: Duration = Duration::from_millis(300);
+/// Time between two live calls.
+const EVERY: Duration = Duration::from_millis(700);
+
+pub(crate) fn live_settings(providers: Vec<ProviderKind>) -> Settings {
+    let mut settings = test_settings();
+    if let Some(s) = settings.sandbox.as_mut() {
+        s.providers = providers;
+    }
+    settings.live.poll_interval = POLL;
+    settings.live.lookback = Duration::from_secs(3600);
+    // Polls every 300 ms spend more than Gong's 3/s: the simulator's and our own
+    // limits are raised so the test measures the feed, not the queue.
+    settings.traffic.all.rate_per_sec = Some(100.0);
+    settings
+}
+
+pub(crate) fn live_simulators(count: usize) -> SandboxSettings {
+    let mut sims = SandboxSettings { live: Some(LiveCalls::from_now(EVERY, count)), ..SandboxSettings::default() };
+    sims.gong.rate_per_sec = 0;
+    sims
+}
+
+/// One GraphQL-over-SSE subscription: its `next` payloads as they arrive.
+pub(crate) struct SseSubscription {
+    events: futures::stream::BoxStream<'static, Value>,
+}
+
+impl SseSubscription {
+    pub(crate) async fn open(app: &TestApp, credential: Option<&str>, query: &str) -> Self {
+        Self::open_at(&app.client, &app.url("/graphql"), credential, query).await
+    }
+
+    /// A subscription at the GraphQL endpoint `url`.
+    pub(crate) async fn open_at(client: &reqwest::Client, url: &str, credential: Option<&str>, query: &str) -> Self {
+        let mut req = client.post(url).header("accept", "text/event-stream").json(&json!({ "query": query }));
+        if let Some(c) = credential {
+            req = req.bearer_auth(c);
+        }
+        let resp = req.send().await.expect("subscription sent");
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"), "an event stream");
+        let bytes = resp.bytes_stream();
+        let events = futures::stream::unfold((bytes, String::new()), |(mut bytes, mut buf)| async move {
+            loop {
+                if let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    let mut event = "";
+                    let mut data = String::new();
+                    for line in block.lines() {
+                        if let Some(e) = line.strip_prefix("event:") {
+                            event = e.trim();
+                        } else if let Some(d) = line.strip_prefix("data:") {
+                            data.push_str(d.trim_start());
+                        }
+                    }
+                    match event {
+                        "complete" => return None,
+                        "next" => return Some((serde_json::from_str(&data).expect("JSON event"), (bytes, buf))),
+                        _ => continue,
+                    }
+                }
+                match bytes.next().await {
+                    Some(Ok(chunk)) => buf.push_str(&String::from_utf8_lossy(&chunk)),
+                    _ => return None,
+                }
+            }
+        })
+        .boxed();
+        Self { events }
+    }
+
+    /// The next payload, within `within` (None: the stream ended or nothing came).
+    pub(crate) async fn next(&mut self, within: Duration) -> Option<Value> {
+        tokio::time::timeout(within, self.events.next()).await.ok().flatten()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_calls_arrive_once_each_in_order_within_one_poll_interval_over_sse() {
+    let app = spawn_with_simulators(live_settings(vec![ProviderKind::Gong]), live_simulators(6)).await;
+    let mut sub = SseSubscription::open(
+        &app,
+        None,
+        r#"subscription { callAdded(connectionIds: ["gong-demo"]) { id remoteId title provider startedAt } }"#,
+    )
+    .await;
+    let world = app.world.clone();
+    let expected: Vec<(String, chrono::DateTime<Utc>)> = world
+        .live_calls()
+        .iter()
+        .filter(|&&j| world.calls[j].recorded_by.gong)
+        .map(|&j| (gong::ids::call_id(j), world.visible_at(j)))
+        .collect();
+    assert!(expected.len() >= 4, "the live calls include Gong ones");
+    let mut got = Vec::new();
+    let mut latencies = Vec::new();
+    while got.len() < 4 {
+        let event = sub.next(Duration::from_secs(10)).await.expect("an event within 10 s");
+        assert!(event.get("errors").is_none(), "{event:#}");
+        let call = &event["data"]["callAdded"];
+        let id = call["remoteId"].as_str().unwrap().to_owned();
+        assert_eq!(call["provider"], "GONG");
+        let (_, visible) = expected.iter().find(|(e, _)| *e == id).expect("a live call, not an older one");
+        latencies.push((Utc::now() - *visible).to_std().unwrap_or_default());
+        got.push(id);
+    }
+    let want: Vec<String> = expected.iter().take(4).map(|(id, _)| id.clone()).collect();
+    assert_eq!(got, want, "each new call once, in the order they were filed");
+    let worst = latencies.iter().max().copied().unwrap_or_default();
+    println!("callAdded latencies after the call became visible: {latencies:?} (poll interval {POLL:?})");
+    // One poll interval, plus the time a poll and its delivery take on a busy machine.
+    assert!(worst <= POLL + Duration::from_millis(700), "latency {worst:?} beyond one poll interval");
+    // One poller for the connection.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"convograph_live_pollers{connection="gong-demo"} 1"#), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transcripts_becoming_available_are_call_updates() {
+    let app = spawn_with_simulators(live_settings(vec![ProviderKind::Salesloft]), live_simulators(4)).await;
+    let mut sub = SseSubscription::open(
+        &app,
+        None,
+        r#"subscription { callUpdated { changes at call { remoteId transcript { text } } } }"#,
+    )
+    .await;
+    let event = sub.next(Duration::from_secs(15)).await.expect("an update");
+    assert!(event.get("errors").is_none(), "{event:#}");
+    let update = &event["data"]["callUpdated"];
+    let changes: Vec<&str> = update["changes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(changes.contains(&"TRANSCRIPT"), "{update:#}");
+    assert!(
+        update["call"]["transcript"]["text"].as_str().is_some_and(|t| !t.is_empty()),
+        "the transcript the update announces is readable at once (no stale cache): {update:#}"
+    );
+}
+
+const GONG_KEY: &str = "live-gong-key";
+const SL_KEY: &str = "live-salesloft-key";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_connection_gets_no_events() {
+    let mut settings = live_settings(vec![ProviderKind::Gong, ProviderKind::Salesloft]);
+    settings.auth = AuthSettings {
+        open: false,
+        api_keys: vec![
+            ApiKeySettings {
+                name: "g".into(),
+                sha256: api_key_sha256(GONG_KEY),
+                connections: vec!["gong-demo".into()],
+            },
+            ApiKeySettings {
+                name: "s".into(),
+                sha256: api_key_sha256(SL_KEY),
+                connections: vec!["salesloft-demo".into()],
+            },
+        ],
+        jwt: None,
+    };
+    let app = spawn_with_simulators(settings, live_simulators(6)).await;
+    // Naming it: refused at once with FORBIDDEN.
+    let mut named = SseSubscription::open(
+        &app,
+        Some(SL_KEY),
+        r#"subscription { callAdded(connectionIds: ["gong-demo"]) { remoteId } }"#,
+    )
+    .await;
+    let refused = named.next(Duration::from_secs(5)).await.expect("an answer");
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused:#}");
+    assert!(named.next(Duration::from_secs(1)).await.is_none(), "and nothing after");
+    // Not naming it: only the readable connection's events.
+    let mut all =
+        SseSubscription::open(&app, Some(SL_KEY), r#"subscription { callAdded { provider remoteId } }"#).await;
+    for _ in 0..3 {
+        let event = all.next(Duration::from_secs(10)).await.expect("an event");
+        assert_eq!(event["data"]["callAdded"]["provider"], "SALESLOFT", "{event:#}");
+    }
+    // No credential: 401 before any stream.
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": "subscription { callAdded { remoteId } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_clients_graphql_ws_and_graphql_sse_with_a_thousand_subscribers() {
+    let app = spawn_with_simulators(live_settings(vec![ProviderKind::Gong]), live_simulators(40)).await;
+    let world = app.world.clone();
+    let expected: Vec<String> = world
+        .live_calls()
+        .iter()
+        .filter(|&&j| world.calls[j].recorded_by.gong)
+        .map(|&j| gong::ids::call_id(j))
+        .collect();
+    crate::gateway::node_test(
+        "live.test.mjs",
+        &[("CONVOGRAPH_URL", app.url("/graphql")), ("EXPECTED_GONG_CALLS", serde_json::to_string(&expected).unwrap())],
+    )
+    .await;
+}
