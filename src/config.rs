@@ -384,6 +384,23 @@ pub struct SandboxConfig {
     pub calls: usize,
     /// Which providers get a demo connection (default: every simulated provider).
     pub providers: Vec<ProviderKind>,
+    /// Live calls: a new call ends (and appears at the simulators) this often, counting
+    /// from the start of the process (humantime, e.g. `30s`; `0s`, the default, turns
+    /// them off; the embedded configuration uses [`SandboxConfig::EMBEDDED_LIVE_EVERY`]).
+    #[serde(with = "humantime_serde")]
+    pub live_every: Duration,
+    /// How many live calls there are (default 2,880: a day at one every 30 s).
+    pub live_calls: usize,
+}
+
+impl SandboxConfig {
+    /// `live_every` of the embedded configuration (no config file).
+    pub const EMBEDDED_LIVE_EVERY: Duration = Duration::from_secs(30);
+
+    /// The sandbox of the embedded configuration: the defaults, with live calls on.
+    pub fn embedded() -> Self {
+        Self { live_every: Self::EMBEDDED_LIVE_EVERY, ..Self::default() }
+    }
 }
 
 impl Default for SandboxConfig {
@@ -398,6 +415,8 @@ impl Default for SandboxConfig {
                 ProviderKind::Salesloft,
                 ProviderKind::Hubster,
             ],
+            live_every: Duration::ZERO,
+            live_calls: 2880,
         }
     }
 }
@@ -626,7 +645,7 @@ impl Settings {
                 };
             }
             None => {
-                figment = figment.merge(Serialized::default("sandbox", SandboxConfig::default()));
+                figment = figment.merge(Serialized::default("sandbox", SandboxConfig::embedded()));
             }
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));

@@ -4,8 +4,8 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use convograph::{
-    config::Settings,
-    sandbox::{Sandbox, SandboxSettings},
+    config::{SandboxConfig, Settings},
+    sandbox::{LiveCalls, Sandbox, SandboxSettings},
     startup::{Application, shutdown_signal},
 };
 
@@ -115,7 +115,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
 
 async fn run_sandbox() -> ExitCode {
     convograph::telemetry::init();
-    let sandbox = match Sandbox::start(SandboxSettings::default()).await {
+    let cfg = SandboxConfig::embedded();
+    let live = LiveCalls::from_now(cfg.live_every, cfg.live_calls);
+    let sandbox = match Sandbox::start(SandboxSettings { live: Some(live), ..SandboxSettings::default() }).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("convograph: sandbox: {e}");

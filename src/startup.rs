@@ -20,7 +20,7 @@ use crate::{
         salesloft::{self, SalesloftProvider},
         transport::{RateSchedule, TrafficPolicy, Transport},
     },
-    sandbox::{Sandbox, SandboxSettings},
+    sandbox::{LiveCalls, Sandbox, SandboxSettings},
     schema::{
         AppSchema, AppState, ConnectionNode, RateLimitInfo, SchemaOptions, build_schema, connection::CursorCodec,
         request_guard,
@@ -90,7 +90,12 @@ impl Application {
             settings.connections.iter().enumerate().map(|(i, c)| resolve(i, c)).collect::<Result<Vec<_>, _>>()?;
         let sandbox = match &settings.sandbox {
             Some(cfg) => {
-                let sim = SandboxSettings { seed: cfg.seed, people: cfg.people, calls: cfg.calls, ..simulators };
+                let live = if cfg.live_every.is_zero() {
+                    simulators.live.clone()
+                } else {
+                    Some(LiveCalls::from_now(cfg.live_every, cfg.live_calls))
+                };
+                let sim = SandboxSettings { seed: cfg.seed, people: cfg.people, calls: cfg.calls, live, ..simulators };
                 let sandbox = Sandbox::start(sim).await.map_err(|e| StartupError::Sandbox(e.to_string()))?;
                 connections
                     .extend(sandbox_connections(&sandbox).into_iter().filter(|c| cfg.providers.contains(&c.provider)));

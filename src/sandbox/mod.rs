@@ -52,6 +52,16 @@
 //! [`world_sl::SlData`]). Hubster: see [`hubster`], [`hubster::ids`] and [`world_hub`]
 //! (chat conversations between world contacts and agents).
 //!
+//! Live calls ([`SandboxSettings::live`], off by default): `count` extra calls, live
+//! call k ending at `start + (k+1)·every`, appended to `world.calls` (indices
+//! [`World::live_calls`]) and served by Gong, ExecVision and Salesloft like any other
+//! call, but only once they have ended by the wall clock ([`World::now`], pinnable with
+//! [`World::set_clock`]): before [`World::visible_at`] a live call is absent from every
+//! list, count and lookup. Its transcript appears at [`World::transcript_ready_at`]
+//! (`every/2` later; ExecVision's `modified` and Salesloft's `updated_at` move to that
+//! instant) and its scores, if any, at [`World::scores_ready_at`] (`3/4·every` after it
+//! became visible). Hubster is unchanged (its chats are not world calls).
+//!
 //! Notes for tests: `GongSimSettings::rate_per_sec = 0` turns the rate limit off;
 //! `GongSimSettings::today` pins "today" for the stats `toDate` check; `GET /v2/calls`
 //! filters web conferences by *scheduled* time (as Gong does) while
@@ -59,6 +69,7 @@
 //! (`World::calls_started_between`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -66,6 +77,8 @@ mod common;
 pub mod execvision;
 pub mod gong;
 pub mod hubster;
+#[cfg(test)]
+mod live_tests;
 mod rng;
 pub mod salesloft;
 mod uuids;
@@ -79,7 +92,7 @@ pub use execvision::{ExecVisionSimHandle, ExecVisionSimSettings};
 pub use gong::GongSimSettings;
 pub use hubster::{ActivityRead, HubsterSimHandle, HubsterSimSettings};
 pub use salesloft::{SalesloftSimHandle, SalesloftSimSettings};
-pub use world::World;
+pub use world::{Clock, World};
 
 /// The handle of the running Gong simulator.
 pub type GongSimHandle = SimHandle;
@@ -105,6 +118,27 @@ pub struct SandboxSettings {
     pub salesloft: SalesloftSimSettings,
     /// Hubster simulator behaviour.
     pub hubster: HubsterSimSettings,
+    /// Calls that appear over wall-clock time (default None: the world never changes).
+    pub live: Option<LiveCalls>,
+}
+
+/// Calls that appear over wall-clock time (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveCalls {
+    /// Live call k ends (and becomes visible) at `start + (k+1)·every`; a zero `every`
+    /// generates none.
+    pub every: Duration,
+    /// How many live calls to generate.
+    pub count: usize,
+    /// The instant the schedule counts from (truncated to the whole second).
+    pub start: DateTime<Utc>,
+}
+
+impl LiveCalls {
+    /// `count` calls, one every `every`, counting from now.
+    pub fn from_now(every: Duration, count: usize) -> Self {
+        LiveCalls { every, count, start: Utc::now() }
+    }
 }
 
 impl Default for SandboxSettings {
@@ -119,6 +153,7 @@ impl Default for SandboxSettings {
             execvision: ExecVisionSimSettings::default(),
             salesloft: SalesloftSimSettings::default(),
             hubster: HubsterSimSettings::default(),
+            live: None,
         }
     }
 }

@@ -6,13 +6,20 @@
 //!
 //! Times are UTC `DateTime`s; "days" (activity, stats) are calendar days in the
 //! company time zone ([`World::time_zone`], `America/New_York`).
+//!
+//! Live calls ([`crate::sandbox::LiveCalls`]) follow the ordinary ones in
+//! [`World::calls`] (so `calls` is sorted by `started` only up to
+//! [`World::ordinary_calls`]); [`World::live_calls`] lists them in the order they
+//! appear. They are left out of the precomputed activity counters.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
 use super::SandboxSettings;
+use super::execvision::throttle::SimClock;
 use super::rng::Rng;
 
 // Stream ids for the PRNG (one per kind of entity so they do not perturb each other).
@@ -24,6 +31,7 @@ const S_TRANSCRIPT: u64 = 5;
 const S_SCORECARD: u64 = 6;
 const S_ACTIVITY: u64 = 7;
 const S_COACHING: u64 = 8;
+const S_LIVE: u64 = 9;
 
 /// Which providers an entity exists at (a person's accounts, a call's recorders).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -566,8 +574,28 @@ pub struct Workspace {
     pub description: String,
 }
 
+/// The wall clock the simulators read for live calls: the system clock, or a pinned
+/// instant that then advances with tokio's clock. Clones share it; it takes no part
+/// in comparing worlds.
+#[derive(Clone, Debug, Default)]
+pub struct Clock(Arc<SimClock>);
+
+impl PartialEq for Clock {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// Where the live calls are and when they appear.
+#[derive(Clone, Debug, PartialEq)]
+struct LiveSchedule {
+    every: Duration,
+    /// Indices into `World::calls`, in visible order (contiguous, after the ordinary ones).
+    calls: Vec<usize>,
+}
+
 /// The whole generated world. Identical for identical [`SandboxSettings`]
-/// (seed, sizes and window; provider settings do not affect it).
+/// (seed, sizes, window and live calls; provider settings do not affect it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct World {
     pub seed: u64,
@@ -581,7 +609,8 @@ pub struct World {
     pub companies: Vec<Company>,
     pub contacts: Vec<Contact>,
     pub trackers: Vec<TrackerDef>,
-    /// Sorted by `started` ascending (ties by index).
+    /// The ordinary calls, sorted by `started` ascending (ties by index), then the live
+    /// calls in the order they appear ([`World::live_calls`]).
     pub calls: Vec<Call>,
     pub scorecards: Vec<Scorecard>,
     /// Sorted by review time.
@@ -590,6 +619,8 @@ pub struct World {
     activity_first_day: NaiveDate,
     /// `activity[person][day - activity_first_day]`.
     activity: Vec<Vec<ActivityCounters>>,
+    live: Option<LiveSchedule>,
+    clock: Clock,
 }
 
 const FIRST_NAMES: [&str; 40] = [
@@ -742,12 +773,91 @@ impl World {
             answered_scorecards: Vec::new(),
             activity_first_day: settings.window_start.with_timezone(&tz).date_naive(),
             activity: Vec::new(),
+            live: None,
+            clock: Clock::default(),
         };
         world.calls = gen_calls(&world, settings.calls);
+        if let Some(live) = &settings.live {
+            gen_live(&mut world, live);
+        }
         world.scorecards = gen_scorecards(&world);
         world.answered_scorecards = gen_answered(&world);
         world.activity = gen_activity(&world);
         world
+    }
+
+    /// The simulators' wall clock now (`Utc::now()` unless pinned with
+    /// [`World::set_clock`]).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.0.now()
+    }
+
+    /// Pins the wall clock to `t` (it then advances with tokio's clock); every
+    /// simulator serving this world sees it.
+    pub fn set_clock(&self, t: DateTime<Utc>) {
+        self.clock.0.set(t);
+    }
+
+    /// How many ordinary (not live) calls lead [`World::calls`].
+    pub fn ordinary_calls(&self) -> usize {
+        self.live.as_ref().and_then(|l| l.calls.first().copied()).unwrap_or(self.calls.len())
+    }
+
+    /// Indices of the live calls in [`World::calls`], in the order they appear (empty
+    /// unless [`SandboxSettings::live`]).
+    pub fn live_calls(&self) -> &[usize] {
+        self.live.as_ref().map_or(&[], |l| l.calls.as_slice())
+    }
+
+    /// The interval between live calls (None without live calls).
+    pub fn live_every(&self) -> Option<Duration> {
+        self.live.as_ref().map(|l| l.every)
+    }
+
+    /// True for a live call.
+    pub fn is_live(&self, call: usize) -> bool {
+        call >= self.ordinary_calls() && call < self.calls.len()
+    }
+
+    /// When call `call` starts to exist at the providers: a live call when it ends,
+    /// every other call always (`DateTime::<Utc>::MIN_UTC`).
+    pub fn visible_at(&self, call: usize) -> DateTime<Utc> {
+        if self.is_live(call) { self.calls[call].ended() } else { DateTime::<Utc>::MIN_UTC }
+    }
+
+    /// True when call `call` exists at the providers at `now`.
+    pub fn is_visible(&self, call: usize, now: DateTime<Utc>) -> bool {
+        call < self.calls.len() && self.visible_at(call) <= now
+    }
+
+    /// When call `call`'s transcript is available: `every/2` after a live call became
+    /// visible (ExecVision's `modified` and Salesloft's `updated_at` move there);
+    /// `MIN_UTC` for other calls.
+    pub fn transcript_ready_at(&self, call: usize) -> DateTime<Utc> {
+        match &self.live {
+            Some(l) if self.is_live(call) => self.visible_at(call) + l.every / 2,
+            _ => DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    /// True when call `call` exists and its transcript is available at `now`.
+    pub fn is_transcript_ready(&self, call: usize, now: DateTime<Utc>) -> bool {
+        self.is_visible(call, now) && self.transcript_ready_at(call) <= now
+    }
+
+    /// When a live call's scores (if it gets any) are reviewed: `3/4·every` after it
+    /// became visible; `MIN_UTC` for other calls.
+    pub fn scores_ready_at(&self, call: usize) -> DateTime<Utc> {
+        match &self.live {
+            Some(l) if self.is_live(call) => self.visible_at(call) + l.every * 3 / 4,
+            _ => DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    /// True when answered scorecard `a` exists at `now` (those of live calls from
+    /// their review time).
+    pub fn is_answered_visible(&self, a: &AnsweredScorecard, now: DateTime<Utc>) -> bool {
+        !self.is_live(a.call) || a.review_time <= now
     }
 
     /// Managers (executive included) in index order.
@@ -781,11 +891,20 @@ impl World {
             .with_timezone(&Utc)
     }
 
-    /// Indices of calls whose `started` lies in `[from, to)`.
+    /// Indices of calls whose `started` lies in `[from, to)`, by start time then index
+    /// (live calls included whether visible yet or not).
     pub fn calls_started_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<usize> {
-        let lo = self.calls.partition_point(|c| c.started < from);
-        let hi = self.calls.partition_point(|c| c.started < to);
-        (lo..hi.max(lo)).collect()
+        let ordinary = &self.calls[..self.ordinary_calls()];
+        let lo = ordinary.partition_point(|c| c.started < from);
+        let hi = ordinary.partition_point(|c| c.started < to);
+        let mut out: Vec<usize> = (lo..hi.max(lo)).collect();
+        let live: Vec<usize> =
+            self.live_calls().iter().copied().filter(|&j| (from..to).contains(&self.calls[j].started)).collect();
+        if !live.is_empty() {
+            out.extend(live);
+            out.sort_by_key(|&j| (self.calls[j].started, j));
+        }
+        out
     }
 
     /// Indices of calls whose start day (company tz) lies in `[from, to)`.
@@ -821,8 +940,14 @@ impl World {
     /// Interaction stats of `person` over days `[from, to)` (company tz), from the calls
     /// they hosted; None when they hosted none.
     pub fn interaction_stats(&self, person: usize, from: NaiveDate, to: NaiveDate) -> Option<PersonInteractionStats> {
-        let calls: Vec<&Call> =
-            self.calls_on_days(from, to).into_iter().map(|i| &self.calls[i]).filter(|c| c.host == person).collect();
+        let now = self.now();
+        let calls: Vec<&Call> = self
+            .calls_on_days(from, to)
+            .into_iter()
+            .filter(|&i| self.is_visible(i, now))
+            .map(|i| &self.calls[i])
+            .filter(|c| c.host == person)
+            .collect();
         if calls.is_empty() {
             return None;
         }
@@ -844,7 +969,9 @@ impl World {
     /// that started in `[from, to)`. Every direct report is listed (with every metric
     /// key, possibly empty).
     pub fn coaching(&self, manager: usize, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<CoachingReport> {
-        let calls = self.calls_started_between(from, to);
+        let now = self.now();
+        let calls: Vec<usize> =
+            self.calls_started_between(from, to).into_iter().filter(|&j| self.is_visible(j, now)).collect();
         self.direct_reports(manager)
             .into_iter()
             .map(|report| {
@@ -860,7 +987,10 @@ impl World {
                         continue;
                     }
                     let attended = call.attended_by(manager);
-                    let scored = self.answered_scorecards.iter().any(|a| a.call == ci && a.reviewer == manager);
+                    let scored = self
+                        .answered_scorecards
+                        .iter()
+                        .any(|a| a.call == ci && a.reviewer == manager && self.is_answered_visible(a, now));
                     let commented = call.comments.iter().any(|c| c.author == manager);
                     let listened = attended
                         || scored
@@ -1054,14 +1184,22 @@ fn gen_call_times(world: &World, n: usize, seed: u64) -> Vec<(DateTime<Utc>, Dat
     out
 }
 
-#[allow(clippy::too_many_lines)]
 fn gen_calls(world: &World, n: usize) -> Vec<Call> {
-    let seed = world.seed;
-    let times = gen_call_times(world, n, seed);
+    let times = gen_call_times(world, n, world.seed);
+    let host_pool = host_pool(world, |_| true);
+    times
+        .into_iter()
+        .enumerate()
+        .map(|(index, (scheduled, started))| gen_call(world, &host_pool, index, scheduled, started, None))
+        .collect()
+}
+
+/// Hosts: active people (among those `eligible`) except the executive; reps 4x as
+/// likely as managers.
+fn host_pool(world: &World, eligible: impl Fn(&Person) -> bool) -> Vec<usize> {
     let people = &world.people;
-    // Hosts: active people except the executive; reps 4x as likely as managers.
     let mut host_pool = Vec::new();
-    for p in people.iter().filter(|p| p.active) {
+    for p in people.iter().filter(|p| p.active && eligible(p)) {
         match p.role {
             Role::Rep => host_pool.extend([p.index; 4]),
             Role::Manager => host_pool.push(p.index),
@@ -1069,328 +1207,373 @@ fn gen_calls(world: &World, n: usize) -> Vec<Call> {
             Role::Executive => {}
         }
     }
-    times
-        .into_iter()
-        .enumerate()
-        .map(|(index, (scheduled, started))| {
-            let mut r = Rng::derive(seed, S_CALL, index as u64);
-            let mut host = *r.pick(&host_pool);
-            for _ in 0..8 {
-                if people[host].created <= scheduled {
-                    break;
-                }
-                host = *r.pick(&host_pool);
-            }
-            if people[host].created > scheduled {
-                host = people[host].manager.unwrap_or(0);
-            }
-            let hp = &people[host];
-            let internal_only = r.chance(0.08);
-            let system = if internal_only {
-                *r.pick(&[CallSystem::Zoom, CallSystem::GoogleMeet, CallSystem::Teams])
-            } else {
-                match r.below(10) {
-                    0..=3 => CallSystem::Zoom,
-                    4..=5 => CallSystem::GoogleMeet,
-                    6 => CallSystem::Teams,
-                    _ => CallSystem::Dialer,
-                }
-            };
-            let dialer = system == CallSystem::Dialer;
-            let (media, direction) = if dialer {
-                (Media::Audio, if r.chance(0.7) { Direction::Outbound } else { Direction::Inbound })
-            } else {
-                (Media::Video, Direction::Conference)
-            };
-            let duration_secs = if dialer { r.range(300, 1200) as u32 } else { r.range(1200, 3601) as u32 };
-            let company = if internal_only { None } else { Some((host * 3 + r.index(4)) % world.companies.len()) };
-            let purpose = if internal_only {
-                "Internal Sync".to_string()
-            } else if dialer {
-                if r.chance(0.6) { "Prospecting" } else { "Follow-up" }.to_string()
-            } else {
-                r.pick(&PURPOSES).to_string()
-            };
-            // Participants.
-            let mut participants =
-                vec![Participant { who: Speaker::Person(host), invited: true, attended: true, talk_time_secs: 0.0 }];
-            let others: Vec<usize> = people
+    host_pool
+}
+
+/// Live calls: live call k ends at `start + (k+1)·every` and lasts 1-20 minutes; its
+/// host has Salesloft and ExecVision accounts (so Salesloft records every one and
+/// ExecVision about 80%).
+fn gen_live(world: &mut World, live: &super::LiveCalls) {
+    let Ok(every) = Duration::from_std(live.every) else { return };
+    if every <= Duration::zero() || live.count == 0 {
+        return;
+    }
+    let start = live.start.with_nanosecond(0).unwrap_or(live.start);
+    // Hosts with Salesloft and ExecVision accounts where there are any.
+    let mut pool = host_pool(world, |p| p.accounts.salesloft && p.accounts.execvision);
+    if pool.is_empty() {
+        pool = host_pool(world, |p| p.accounts.salesloft);
+    }
+    if pool.is_empty() {
+        pool = host_pool(world, |_| true);
+    }
+    let first = world.calls.len();
+    let mut calls = Vec::with_capacity(live.count);
+    for k in 0..live.count {
+        let Some(ended) =
+            i32::try_from(k + 1).ok().and_then(|n| every.checked_mul(n)).and_then(|d| start.checked_add_signed(d))
+        else {
+            break;
+        };
+        let mut r = Rng::derive(world.seed, S_LIVE, k as u64);
+        let duration = r.range(60, 1201) as u32;
+        let started = ended - Duration::seconds(i64::from(duration));
+        let scheduled = started.with_second(0).unwrap_or(started);
+        let mut call = gen_call(world, &pool, first + k, scheduled, started, Some(duration));
+        // Comments come later than a live call's own schedule reaches.
+        call.comments.clear();
+        calls.push(call);
+    }
+    world.live = Some(LiveSchedule { every, calls: (first..first + calls.len()).collect() });
+    world.calls.extend(calls);
+}
+
+/// One call; `live_duration` makes it a live call of that length.
+#[allow(clippy::too_many_lines)]
+fn gen_call(
+    world: &World,
+    host_pool: &[usize],
+    index: usize,
+    scheduled: DateTime<Utc>,
+    started: DateTime<Utc>,
+    live_duration: Option<u32>,
+) -> Call {
+    let seed = world.seed;
+    let people = &world.people;
+    let mut r = Rng::derive(seed, S_CALL, index as u64);
+    let mut host = *r.pick(host_pool);
+    for _ in 0..8 {
+        if people[host].created <= scheduled {
+            break;
+        }
+        host = *r.pick(host_pool);
+    }
+    if people[host].created > scheduled {
+        host = people[host].manager.unwrap_or(0);
+    }
+    let hp = &people[host];
+    let internal_only = r.chance(0.08);
+    let system = if internal_only {
+        *r.pick(&[CallSystem::Zoom, CallSystem::GoogleMeet, CallSystem::Teams])
+    } else {
+        match r.below(10) {
+            0..=3 => CallSystem::Zoom,
+            4..=5 => CallSystem::GoogleMeet,
+            6 => CallSystem::Teams,
+            _ => CallSystem::Dialer,
+        }
+    };
+    let dialer = system == CallSystem::Dialer;
+    let (media, direction) = if dialer {
+        (Media::Audio, if r.chance(0.7) { Direction::Outbound } else { Direction::Inbound })
+    } else {
+        (Media::Video, Direction::Conference)
+    };
+    let duration_secs = if dialer { r.range(300, 1200) as u32 } else { r.range(1200, 3601) as u32 };
+    let duration_secs = live_duration.unwrap_or(duration_secs);
+    let company = if internal_only { None } else { Some((host * 3 + r.index(4)) % world.companies.len()) };
+    let purpose = if internal_only {
+        "Internal Sync".to_string()
+    } else if dialer {
+        if r.chance(0.6) { "Prospecting" } else { "Follow-up" }.to_string()
+    } else {
+        r.pick(&PURPOSES).to_string()
+    };
+    // Participants.
+    let mut participants =
+        vec![Participant { who: Speaker::Person(host), invited: true, attended: true, talk_time_secs: 0.0 }];
+    let others: Vec<usize> =
+        people.iter().filter(|p| p.active && p.index != host && p.created <= scheduled).map(|p| p.index).collect();
+    let n_internal = if dialer {
+        0
+    } else if internal_only {
+        2 + r.index(3)
+    } else {
+        r.index(3)
+    };
+    for _ in 0..n_internal {
+        if others.is_empty() {
+            break;
+        }
+        // Often the host's manager joins.
+        let who = match hp.manager {
+            Some(m) if r.chance(0.35) && people[m].active => m,
+            _ => *r.pick(&others),
+        };
+        if participants.iter().any(|p| p.who == Speaker::Person(who)) {
+            continue;
+        }
+        participants.push(Participant {
+            who: Speaker::Person(who),
+            invited: true,
+            attended: true,
+            talk_time_secs: 0.0,
+        });
+    }
+    if let Some(ci) = company {
+        let contacts = &world.companies[ci].contacts;
+        let n_ext = if dialer { 1 } else { 1 + r.index(contacts.len().min(4)) };
+        let start = r.index(contacts.len());
+        for k in 0..n_ext {
+            let c = contacts[(start + k) % contacts.len()];
+            // Now and then an invitee does not show up.
+            let attended = k == 0 || !r.chance(0.15);
+            participants.push(Participant {
+                who: Speaker::Contact(c),
+                invited: !dialer,
+                attended,
+                talk_time_secs: 0.0,
+            });
+        }
+    }
+    // Talk time.
+    let talking = 0.85 + 0.1 * r.unit();
+    let company_share = if internal_only { 1.0 } else { r.float(0.35, 0.72) };
+    let internal: Vec<usize> = (0..participants.len())
+        .filter(|&k| participants[k].attended && matches!(participants[k].who, Speaker::Person(_)))
+        .collect();
+    let external: Vec<usize> = (0..participants.len())
+        .filter(|&k| participants[k].attended && matches!(participants[k].who, Speaker::Contact(_)))
+        .collect();
+    let total = f64::from(duration_secs) * talking;
+    for (group, share) in [(&internal, company_share), (&external, 1.0 - company_share)] {
+        let weights: Vec<f64> =
+            group.iter().enumerate().map(|(k, _)| if k == 0 { 3.0 } else { 0.5 + r.unit() }).collect();
+        let wsum: f64 = weights.iter().sum();
+        for (k, &pi) in group.iter().enumerate() {
+            participants[pi].talk_time_secs = round2(total * share * weights[k] / wsum);
+        }
+    }
+    let company_name = company.map(|c| world.companies[c].name.clone());
+    let title = match (&company_name, dialer) {
+        (None, _) => format!("Acme — {} Pipeline Review", hp.team),
+        (Some(cn), true) => {
+            let c = &world.contacts[world.companies[company.unwrap_or(0)].contacts[0]];
+            let contact = participants
                 .iter()
-                .filter(|p| p.active && p.index != host && p.created <= scheduled)
-                .map(|p| p.index)
-                .collect();
-            let n_internal = if dialer {
-                0
-            } else if internal_only {
-                2 + r.index(3)
-            } else {
-                r.index(3)
-            };
-            for _ in 0..n_internal {
-                if others.is_empty() {
-                    break;
-                }
-                // Often the host's manager joins.
-                let who = match hp.manager {
-                    Some(m) if r.chance(0.35) && people[m].active => m,
-                    _ => *r.pick(&others),
-                };
-                if participants.iter().any(|p| p.who == Speaker::Person(who)) {
-                    continue;
-                }
-                participants.push(Participant {
-                    who: Speaker::Person(who),
-                    invited: true,
-                    attended: true,
-                    talk_time_secs: 0.0,
-                });
-            }
-            if let Some(ci) = company {
-                let contacts = &world.companies[ci].contacts;
-                let n_ext = if dialer { 1 } else { 1 + r.index(contacts.len().min(4)) };
-                let start = r.index(contacts.len());
-                for k in 0..n_ext {
-                    let c = contacts[(start + k) % contacts.len()];
-                    // Now and then an invitee does not show up.
-                    let attended = k == 0 || !r.chance(0.15);
-                    participants.push(Participant {
-                        who: Speaker::Contact(c),
-                        invited: !dialer,
-                        attended,
-                        talk_time_secs: 0.0,
-                    });
-                }
-            }
-            // Talk time.
-            let talking = 0.85 + 0.1 * r.unit();
-            let company_share = if internal_only { 1.0 } else { r.float(0.35, 0.72) };
-            let internal: Vec<usize> = (0..participants.len())
-                .filter(|&k| participants[k].attended && matches!(participants[k].who, Speaker::Person(_)))
-                .collect();
-            let external: Vec<usize> = (0..participants.len())
-                .filter(|&k| participants[k].attended && matches!(participants[k].who, Speaker::Contact(_)))
-                .collect();
-            let total = f64::from(duration_secs) * talking;
-            for (group, share) in [(&internal, company_share), (&external, 1.0 - company_share)] {
-                let weights: Vec<f64> =
-                    group.iter().enumerate().map(|(k, _)| if k == 0 { 3.0 } else { 0.5 + r.unit() }).collect();
-                let wsum: f64 = weights.iter().sum();
-                for (k, &pi) in group.iter().enumerate() {
-                    participants[pi].talk_time_secs = round2(total * share * weights[k] / wsum);
-                }
-            }
-            let company_name = company.map(|c| world.companies[c].name.clone());
-            let title = match (&company_name, dialer) {
-                (None, _) => format!("Acme — {} Pipeline Review", hp.team),
-                (Some(cn), true) => {
-                    let c = &world.contacts[world.companies[company.unwrap_or(0)].contacts[0]];
-                    let contact = participants
-                        .iter()
-                        .find_map(|p| match p.who {
-                            Speaker::Contact(c) => Some(&world.contacts[c]),
-                            _ => None,
-                        })
-                        .unwrap_or(c);
-                    format!("Call with {} ({cn})", contact.full_name())
-                }
-                (Some(cn), false) => format!("Acme <> {cn} — {purpose}"),
-            };
-            // Topics, back to back over the whole call.
-            let mut names: Vec<&str> = TOPIC_NAMES.to_vec();
-            r.shuffle(&mut names[1..9]);
-            let k = 3 + r.index(3);
-            let mut chosen: Vec<&str> = vec![names[0]];
-            chosen.extend(names[1..].iter().take(k - 2).copied());
-            chosen.push("Next Steps");
-            chosen.dedup();
-            let mut weights: Vec<f64> = chosen.iter().map(|_| 0.5 + r.unit()).collect();
-            weights[0] = 0.25;
-            let wsum: f64 = weights.iter().sum();
-            let mut topics = Vec::new();
-            let mut at = 0u32;
-            for (i, name) in chosen.iter().enumerate() {
-                let d = if i + 1 == chosen.len() {
-                    duration_secs - at
-                } else {
-                    (f64::from(duration_secs) * weights[i] / wsum) as u32
-                };
-                topics.push(TopicSpan { name: (*name).into(), start_secs: at, duration_secs: d });
-                at += d;
-            }
-            let speakers: Vec<usize> = internal.iter().chain(external.iter()).copied().collect();
-            // Trackers.
-            let mut tr: Vec<usize> = (0..world.trackers.len()).collect();
-            r.shuffle(&mut tr);
-            let mut trackers: Vec<TrackerHit> = tr[..2 + r.index(3)]
-                .iter()
-                .map(|&t| {
-                    let def = &world.trackers[t];
-                    let count = 1 + r.index(6);
-                    let mut occurrences: Vec<TrackerOccurrence> = (0..count)
-                        .map(|_| TrackerOccurrence {
-                            start_secs: round2(r.float(0.0, f64::from(duration_secs))),
-                            participant: *r.pick(&speakers),
-                            phrase: (!def.smart).then(|| r.index(def.phrases.len())),
-                        })
-                        .collect();
-                    occurrences.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs));
-                    TrackerHit { tracker: t, occurrences }
+                .find_map(|p| match p.who {
+                    Speaker::Contact(c) => Some(&world.contacts[c]),
+                    _ => None,
+                })
+                .unwrap_or(c);
+            format!("Call with {} ({cn})", contact.full_name())
+        }
+        (Some(cn), false) => format!("Acme <> {cn} — {purpose}"),
+    };
+    // Topics, back to back over the whole call.
+    let mut names: Vec<&str> = TOPIC_NAMES.to_vec();
+    r.shuffle(&mut names[1..9]);
+    let k = 3 + r.index(3);
+    let mut chosen: Vec<&str> = vec![names[0]];
+    chosen.extend(names[1..].iter().take(k - 2).copied());
+    chosen.push("Next Steps");
+    chosen.dedup();
+    let mut weights: Vec<f64> = chosen.iter().map(|_| 0.5 + r.unit()).collect();
+    weights[0] = 0.25;
+    let wsum: f64 = weights.iter().sum();
+    let mut topics = Vec::new();
+    let mut at = 0u32;
+    for (i, name) in chosen.iter().enumerate() {
+        let d = if i + 1 == chosen.len() {
+            duration_secs - at
+        } else {
+            (f64::from(duration_secs) * weights[i] / wsum) as u32
+        };
+        topics.push(TopicSpan { name: (*name).into(), start_secs: at, duration_secs: d });
+        at += d;
+    }
+    let speakers: Vec<usize> = internal.iter().chain(external.iter()).copied().collect();
+    // Trackers.
+    let mut tr: Vec<usize> = (0..world.trackers.len()).collect();
+    r.shuffle(&mut tr);
+    let mut trackers: Vec<TrackerHit> = tr[..2 + r.index(3)]
+        .iter()
+        .map(|&t| {
+            let def = &world.trackers[t];
+            let count = 1 + r.index(6);
+            let mut occurrences: Vec<TrackerOccurrence> = (0..count)
+                .map(|_| TrackerOccurrence {
+                    start_secs: round2(r.float(0.0, f64::from(duration_secs))),
+                    participant: *r.pick(&speakers),
+                    phrase: (!def.smart).then(|| r.index(def.phrases.len())),
                 })
                 .collect();
-            trackers.sort_by_key(|t| t.tracker);
-            let topic_list = topics.iter().skip(1).map(|t| t.name.to_lowercase()).collect::<Vec<_>>().join(", ");
-            let who = company_name.unwrap_or_else(|| "The team".into());
-            let brief = format!(
-                "{who} met with {} for a {} call. They covered {topic_list}. {}",
-                hp.full_name(),
-                purpose.to_lowercase(),
-                if r.chance(0.6) {
-                    "Both sides agreed on a follow-up meeting."
-                } else {
-                    "The customer will review internally before deciding on next steps."
-                }
-            );
-            let key_points: Vec<String> = topics
-                .iter()
-                .skip(1)
-                .take(3)
-                .map(|t| format!("Discussed {} in depth.", t.name.to_lowercase()))
-                .collect();
-            let highlights = vec![
-                Highlight {
-                    title: "Next Steps".into(),
-                    items: vec![(
-                        format!("{} will send a recap and proposed agenda.", hp.first_name),
-                        f64::from(topics.last().map_or(0, |t| t.start_secs)),
-                    )],
-                },
-                Highlight {
-                    title: "Key Topics".into(),
-                    items: topics.iter().skip(1).map(|t| (t.name.clone(), f64::from(t.start_secs))).collect(),
-                },
-            ];
-            let last_start = f64::from(topics.last().map_or(0, |t| t.start_secs));
-            let action_items = (0..1 + r.index(2))
-                .map(|i| {
-                    let s = round2(last_start + f64::from(i as u32) * 20.0 + r.float(0.0, 15.0));
-                    ActionItem {
-                        start_secs: s,
-                        end_secs: round2(s + r.float(4.0, 12.0)),
-                        participant: 0,
-                        snippet: [
-                            "I'll send you the proposal by end of week.",
-                            "Let me set up a technical deep-dive with our solutions engineer.",
-                            "I'll share the security documentation after the call.",
-                            "We'll get the pricing options over to you tomorrow.",
-                        ][r.index(4)]
-                        .into(),
-                    }
-                })
-                .collect();
-            let outcomes = [
-                CallOutcome { id: "MEETING_BOOKED", category: "Answered", name: "Meeting booked" },
-                CallOutcome { id: "FOLLOW_UP_REQUIRED", category: "Answered", name: "Follow-up required" },
-                CallOutcome { id: "NOT_INTERESTED", category: "Answered", name: "Not interested" },
-                CallOutcome { id: "DEMO_SCHEDULED", category: "Answered", name: "Demo scheduled" },
-            ];
-            let outcome = outcomes[r.index(outcomes.len())].clone();
-            let minutes = f64::from(duration_secs) / 60.0;
-            let stats = CallStats {
-                talk_ratio: (company_share * 100.0).round() as u32,
-                longest_monologue: r.range(30, 181) as u32,
-                longest_customer_story: if internal_only { 0 } else { r.range(15, 151) as u32 },
-                interactivity: round2(r.float(2.0, 11.0)),
-                patience: round2(r.float(0.4, 2.5)),
-            };
-            let questions_company = (minutes * r.float(0.2, 0.6)).round() as u32;
-            let questions_non_company = (minutes * r.float(0.05, 0.3)).round() as u32;
-            let video = if media == Media::Video {
-                let d = f64::from(duration_secs);
-                vec![
-                    ("Browser", round2(d * r.float(0.0, 0.2))),
-                    ("Presentation", round2(d * r.float(0.1, 0.5))),
-                    ("WebcamPrimaryUser", round2(d * r.float(0.3, 0.9))),
-                    ("WebcamNonCompany", round2(d * r.float(0.0, 0.8))),
-                ]
-            } else {
-                vec![]
-            };
-            // Comments by the host's manager (and sometimes a reply by the host).
-            let mut comments = Vec::new();
-            if let Some(m) = hp.manager
-                && r.chance(0.1)
-            {
-                let at = round2(r.float(0.0, f64::from(duration_secs) - 10.0));
-                let end = started + Duration::seconds(i64::from(duration_secs));
-                let posted = end + Duration::minutes(r.range(30, 60 * 48) as i64);
-                comments.push(Comment {
-                    ordinal: 0,
-                    author: m,
-                    audio_start_secs: at,
-                    audio_end_secs: round2(at + 8.0),
-                    text: [
-                        "Great job handling the pricing objection here.",
-                        "Could have asked a follow-up question about their timeline.",
-                        "Nice discovery — note how they describe the pain.",
-                    ][r.index(3)]
-                    .into(),
-                    posted,
-                    in_reply_to: None,
-                });
-                if r.chance(0.5) {
-                    comments.push(Comment {
-                        ordinal: 1,
-                        author: host,
-                        audio_start_secs: at,
-                        audio_end_secs: round2(at + 8.0),
-                        text: "Thanks, will do next time.".into(),
-                        posted: posted + Duration::minutes(r.range(5, 300) as i64),
-                        in_reply_to: Some(0),
-                    });
-                }
-            }
-            let language = match hp.language.as_str() {
-                "es-ES" if r.chance(0.5) => "spa",
-                "fr-FR" if r.chance(0.5) => "fra",
-                "de-DE" if r.chance(0.5) => "deu",
-                _ => "eng",
-            };
-            Call {
-                index,
-                title,
-                scheduled,
-                started,
-                duration_secs,
-                host,
-                company,
-                participants,
-                direction,
-                media,
-                system,
-                language: language.into(),
-                purpose,
-                topics,
-                trackers,
-                brief,
-                key_points,
-                highlights,
-                action_items,
-                outcome,
-                stats,
-                questions_company,
-                questions_non_company,
-                video,
-                comments,
-                is_private: r.chance(0.03),
-                recorded_by: Providers {
-                    gong: true,
-                    execvision: super::world_ev::records_call(seed, index, hp.accounts.execvision),
-                    salesloft: super::world_sl::records_call(seed, index, hp.accounts.salesloft),
-                    ..Providers::default()
-                },
+            occurrences.sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs));
+            TrackerHit { tracker: t, occurrences }
+        })
+        .collect();
+    trackers.sort_by_key(|t| t.tracker);
+    let topic_list = topics.iter().skip(1).map(|t| t.name.to_lowercase()).collect::<Vec<_>>().join(", ");
+    let who = company_name.unwrap_or_else(|| "The team".into());
+    let brief = format!(
+        "{who} met with {} for a {} call. They covered {topic_list}. {}",
+        hp.full_name(),
+        purpose.to_lowercase(),
+        if r.chance(0.6) {
+            "Both sides agreed on a follow-up meeting."
+        } else {
+            "The customer will review internally before deciding on next steps."
+        }
+    );
+    let key_points: Vec<String> =
+        topics.iter().skip(1).take(3).map(|t| format!("Discussed {} in depth.", t.name.to_lowercase())).collect();
+    let highlights = vec![
+        Highlight {
+            title: "Next Steps".into(),
+            items: vec![(
+                format!("{} will send a recap and proposed agenda.", hp.first_name),
+                f64::from(topics.last().map_or(0, |t| t.start_secs)),
+            )],
+        },
+        Highlight {
+            title: "Key Topics".into(),
+            items: topics.iter().skip(1).map(|t| (t.name.clone(), f64::from(t.start_secs))).collect(),
+        },
+    ];
+    let last_start = f64::from(topics.last().map_or(0, |t| t.start_secs));
+    let action_items = (0..1 + r.index(2))
+        .map(|i| {
+            let s = round2(last_start + f64::from(i as u32) * 20.0 + r.float(0.0, 15.0));
+            ActionItem {
+                start_secs: s,
+                end_secs: round2(s + r.float(4.0, 12.0)),
+                participant: 0,
+                snippet: [
+                    "I'll send you the proposal by end of week.",
+                    "Let me set up a technical deep-dive with our solutions engineer.",
+                    "I'll share the security documentation after the call.",
+                    "We'll get the pricing options over to you tomorrow.",
+                ][r.index(4)]
+                .into(),
             }
         })
-        .collect()
+        .collect();
+    let outcomes = [
+        CallOutcome { id: "MEETING_BOOKED", category: "Answered", name: "Meeting booked" },
+        CallOutcome { id: "FOLLOW_UP_REQUIRED", category: "Answered", name: "Follow-up required" },
+        CallOutcome { id: "NOT_INTERESTED", category: "Answered", name: "Not interested" },
+        CallOutcome { id: "DEMO_SCHEDULED", category: "Answered", name: "Demo scheduled" },
+    ];
+    let outcome = outcomes[r.index(outcomes.len())].clone();
+    let minutes = f64::from(duration_secs) / 60.0;
+    let stats = CallStats {
+        talk_ratio: (company_share * 100.0).round() as u32,
+        longest_monologue: r.range(30, 181) as u32,
+        longest_customer_story: if internal_only { 0 } else { r.range(15, 151) as u32 },
+        interactivity: round2(r.float(2.0, 11.0)),
+        patience: round2(r.float(0.4, 2.5)),
+    };
+    let questions_company = (minutes * r.float(0.2, 0.6)).round() as u32;
+    let questions_non_company = (minutes * r.float(0.05, 0.3)).round() as u32;
+    let video = if media == Media::Video {
+        let d = f64::from(duration_secs);
+        vec![
+            ("Browser", round2(d * r.float(0.0, 0.2))),
+            ("Presentation", round2(d * r.float(0.1, 0.5))),
+            ("WebcamPrimaryUser", round2(d * r.float(0.3, 0.9))),
+            ("WebcamNonCompany", round2(d * r.float(0.0, 0.8))),
+        ]
+    } else {
+        vec![]
+    };
+    // Comments by the host's manager (and sometimes a reply by the host).
+    let mut comments = Vec::new();
+    if let Some(m) = hp.manager
+        && r.chance(0.1)
+    {
+        let at = round2(r.float(0.0, f64::from(duration_secs) - 10.0));
+        let end = started + Duration::seconds(i64::from(duration_secs));
+        let posted = end + Duration::minutes(r.range(30, 60 * 48) as i64);
+        comments.push(Comment {
+            ordinal: 0,
+            author: m,
+            audio_start_secs: at,
+            audio_end_secs: round2(at + 8.0),
+            text: [
+                "Great job handling the pricing objection here.",
+                "Could have asked a follow-up question about their timeline.",
+                "Nice discovery — note how they describe the pain.",
+            ][r.index(3)]
+            .into(),
+            posted,
+            in_reply_to: None,
+        });
+        if r.chance(0.5) {
+            comments.push(Comment {
+                ordinal: 1,
+                author: host,
+                audio_start_secs: at,
+                audio_end_secs: round2(at + 8.0),
+                text: "Thanks, will do next time.".into(),
+                posted: posted + Duration::minutes(r.range(5, 300) as i64),
+                in_reply_to: Some(0),
+            });
+        }
+    }
+    let language = match hp.language.as_str() {
+        "es-ES" if r.chance(0.5) => "spa",
+        "fr-FR" if r.chance(0.5) => "fra",
+        "de-DE" if r.chance(0.5) => "deu",
+        _ => "eng",
+    };
+    Call {
+        index,
+        title,
+        scheduled,
+        started,
+        duration_secs,
+        host,
+        company,
+        participants,
+        direction,
+        media,
+        system,
+        language: language.into(),
+        purpose,
+        topics,
+        trackers,
+        brief,
+        key_points,
+        highlights,
+        action_items,
+        outcome,
+        stats,
+        questions_company,
+        questions_non_company,
+        video,
+        comments,
+        is_private: r.chance(0.03),
+        recorded_by: Providers {
+            gong: true,
+            execvision: super::world_ev::records_call(seed, index, hp.accounts.execvision),
+            salesloft: if live_duration.is_some() {
+                hp.accounts.salesloft
+            } else {
+                super::world_sl::records_call(seed, index, hp.accounts.salesloft)
+            },
+            ..Providers::default()
+        },
+    }
 }
 
 fn gen_scorecards(world: &World) -> Vec<Scorecard> {
@@ -1501,6 +1684,7 @@ fn gen_answered(world: &World) -> Vec<AnsweredScorecard> {
             })
             .collect();
         let review_time = call.ended() + Duration::minutes(r.range(60, 60 * 24 * 4) as i64);
+        let review_time = if world.is_live(call.index) { world.scores_ready_at(call.index) } else { review_time };
         let visibility = match r.below(20) {
             0..=15 => Visibility::Public,
             16..=18 => Visibility::Private,
@@ -1535,7 +1719,7 @@ fn gen_activity(world: &World) -> Vec<Vec<ActivityCounters>> {
         let o = (world.local_date(t) - first).num_days();
         (o >= 0 && (o as usize) < days).then_some(o as usize)
     };
-    for call in &world.calls {
+    for call in &world.calls[..world.ordinary_calls()] {
         let Some(d) = idx(call.started) else { continue };
         act[call.host][d].counts[A_HOST] += 1;
         for p in call.internal_attendees() {
@@ -1556,7 +1740,7 @@ fn gen_activity(world: &World) -> Vec<Vec<ActivityCounters>> {
             }
         }
     }
-    for a in &world.answered_scorecards {
+    for a in world.answered_scorecards.iter().filter(|a| !world.is_live(a.call)) {
         if let Some(d) = idx(a.review_time) {
             act[a.reviewer][d].counts[A_SCORECARDS_FILLED] += 1;
             act[a.reviewed][d].counts[A_SCORECARDS_RECEIVED] += 1;
@@ -1879,6 +2063,112 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn with_live(every_secs: u64, count: usize, start: DateTime<Utc>) -> SandboxSettings {
+        let every = std::time::Duration::from_secs(every_secs);
+        SandboxSettings { live: Some(crate::sandbox::LiveCalls { every, count, start }), ..small(7) }
+    }
+
+    #[test]
+    fn live_calls_follow_the_ordinary_ones_and_end_on_schedule() {
+        let start = Utc.with_ymd_and_hms(2026, 9, 1, 12, 0, 0).unwrap() + Duration::milliseconds(250);
+        let plain = World::generate(&small(7));
+        let w = World::generate(&with_live(3600, 200, start));
+        assert_eq!(w, World::generate(&with_live(3600, 200, start)));
+        let n = plain.calls.len();
+        assert_eq!(w.ordinary_calls(), n);
+        assert_eq!(w.calls[..n], plain.calls[..]);
+        assert_eq!(w.live_calls(), (n..n + 200).collect::<Vec<_>>());
+        assert_eq!(w.live_every(), Some(Duration::hours(1)));
+        assert!(plain.live_calls().is_empty() && plain.live_every().is_none());
+        // The start is truncated to the second; call k ends at start + (k+1)·every.
+        let start = start - Duration::milliseconds(250);
+        for (k, &j) in w.live_calls().iter().enumerate() {
+            let c = &w.calls[j];
+            assert_eq!(c.index, j);
+            assert!(w.is_live(j));
+            assert_eq!(c.ended(), start + Duration::hours(k as i64 + 1));
+            assert_eq!(w.visible_at(j), c.ended());
+            assert_eq!(w.transcript_ready_at(j), c.ended() + Duration::minutes(30));
+            assert_eq!(w.scores_ready_at(j), c.ended() + Duration::minutes(45));
+            assert!((60..=1200).contains(&c.duration_secs), "{}", c.duration_secs);
+            assert!(c.scheduled <= c.started && c.comments.is_empty());
+            assert_eq!(c.participants[0].who, Speaker::Person(c.host));
+            assert!(c.recorded_by.gong && c.recorded_by.salesloft);
+            let t = w.transcript(j);
+            assert!(
+                t.monologues.iter().flat_map(|m| &m.sentences).all(|s| s.end_ms <= u64::from(c.duration_secs) * 1000)
+            );
+        }
+        let ev = w.live_calls().iter().filter(|&&j| w.calls[j].recorded_by.execvision).count();
+        assert!(ev > 100, "most live calls are recorded by ExecVision: {ev}");
+        // Visibility by the clock.
+        let first = w.live_calls()[0];
+        let at = w.visible_at(first);
+        assert!(!w.is_visible(first, at - Duration::seconds(1)) && w.is_visible(first, at));
+        assert!(!w.is_transcript_ready(first, at) && w.is_transcript_ready(first, at + Duration::minutes(30)));
+        assert!(w.is_visible(0, DateTime::<Utc>::MIN_UTC) && w.is_transcript_ready(0, DateTime::<Utc>::MIN_UTC));
+        assert!(!w.is_visible(w.calls.len(), Utc::now()) && !w.is_live(w.calls.len()));
+        // Their scorecards are reviewed at the scores-ready time; activity ignores them.
+        let live_scored: Vec<_> = w.answered_scorecards.iter().filter(|a| w.is_live(a.call)).collect();
+        assert!(!live_scored.is_empty());
+        for a in &live_scored {
+            assert_eq!(a.review_time, w.scores_ready_at(a.call));
+            assert!(
+                !w.is_answered_visible(a, a.review_time - Duration::seconds(1))
+                    && w.is_answered_visible(a, a.review_time)
+            );
+        }
+        let (from, to) = (w.local_date(w.window_start), w.local_date(start) + Duration::days(30));
+        let hosted = |w: &World| (0..8).map(|p| w.activity_sum(p, from, to).counts[A_HOST]).sum::<u32>();
+        assert_eq!(hosted(&w), hosted(&plain));
+        // calls_started_between: ordinary and live calls, by start time.
+        let (a, b) = (w.calls[n + 10].started, w.calls[n + 20].started);
+        let between = w.calls_started_between(a.min(b), a.max(b) + Duration::seconds(1));
+        assert!(between.contains(&(n + 10)) && between.contains(&(n + 20)));
+        assert!(between.windows(2).all(|p| (w.calls[p[0]].started, p[0]) < (w.calls[p[1]].started, p[1])));
+        let all = w.calls_started_between(w.window_start, start + Duration::days(30));
+        assert_eq!(all.len(), w.calls.len());
+    }
+
+    #[test]
+    fn the_clock_can_be_pinned_and_hides_calls_that_have_not_ended() {
+        let start = Utc.with_ymd_and_hms(2026, 9, 1, 12, 0, 0).unwrap();
+        let w = World::generate(&with_live(60, 10, start));
+        let before = Utc::now();
+        assert!(w.now() >= before && w.now() <= Utc::now());
+        w.set_clock(start + Duration::seconds(150));
+        let now = w.now();
+        assert!(now >= start + Duration::seconds(150) && now < start + Duration::seconds(160), "{now}");
+        let visible: Vec<usize> = w.live_calls().iter().copied().filter(|&j| w.is_visible(j, now)).collect();
+        assert_eq!(visible, w.live_calls()[..2]);
+        // Clones share the clock.
+        let copy = w.clone();
+        assert!(copy.now() >= now && copy.now() < start + Duration::seconds(160));
+        drop(w);
+        assert!(copy.now() >= now);
+        // No live calls for a zero interval or count.
+        assert!(World::generate(&with_live(0, 10, start)).live_calls().is_empty());
+        assert!(World::generate(&with_live(60, 0, start)).live_calls().is_empty());
+    }
+
+    #[test]
+    fn the_default_world_with_a_day_of_live_calls_generates_fast() {
+        let t = std::time::Instant::now();
+        let settings = SandboxSettings {
+            live: Some(crate::sandbox::LiveCalls::from_now(std::time::Duration::from_secs(30), 2880)),
+            ..SandboxSettings::default()
+        };
+        let w = World::generate(&settings);
+        let ev = crate::sandbox::world_ev::EvData::generate(&w);
+        let sl = crate::sandbox::world_sl::SlData::generate(&w);
+        let elapsed = t.elapsed();
+        eprintln!("default world + 2880 live calls + ExecVision + Salesloft data: {elapsed:?}");
+        assert!(elapsed < std::time::Duration::from_secs(3), "{elapsed:?}");
+        assert_eq!(w.calls.len(), 2000 + 2880);
+        assert!(w.live_calls().iter().all(|&j| sl.conversation(j).is_some()));
+        assert!(w.live_calls().iter().filter(|&&j| ev.call(j).is_some()).count() > 1440);
     }
 
     #[test]

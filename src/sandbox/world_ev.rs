@@ -89,6 +89,8 @@ pub enum CallState {
     Complete,
     /// The recording could not be converted: no transcript, summary or topics.
     ConverterRejected,
+    /// A live call not transcribed yet: no transcript, summary or topics so far.
+    Processing,
 }
 
 impl CallState {
@@ -96,20 +98,35 @@ impl CallState {
         match self {
             CallState::Complete => "COMPLETE",
             CallState::ConverterRejected => "CONVERTER_REJECTED",
+            CallState::Processing => "PROCESSING",
         }
     }
 }
 
 /// ExecVision's view of a recorded world call.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EvCall {
     /// World call index.
     pub call: usize,
-    /// Last state change (the `since` key of `GET calls`).
+    /// Last state change (the `since` key of `GET calls`); for a live call, when its
+    /// transcript is ready ([`World::transcript_ready_at`]).
     pub modified: DateTime<Utc>,
     pub state: CallState,
     /// Deleted before the simulator started (listed by `GET calls/deleted` only).
     pub deleted_at: Option<DateTime<Utc>>,
+    /// A live call: when it appeared ([`World::visible_at`]); see [`EvCall::as_of`].
+    pub appeared: Option<DateTime<Utc>>,
+}
+
+impl EvCall {
+    /// The record as ExecVision shows it at `now`: a live call whose transcript is not
+    /// ready yet is `PROCESSING`, last modified when it appeared.
+    pub fn as_of(&self, now: DateTime<Utc>) -> EvCall {
+        match self.appeared {
+            Some(t) if now < self.modified => EvCall { modified: t, state: CallState::Processing, ..*self },
+            _ => *self,
+        }
+    }
 }
 
 /// A keyword topic (`GET topics`); matches are found in transcripts.
@@ -433,7 +450,9 @@ impl EvData {
         self.call_pos.get(call).copied().flatten().map(|k| &self.calls[k])
     }
 
-    /// True for a world call ExecVision recorded and did not delete before start.
+    /// True for a world call ExecVision recorded and did not delete before start
+    /// ("live" as opposed to deleted; calls that appear over time are
+    /// [`World::live_calls`], and exist only from [`World::visible_at`]).
     pub fn is_live_call(&self, call: usize) -> bool {
         self.call(call).is_some_and(|c| c.deleted_at.is_none())
     }
@@ -501,7 +520,17 @@ fn gen_calls(world: &World) -> Vec<EvCall> {
                 modified = trunc_minute(modified + Duration::minutes(r.range(60, 60 * 24 * 10) as i64));
             }
             let state = if r.chance(0.02) { CallState::ConverterRejected } else { CallState::Complete };
-            EvCall { call: c.index, modified, state, deleted_at: None }
+            if world.is_live(c.index) {
+                let (appeared, ready) = (world.visible_at(c.index), world.transcript_ready_at(c.index));
+                return EvCall {
+                    call: c.index,
+                    modified: ready,
+                    state: CallState::Complete,
+                    deleted_at: None,
+                    appeared: Some(appeared),
+                };
+            }
+            EvCall { call: c.index, modified, state, deleted_at: None, appeared: None }
         })
         .collect();
     // Bulk CRM re-syncs: every 28 days the last 7 days of calls are touched at one
@@ -516,7 +545,7 @@ fn gen_calls(world: &World) -> Vec<EvCall> {
     bulks.push((world.window_start + Duration::days(61) + Duration::hours(3) + Duration::minutes(17), 20));
     bulks.sort();
     for (at, days) in bulks {
-        for c in &mut calls {
+        for c in calls.iter_mut().filter(|c| c.appeared.is_none()) {
             if c.modified < at && c.modified >= at - Duration::days(days) {
                 c.modified = at;
             }
@@ -526,7 +555,7 @@ fn gen_calls(world: &World) -> Vec<EvCall> {
     // single instant.
     let purge_at = world.window_start + Duration::days(95) + Duration::hours(4);
     let mut purged = 0;
-    for c in &mut calls {
+    for c in calls.iter_mut().filter(|c| c.appeared.is_none()) {
         let mut r = Rng::derive(seed, S_EV_CALL, (1 << 40) | c.call as u64);
         if r.chance(0.03) {
             c.deleted_at = Some(c.modified + Duration::minutes(r.range(10, 60 * 24 * 20) as i64) + micros(&mut r));
@@ -540,7 +569,10 @@ fn gen_calls(world: &World) -> Vec<EvCall> {
 
 fn gen_listens(world: &World, data: &EvData) -> Vec<Listen> {
     let mut out = Vec::new();
-    for c in data.calls.iter().filter(|c| c.deleted_at.is_none() && c.state == CallState::Complete) {
+    // Live calls get no listens, feedback, shares or coaching reviews.
+    for c in
+        data.calls.iter().filter(|c| c.deleted_at.is_none() && c.state == CallState::Complete && c.appeared.is_none())
+    {
         let call = &world.calls[c.call];
         let mut r = Rng::derive(world.seed, S_EV_LISTEN, c.call as u64);
         let host = &world.people[call.host];
@@ -602,6 +634,10 @@ fn gen_results(world: &World, data: &EvData) -> Vec<ScoreResult> {
         .filter(|a| data.is_live_call(a.call) && has_ev(world, a.reviewer))
         .map(|a| {
             let mut r = Rng::derive(world.seed, S_EV_SCORE, a.index as u64);
+            if world.is_live(a.call) {
+                // Hidden until reviewed, then never re-computed.
+                return ScoreResult { answered: a.index, modified: a.review_time };
+            }
             let mut modified = a.review_time + micros(&mut r);
             if r.chance(0.1) {
                 modified += Duration::minutes(r.range(30, 60 * 72) as i64);
@@ -611,7 +647,7 @@ fn gen_results(world: &World, data: &EvData) -> Vec<ScoreResult> {
         .collect();
     // One bulk re-computation of 30 days of scores at a single instant.
     let at = world.window_start + Duration::days(100) + Duration::hours(5);
-    for s in &mut out {
+    for s in out.iter_mut().filter(|s| !world.is_live(world.answered_scorecards[s.answered].call)) {
         if s.modified < at && s.modified >= at - Duration::days(30) {
             s.modified = at;
         }
@@ -622,7 +658,7 @@ fn gen_results(world: &World, data: &EvData) -> Vec<ScoreResult> {
 
 fn gen_feedback(world: &World, data: &EvData) -> Vec<Feedback> {
     let mut out = Vec::new();
-    for c in data.calls.iter().filter(|c| c.deleted_at.is_none()) {
+    for c in data.calls.iter().filter(|c| c.deleted_at.is_none() && c.appeared.is_none()) {
         let call = &world.calls[c.call];
         let mut r = Rng::derive(world.seed, S_EV_FEEDBACK, c.call as u64);
         for cm in call.comments.iter().filter(|cm| has_ev(world, cm.author)) {
@@ -667,7 +703,7 @@ fn gen_feedback(world: &World, data: &EvData) -> Vec<Feedback> {
 
 fn gen_shares(world: &World, data: &EvData) -> Vec<Share> {
     let mut out = Vec::new();
-    for c in data.calls.iter().filter(|c| c.deleted_at.is_none()) {
+    for c in data.calls.iter().filter(|c| c.deleted_at.is_none() && c.appeared.is_none()) {
         let call = &world.calls[c.call];
         let mut r = Rng::derive(world.seed, S_EV_SHARE, c.call as u64);
         if !r.chance(0.1) {
@@ -735,7 +771,7 @@ fn gen_plans(world: &World, data: &EvData) -> (Vec<Plan>, Vec<Meeting>) {
             let host_calls: Vec<usize> = world
                 .calls
                 .iter()
-                .filter(|c| c.host == p.index && data.is_live_call(c.index))
+                .filter(|c| c.host == p.index && data.is_live_call(c.index) && !world.is_live(c.index))
                 .map(|c| c.index)
                 .collect();
             for slot in 0..planned_meetings {

@@ -88,6 +88,26 @@ pub struct SlConversation {
     pub person: Option<usize>,
     /// Whether a transcription exists.
     pub transcribed: bool,
+    /// A live call: when its transcription appears (and `updated_at`, which until then
+    /// equals `created_at`, moves there); see [`SlConversation::as_of`].
+    pub transcript_ready: Option<DateTime<Utc>>,
+}
+
+impl SlConversation {
+    /// The record as Salesloft shows it at `now`: a live call's conversation has no
+    /// transcription and `updated_at == created_at` until its transcript is ready.
+    pub fn as_of(&self, now: DateTime<Utc>) -> SlConversation {
+        match self.transcript_ready {
+            Some(t) if now < t => SlConversation { transcribed: false, updated_at: self.created_at, ..self.clone() },
+            _ => self.clone(),
+        }
+    }
+
+    /// The transcription's `created_at`/`updated_at`: when a live call's transcript
+    /// became ready, else the conversation's `created_at`.
+    pub fn transcription_time(&self) -> DateTime<Utc> {
+        self.transcript_ready.unwrap_or(self.created_at)
+    }
 }
 
 /// One sentence of a transcription.
@@ -209,6 +229,15 @@ fn next_batch(world: &World, t: DateTime<Utc>) -> DateTime<Utc> {
         + Duration::microseconds(123_457)
 }
 
+fn native_platform(system: CallSystem) -> &'static str {
+    match system {
+        CallSystem::Zoom => "zoom",
+        CallSystem::GoogleMeet => "google_meet",
+        CallSystem::Teams => "ms_teams",
+        CallSystem::Dialer => "salesloft",
+    }
+}
+
 fn gen_conversations(world: &World) -> Vec<SlConversation> {
     let seed = world.seed;
     world
@@ -222,12 +251,7 @@ fn gen_conversations(world: &World) -> Vec<SlConversation> {
             let platform = if is_api {
                 if r.chance(0.5) { "external_audio" } else { "manual_upload" }
             } else {
-                match c.system {
-                    CallSystem::Zoom => "zoom",
-                    CallSystem::GoogleMeet => "google_meet",
-                    CallSystem::Teams => "ms_teams",
-                    CallSystem::Dialer => "salesloft",
-                }
+                native_platform(c.system)
             };
             let media_type = match c.media {
                 super::world::Media::Video => "video",
@@ -258,6 +282,22 @@ fn gen_conversations(world: &World) -> Vec<SlConversation> {
                 Speaker::Contact(k) => Some(k),
                 _ => None,
             });
+            let transcribed = !r.chance(0.04);
+            // A live call: created when it ends, transcribed (and updated) every/2 later.
+            let live = world.is_live(c.index);
+            let (is_api, platform, created_at, updated_at, transcribed, transcript_ready) = if live {
+                let ready = world.transcript_ready_at(c.index);
+                (
+                    false,
+                    if is_api { native_platform(c.system) } else { platform },
+                    world.visible_at(c.index),
+                    ready,
+                    true,
+                    Some(ready),
+                )
+            } else {
+                (is_api, platform, created_at, updated_at, transcribed, None)
+            };
             SlConversation {
                 call: c.index,
                 owner: c.host,
@@ -272,7 +312,8 @@ fn gen_conversations(world: &World) -> Vec<SlConversation> {
                 call_data_record: (c.system == CallSystem::Dialer).then(|| format!("{}", 880_000 + c.index)),
                 account: c.company,
                 person,
-                transcribed: !r.chance(0.04),
+                transcribed,
+                transcript_ready,
             }
         })
         .collect()

@@ -27,6 +27,7 @@ pub fn secured_settings(dir: &tempfile::TempDir) -> Settings {
         people: TEST_PEOPLE,
         calls: TEST_CALLS,
         providers: vec![ProviderKind::Gong, ProviderKind::ExecVision],
+        ..SandboxConfig::default()
     });
     let secret = dir.path().join("jwt-secret");
     std::fs::write(&secret, format!("{JWT_SECRET}\n")).unwrap();

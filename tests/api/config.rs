@@ -156,3 +156,35 @@ fn the_deploy_example_config_is_valid() {
     let settings = convograph::config::Settings::load(Some(path)).expect("the example loads");
     assert!(!settings.auth.api_keys.is_empty() && settings.auth.jwt.is_some());
 }
+
+#[tokio::test]
+async fn live_calls_are_on_in_the_embedded_config_and_opt_in_in_a_file() {
+    use convograph::config::{SandboxConfig, Settings};
+    use std::time::Duration;
+
+    let embedded = Settings::load(None).expect("the embedded config loads");
+    let sandbox = embedded.sandbox.expect("the sandbox is on");
+    assert_eq!((sandbox.live_every, sandbox.live_calls), (Duration::from_secs(30), 2880));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("convograph.yaml");
+    std::fs::write(&path, "auth:\n  open: true\nsandbox:\n  calls: 50\n").unwrap();
+    let off = Settings::load(Some(&path)).expect("loads");
+    assert_eq!(off.sandbox.as_ref().map(|s| s.live_every), Some(Duration::ZERO));
+    std::fs::write(&path, "auth:\n  open: true\nsandbox:\n  calls: 50\n  live_every: 45s\n  live_calls: 7\n").unwrap();
+    let mut on = Settings::load(Some(&path)).expect("loads");
+    let cfg = on.sandbox.clone().unwrap();
+    assert_eq!((cfg.live_every, cfg.live_calls), (Duration::from_secs(45), 7));
+    assert_eq!(cfg.providers, SandboxConfig::default().providers);
+
+    // The server's sandbox generates them: seven live calls after the fifty others,
+    // the first ending 45 s after start.
+    on.server.listen = "127.0.0.1:0".parse().unwrap();
+    let before = chrono::Utc::now();
+    let app = convograph::startup::Application::build(on).await.expect("builds");
+    let world = app.sandbox().expect("sandbox").world();
+    assert_eq!(world.live_calls(), (50..57).collect::<Vec<_>>());
+    let first = world.visible_at(50);
+    assert!(first > before && first <= chrono::Utc::now() + chrono::Duration::seconds(45), "{first}");
+    assert!(!world.is_visible(50, world.now()));
+}

@@ -46,6 +46,7 @@ pub fn test_settings() -> Settings {
             people: TEST_PEOPLE,
             calls: TEST_CALLS,
             providers: vec![ProviderKind::Gong],
+            ..SandboxConfig::default()
         }),
         ..Settings::default()
     };

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::render::{self, CallOpts};
 use super::{AppState, EvError, ids};
-use crate::sandbox::world_ev::CallState;
+use crate::sandbox::world_ev::{CallState, EvCall};
 
 type EvResult = Result<Json<Value>, EvError>;
 
@@ -146,15 +146,17 @@ pub(super) async fn calls(State(st): State<AppState>, Query(p): Query<Params>) -
         templates: bool_param(&p, "render_templates")?,
     };
     let req = page_req(&p, if opts.templates { SMALL_MAX_LIMIT } else { MAX_LIMIT }, true)?;
-    let data = &st.shared.data;
-    let items = data
+    let now = st.world.now();
+    let items = st
+        .shared
+        .data
         .calls
         .iter()
-        .filter(|c| st.shared.is_live(c.call))
+        .filter_map(|c| st.call_at(c.call, now))
         .map(|c| (c.modified, ids::call_id(c.call), c))
         .collect();
     let page = select(items, &req, st.settings.repeat_last_id);
-    array(page.into_iter().map(|c| render::call(&st.world, c, opts)).collect())
+    array(page.iter().map(|c| render::call(&st.world, c, opts)).collect())
 }
 
 pub(super) async fn calls_deleted(State(st): State<AppState>, Query(p): Query<Params>) -> EvResult {
@@ -176,11 +178,13 @@ pub(super) async fn calls_search(State(st): State<AppState>, Query(p): Query<Par
             p.len()
         )));
     };
-    let data = &st.shared.data;
-    let mut hits: Vec<(DateTime<Utc>, String)> = data
+    let now = st.world.now();
+    let mut hits: Vec<(DateTime<Utc>, String)> = st
+        .shared
+        .data
         .calls
         .iter()
-        .filter(|c| st.shared.is_live(c.call))
+        .filter_map(|c| st.call_at(c.call, now))
         .filter(|c| render::search_value(&st.world, c, field).is_some_and(|v| v == *value))
         .map(|c| (c.modified, ids::call_id(c.call)))
         .collect();
@@ -188,23 +192,24 @@ pub(super) async fn calls_search(State(st): State<AppState>, Query(p): Query<Par
     array(hits.into_iter().take(SEARCH_MAX).map(|(_, id)| Value::String(id)).collect())
 }
 
-fn live_call(st: &AppState, id: &str) -> Result<usize, EvError> {
+/// The call with ExecVision id `id` as it stands now (404 when unknown, deleted or
+/// not there yet).
+fn live_call(st: &AppState, id: &str) -> Result<EvCall, EvError> {
     ids::call_index(id)
-        .filter(|&j| st.shared.is_live(j))
+        .and_then(|j| st.call_at(j, st.world.now()))
         .ok_or_else(|| EvError::not_found(format!("Call not found: {id}")))
 }
 
 pub(super) async fn get_call(State(st): State<AppState>, Path(id): Path<String>) -> EvResult {
-    let j = live_call(&st, &id)?;
-    let ev = st.shared.data.call(j).expect("live call is recorded");
-    Ok(Json(render::call(&st.world, ev, CallOpts::ALL)))
+    let ev = live_call(&st, &id)?;
+    Ok(Json(render::call(&st.world, &ev, CallOpts::ALL)))
 }
 
 pub(super) async fn delete_call(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, EvError> {
     if !st.settings.delete_enabled {
         return Err(EvError::new(StatusCode::FORBIDDEN, "Deleting calls is not enabled for this token"));
     }
-    let j = live_call(&st, &id)?;
+    let j = live_call(&st, &id)?.call;
     st.shared.api_deleted.lock().expect("deleted lock").insert(j, st.shared.clock.now());
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -227,23 +232,24 @@ pub(super) async fn call_topics(State(st): State<AppState>, Query(p): Query<Para
             _ => return Err(EvError::bad_request("window_length and minimum_matches must be given together")),
         };
     let data = &st.shared.data;
+    let now = st.world.now();
     let items = data
         .calls
         .iter()
-        .filter(|c| c.state == CallState::Complete && st.shared.is_live(c.call))
+        .filter_map(|c| st.call_at(c.call, now))
+        .filter(|c| c.state == CallState::Complete)
         .map(|c| (c.modified, ids::call_id(c.call), c))
         .collect();
     let page = select(items, &req, st.settings.repeat_last_id);
-    array(page.into_iter().map(|c| render::call_topics(&st.world, data, c, window)).collect())
+    array(page.iter().map(|c| render::call_topics(&st.world, data, c, window)).collect())
 }
 
 pub(super) async fn transcript(State(st): State<AppState>, Path(id): Path<String>) -> EvResult {
-    let j = live_call(&st, &id)?;
-    let ev = st.shared.data.call(j).expect("live call is recorded");
+    let ev = live_call(&st, &id)?;
     if ev.state != CallState::Complete {
         return Err(EvError::not_found(format!("No transcript for call {id}")));
     }
-    Ok(Json(render::simple_transcript(&st.world, &st.world.calls[j])))
+    Ok(Json(render::simple_transcript(&st.world, &st.world.calls[ev.call])))
 }
 
 // ---------------------------------------------------------------- activity (since + limit)
@@ -265,7 +271,13 @@ pub(super) async fn listens(State(st): State<AppState>, Query(p): Query<Params>)
 pub(super) async fn scores(State(st): State<AppState>, Query(p): Query<Params>) -> EvResult {
     let req = page_req(&p, MAX_LIMIT, false)?;
     let data = &st.shared.data;
-    let items = data.results.iter().map(|r| (r.modified, ids::result_id(r.answered), r)).collect();
+    let (world, now) = (&st.world, st.world.now());
+    let items = data
+        .results
+        .iter()
+        .filter(|r| world.is_answered_visible(&world.answered_scorecards[r.answered], now))
+        .map(|r| (r.modified, ids::result_id(r.answered), r))
+        .collect();
     array(select(items, &req, false).into_iter().flat_map(|r| render::score_rows(&st.world, data, r)).collect())
 }
 

@@ -45,6 +45,11 @@
 //!   value rendered as text and lowercased equals the given value exactly (so an
 //!   uppercase value matches nothing); unknown fields match nothing; at most 1000 ids,
 //!   in (modified, id) order; no paging.
+//! - **Live calls** ([`crate::sandbox::LiveCalls`]) exist from the moment they end
+//!   (by [`World::now`]); until their transcript is ready they are `PROCESSING` (no
+//!   transcript, summary or topic matches; `transcript/{id}` 404) with `modified` = the
+//!   moment they appeared, then `COMPLETE` with `modified` = the moment the transcript
+//!   became ready. Their scores appear (with `modified` = review time) once reviewed.
 //! - **Listens** are computed nightly: only listens whose nightly `modified` time has
 //!   passed on the simulator clock are visible.
 //! - Field-level choices: `Listen` carries `modified` (the seed's example has it, its
@@ -80,7 +85,7 @@ use serde_json::json;
 
 use super::common::{SimCounters, SimHandle};
 use super::world::World;
-use super::world_ev::EvData;
+use super::world_ev::{EvCall, EvData};
 
 mod handlers;
 pub mod ids;
@@ -168,6 +173,18 @@ pub(crate) struct Inner {
     settings: ExecVisionSimSettings,
     counters: SimCounters,
     shared: Arc<ExecVisionShared>,
+}
+
+impl Inner {
+    /// ExecVision's record of world call `call` as it stands at `now`: recorded, not
+    /// deleted, and (a live call) already ended, with its state and `modified` as of
+    /// `now` ([`crate::sandbox::world_ev::EvCall::as_of`]).
+    fn call_at(&self, call: usize, now: DateTime<Utc>) -> Option<EvCall> {
+        if !self.shared.is_live(call) || !self.world.is_visible(call, now) {
+            return None;
+        }
+        self.shared.data.call(call).map(|c| c.as_of(now))
+    }
 }
 
 pub(crate) type AppState = Arc<Inner>;

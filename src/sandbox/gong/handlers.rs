@@ -183,17 +183,19 @@ pub(super) async fn list_calls(State(st): State<AppState>, Query(q): Query<HashM
     let from = parse_datetime("fromDateTime", q.get("fromDateTime").map(String::as_str))?;
     let to = parse_datetime("toDateTime", q.get("toDateTime").map(String::as_str))?;
     let world = &st.world;
+    let now = world.now();
     let calls: Vec<Value> = if check_workspace(q.get("workspaceId").map(String::as_str)) {
         // Web conferences are filtered by their scheduled time, others by actual start.
-        world
+        let mut calls: Vec<&Call> = world
             .calls
             .iter()
             .filter(|c| {
                 let t = if c.system.is_web_conference() { c.scheduled } else { c.started };
-                in_window(t, from, to)
+                in_window(t, from, to) && world.is_visible(c.index, now)
             })
-            .map(|c| render::call_basic(world, c))
-            .collect()
+            .collect();
+        calls.sort_by_key(|c| (c.started, c.index));
+        calls.into_iter().map(|c| render::call_basic(world, c)).collect()
     } else {
         Vec::new()
     };
@@ -214,7 +216,7 @@ pub(super) async fn list_calls(State(st): State<AppState>, Query(q): Query<HashM
 
 pub(super) async fn get_call(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let world = &st.world;
-    match ids::call_index(&id).and_then(|j| world.calls.get(j)) {
+    match ids::call_index(&id).filter(|&j| world.is_visible(j, world.now())).and_then(|j| world.calls.get(j)) {
         Some(c) => ok(json!({ "requestId": request_id(), "call": render::call_basic(world, c) })),
         None => Err(ApiError::not_found(format!("Call ID was not found: {id}"))),
     }
@@ -230,7 +232,7 @@ struct CallsFilter {
     primary_user_ids: Option<Vec<IdValue>>,
 }
 
-/// Calls matching an extensive/transcript filter, by start time then id.
+/// Calls matching an extensive/transcript filter that exist now, by start time then id.
 fn select_calls<'w>(world: &'w World, f: &CallsFilter) -> Result<Vec<&'w Call>, ApiError> {
     let from = parse_datetime("fromDateTime", f.from_date_time.as_deref())?;
     let to = parse_datetime("toDateTime", f.to_date_time.as_deref())?;
@@ -250,10 +252,12 @@ fn select_calls<'w>(world: &'w World, f: &CallsFilter) -> Result<Vec<&'w Call>, 
         }
         None => world.calls.iter().collect(),
     };
-    calls.retain(|c| in_window(c.started, from, to));
+    let now = world.now();
+    calls.retain(|c| in_window(c.started, from, to) && world.is_visible(c.index, now));
     if let Some(h) = &hosts {
         calls.retain(|c| h.contains(&c.host));
     }
+    calls.sort_by_key(|c| (c.started, c.index));
     Ok(calls)
 }
 
@@ -304,7 +308,10 @@ pub(super) async fn transcripts(State(st): State<AppState>, body: Bytes) -> ApiR
     // `primaryUserIds` is not part of this endpoint's filter (unknown fields are ignored).
     let f = CallsFilter { primary_user_ids: None, ..f };
     let world = &st.world;
-    let calls = select_calls(world, &f)?;
+    let mut calls = select_calls(world, &f)?;
+    // A live call's transcript is absent until it is ready.
+    let now = world.now();
+    calls.retain(|c| world.is_transcript_ready(c.index, now));
     if calls.is_empty() {
         return Err(ApiError::not_found(NO_CALLS));
     }
@@ -562,9 +569,11 @@ pub(super) async fn answered_scorecards(State(st): State<AppState>, body: Bytes)
         scorecard_ids = Some(v);
     }
     let world = &st.world;
+    let now = world.now();
     let items: Vec<Value> = world
         .answered_scorecards
         .iter()
+        .filter(|a| world.is_answered_visible(a, now))
         .filter(|a| in_days(world.local_date(world.calls[a.call].started), call_from, call_to))
         .filter(|a| in_days(world.local_date(a.review_time), review_from, review_to))
         .filter(|a| reviewed.as_ref().is_none_or(|r| r.contains(&a.reviewed)))

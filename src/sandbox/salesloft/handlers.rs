@@ -345,10 +345,7 @@ pub(super) async fn conversations(State(st): State<AppState>, headers: HeaderMap
         &p,
         &[("created_at", SortKey::Created), ("updated_at", SortKey::Updated), ("duration", SortKey::Duration)],
     )?;
-    let mut matched: Vec<(String, &SlConversation)> = st
-        .data
-        .conversations
-        .iter()
+    let mut matched: Vec<(String, SlConversation)> = visible_conversations(&st)
         .filter(|c| filter.matches(&st, c))
         .map(|c| (ids::conversation_id(c.call), c))
         .collect();
@@ -362,17 +359,30 @@ pub(super) async fn conversations(State(st): State<AppState>, headers: HeaderMap
         if desc { ordered.reverse() } else { ordered }
     });
     let base = base(&headers);
-    let items = matched.into_iter().map(|(_, c)| conversation_json(&st, &base, c)).collect();
+    let items = matched.iter().map(|(_, c)| conversation_json(&st, &base, c)).collect();
     Ok(Json(page_of(items, &paging, Value::Object(filtering), sorting)))
 }
 
-fn find_conversation<'a>(st: &'a AppState, id: &str) -> Result<&'a SlConversation, SlError> {
-    ids::call_index(id).and_then(|call| st.data.conversation(call)).ok_or_else(|| SlError::not_found("Conversation"))
+/// Every conversation that exists now, as it stands now (live calls appear when they
+/// end and get their transcription later; see [`SlConversation::as_of`]).
+fn visible_conversations(st: &AppState) -> impl Iterator<Item = SlConversation> + '_ {
+    let now = st.world.now();
+    st.data.conversations.iter().filter(move |c| st.world.is_visible(c.call, now)).map(move |c| c.as_of(now))
+}
+
+/// The conversation of world call `call` as it stands now, when it exists.
+fn conversation_now(st: &AppState, call: usize) -> Option<SlConversation> {
+    let now = st.world.now();
+    st.data.conversation(call).filter(|c| st.world.is_visible(c.call, now)).map(|c| c.as_of(now))
+}
+
+fn find_conversation(st: &AppState, id: &str) -> Result<SlConversation, SlError> {
+    ids::call_index(id).and_then(|call| conversation_now(st, call)).ok_or_else(|| SlError::not_found("Conversation"))
 }
 
 pub(super) async fn conversation(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> SlResult {
     let c = find_conversation(&st, &id)?;
-    Ok(Json(json!({ "data": conversation_json(&st, &base(&headers), c) })))
+    Ok(Json(json!({ "data": conversation_json(&st, &base(&headers), &c) })))
 }
 
 pub(super) async fn recording(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> SlResult {
@@ -392,26 +402,69 @@ pub(super) async fn recording(State(st): State<AppState>, headers: HeaderMap, Pa
 
 // ---------------------------------------------------------------- transcriptions
 
-fn find_transcribed<'a>(st: &'a AppState, id: &str) -> Result<&'a SlConversation, SlError> {
+fn find_transcribed(st: &AppState, id: &str) -> Result<SlConversation, SlError> {
     ids::call_of_transcription(id)
-        .and_then(|call| st.data.conversation(call))
+        .and_then(|call| conversation_now(st, call))
         .filter(|c| c.transcribed)
         .ok_or_else(|| SlError::not_found("Transcription"))
 }
 
-pub(super) async fn transcription(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> SlResult {
-    let c = find_transcribed(&st, &id)?;
-    let base = base(&headers);
+fn transcription_json(base: &str, c: &SlConversation) -> Value {
     let (cid, tid) = (ids::conversation_id(c.call), ids::transcription_id(c.call));
-    Ok(Json(json!({ "data": {
+    let at = ts(c.transcription_time());
+    json!({
         "id": tid,
         "language_code": c.language_code,
-        "created_at": ts(c.created_at),
-        "updated_at": ts(c.created_at),
-        "conversation": reference(&base, cid.clone(), format!("/v2/conversations/{cid}")),
-        "transcription_sentences": reference(&base, tid.clone(), format!("/v2/transcriptions/{tid}/sentences")),
-        "transcription_artifact": reference(&base, ids::artifact_id(c.call), format!("/v2/transcriptions/{tid}/artifact")),
-    } })))
+        "created_at": at,
+        "updated_at": at,
+        "conversation": reference(base, cid.clone(), format!("/v2/conversations/{cid}")),
+        "transcription_sentences": reference(base, tid.clone(), format!("/v2/transcriptions/{tid}/sentences")),
+        "transcription_artifact": reference(base, ids::artifact_id(c.call), format!("/v2/transcriptions/{tid}/artifact")),
+    })
+}
+
+pub(super) async fn transcription(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> SlResult {
+    let c = find_transcribed(&st, &id)?;
+    Ok(Json(json!({ "data": transcription_json(&base(&headers), &c) })))
+}
+
+/// `GET /v2/transcriptions`: filters `created_at[...]`, `updated_at[...]`,
+/// `language_code`, `ids` (transcription ids); `sort_by` `created_at` (default) |
+/// `updated_at`, ties by id.
+pub(super) async fn transcriptions(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<Params>,
+) -> SlResult {
+    let paging = paging(&p)?;
+    let mut filtering = Map::new();
+    let time = "an ISO-8601 timestamp";
+    let created = bounds(&p, "created_at", parse_time, time, &mut filtering)?;
+    let updated = bounds(&p, "updated_at", parse_time, time, &mut filtering)?;
+    let language = one_of(&p, "language_code", &LANGUAGE_CODES, &mut filtering)?;
+    let wanted = list_param(&p, "ids");
+    if let Some(v) = &wanted {
+        filtering.insert("ids".into(), json!(v));
+    }
+    let (_, desc, sorting) = sorting(&p, &[("created_at", SortKey::Created), ("updated_at", SortKey::Updated)])?;
+    // A transcription is never modified after it is created: both keys sort alike.
+    let mut matched: Vec<(DateTime<Utc>, String, SlConversation)> = visible_conversations(&st)
+        .filter(|c| c.transcribed)
+        .map(|c| (c.transcription_time(), ids::transcription_id(c.call), c))
+        .filter(|(t, id, c)| {
+            created.contains(t)
+                && updated.contains(t)
+                && language.as_ref().is_none_or(|l| *l == c.language_code)
+                && in_list(&wanted, Some(id.clone()))
+        })
+        .collect();
+    matched.sort_by(|a, b| {
+        let ordered = (a.0, &a.1).cmp(&(b.0, &b.1));
+        if desc { ordered.reverse() } else { ordered }
+    });
+    let base = base(&headers);
+    let items = matched.iter().map(|(_, _, c)| transcription_json(&base, c)).collect();
+    Ok(Json(page_of(items, &paging, Value::Object(filtering), sorting)))
 }
 
 pub(super) async fn artifact(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> SlResult {
@@ -424,8 +477,8 @@ pub(super) async fn artifact(State(st): State<AppState>, headers: HeaderMap, Pat
         "url": format!("https://media.salesloft-sandbox.invalid/transcripts/{aid}.json?X-Amz-Expires=28800&X-Amz-Signature=sandbox"),
         "content_type": "application/json",
         "language_code": c.language_code,
-        "created_at": ts(c.created_at),
-        "updated_at": ts(c.created_at),
+        "created_at": ts(c.transcription_time()),
+        "updated_at": ts(c.transcription_time()),
         "conversation": reference(&base, cid.clone(), format!("/v2/conversations/{cid}")),
     } })))
 }

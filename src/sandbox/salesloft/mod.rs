@@ -43,6 +43,13 @@
 //!   ordered by `order_number` (1-based), `start_time`/`end_time` are seconds
 //!   (*choice*: the unit is not documented). About 4% of conversations have no
 //!   transcription (`transcription*` references null, 404 on its routes).
+//! - **Transcriptions** `GET /v2/transcriptions`: the list envelope; filters
+//!   `created_at[...]`, `updated_at[...]` (a transcription's two times are equal),
+//!   `language_code`, `ids`; `sort_by` `created_at` (default) | `updated_at`.
+//! - **Live calls** ([`crate::sandbox::LiveCalls`]): a conversation exists from the
+//!   moment its call ends (`created_at` = that instant; 404 and absent from lists
+//!   before); its transcription appears `every/2` later, when `updated_at` moves to
+//!   that instant and the transcription's `created_at`/`updated_at` are that instant.
 //! - Timestamps are UTC with microseconds (`2026-01-05T15:04:05.123456Z`);
 //!   `duration` is milliseconds with a fraction; `started_recording_at` is epoch ms.
 //! - Unknown routes → 404, wrong method → 405.
@@ -197,6 +204,7 @@ pub(crate) fn router(
         .route("/v2/conversations", get(handlers::conversations))
         .route("/v2/conversations/{id}", get(handlers::conversation))
         .route("/v2/conversations/{id}/recording", get(handlers::recording))
+        .route("/v2/transcriptions", get(handlers::transcriptions))
         .route("/v2/transcriptions/{id}", get(handlers::transcription))
         .route("/v2/transcriptions/{id}/sentences", get(handlers::sentences))
         .route("/v2/transcriptions/{id}/artifact", get(handlers::artifact))
