@@ -4,6 +4,7 @@
 
 mod graphiql;
 mod graphql;
+mod incremental;
 mod response_cache;
 
 pub use response_cache::ResponseCache;
