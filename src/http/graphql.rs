@@ -35,7 +35,7 @@ use axum::{
 };
 
 use super::{
-    API_KEY_HEADER, HttpState, graphiql,
+    API_KEY_HEADER, HttpState, graphiql, incremental,
     response_cache::{self, Stored},
 };
 use crate::{
@@ -149,7 +149,7 @@ pub(super) async fn post_handler(State(state): State<Arc<HttpState>>, headers: H
     let raw_key = if wants_ftv1(&headers) || wants_debug(&headers) {
         None
     } else {
-        state.responses.raw_key(&principal.cache_partition(), media.as_str(), &bytes)
+        state.responses.raw_key(&principal.cache_partition(), cache_media(&headers, media), &bytes)
     };
     if let Some(key) = &raw_key
         && let Some(stored) = state.responses.get_local(key).await
@@ -172,6 +172,16 @@ pub(super) async fn post_handler(State(state): State<Arc<HttpState>>, headers: H
         return request_error(media, StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "the request has no `query`");
     }
     execute(&state, &headers, media, principal, batch, raw_key).await
+}
+
+/// The media part of a response-cache key: a client that accepts `multipart/mixed`
+/// gets its own entries (a deferred operation answers it in parts, never cached).
+fn cache_media(headers: &HeaderMap, media: MediaType) -> &'static str {
+    match (incremental::accepts_multipart(headers), media) {
+        (false, m) => m.as_str(),
+        (true, MediaType::GraphqlResponseJson) => "multipart/mixed+application/graphql-response+json",
+        (true, MediaType::Json) => "multipart/mixed+application/json",
+    }
 }
 
 /// A request with neither a query nor a persisted-query hash (say a misspelt `query`
@@ -265,7 +275,7 @@ fn wants_debug(headers: &HeaderMap) -> bool {
 const RESPONSE_CACHE_HEADER: &str = "x-convograph-response-cache";
 
 async fn execute(
-    state: &HttpState,
+    state: &Arc<HttpState>,
     headers: &HeaderMap,
     media: MediaType,
     principal: Arc<Principal>,
@@ -286,10 +296,45 @@ async fn execute(
     // Requests for a trace or a cost report describe an execution: never cached.
     let key = match requests.as_slice() {
         [one] if !batched && !trace && !debug => {
-            raw_key.or_else(|| state.responses.key(&principal.cache_partition(), media.as_str(), one))
+            raw_key.or_else(|| state.responses.key(&principal.cache_partition(), cache_media(headers, media), one))
         }
         _ => None,
     };
+    // A client that takes `multipart/mixed`: its operation is admitted first, to
+    // learn whether it defers anything (then it is answered in parts, uncached).
+    if !batched
+        && !trace
+        && incremental::accepts_multipart(headers)
+        && let Some(r) = requests.pop()
+    {
+        let started = Instant::now();
+        let (operation, slot) = admit(state, &principal, r, false, false).await;
+        let slot = match slot {
+            Ok(mut admitted) => match admitted.split.take() {
+                Some(split) => {
+                    let error = |r: &async_graphql::Response| {
+                        let status = if media == MediaType::GraphqlResponseJson && is_request_error(r) {
+                            StatusCode::BAD_REQUEST
+                        } else {
+                            StatusCode::OK
+                        };
+                        let mut out = (status, response_json(r).to_string()).into_response();
+                        out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
+                        out
+                    };
+                    return incremental::respond(state, error, principal, operation, admitted, split, debug).await;
+                }
+                None => Ok(admitted),
+            },
+            Err(refused) => Err(refused),
+        };
+        let run = finish(state, media, &principal, false, vec![operation], vec![slot], debug, started);
+        let Some(key) = key else {
+            return respond(&run.await);
+        };
+        let (stored, hit) = state.responses.get_or_run(key, run).await;
+        return answer(state, &stored, hit, started);
+    }
     let Some(key) = key else {
         return respond(&run(state, media, &principal, batched, requests, trace, debug).await);
     };
@@ -314,6 +359,123 @@ fn answer(state: &HttpState, stored: &Stored, hit: bool, started: Instant) -> Re
     out
 }
 
+/// An operation that passed the request guard, ready to run.
+pub(super) struct Admitted {
+    pub(super) request: async_graphql::Request,
+    pub(super) account: Arc<RequestAccount>,
+    /// What `@defer` asks of the document (the request now runs without it).
+    pub(super) split: Option<incremental::Split>,
+}
+
+/// Passes one operation through the request guard (persisted queries, parse,
+/// limits, `@defer`) and gives it its request data; returns its metrics label and
+/// the admitted operation, or the response refusing it.
+async fn admit(
+    state: &HttpState,
+    principal: &Arc<Principal>,
+    mut r: async_graphql::Request,
+    trace: bool,
+    batched: bool,
+) -> (String, Result<Admitted, async_graphql::Response>) {
+    let mut name = None;
+    state.guard.recall(&r).await;
+    let checked = state.guard.check(&mut r, &mut name).and_then(|()| split_deferred(&mut r, batched));
+    let operation = state.metrics.operation_label(name.as_deref());
+    let slot = match checked {
+        Ok(split) => {
+            let account = prepare(state, principal, &mut r, trace);
+            Ok(Admitted { request: r, account, split })
+        }
+        Err(e) => Err(async_graphql::Response::from_errors(vec![e])),
+    };
+    (operation, slot)
+}
+
+/// Takes `@defer` out of the request's document; returns what it asked for.
+fn split_deferred(
+    r: &mut async_graphql::Request,
+    batched: bool,
+) -> async_graphql::ServerResult<Option<incremental::Split>> {
+    if !incremental::may_defer(&r.query) {
+        return Ok(None);
+    }
+    let (operation_name, variables) = (r.operation_name.clone(), r.variables.clone());
+    let split = incremental::split(r.parsed_query()?, operation_name.as_deref(), &variables, batched)?;
+    Ok(split.map(|(full, split)| {
+        r.set_parsed_query(full);
+        split
+    }))
+}
+
+/// Puts the caller, fresh loaders and (when asked) the trace switch in the request;
+/// returns its cost account.
+pub(super) fn prepare(
+    state: &HttpState,
+    principal: &Arc<Principal>,
+    r: &mut async_graphql::Request,
+    trace: bool,
+) -> Arc<RequestAccount> {
+    let account = RequestAccount::with_limits(state.options.limits.upstream());
+    r.data.insert(principal.clone());
+    r.data.insert(Arc::new(Loaders::new(&state.registry, Some(account.clone()))));
+    if trace {
+        r.data.insert(ftv1::TraceRequested);
+    }
+    account
+}
+
+/// Runs one admitted operation in its cost account; adds the notes as errors and,
+/// when asked, the cost report. Returns the response and how long it may be reused.
+pub(super) async fn run_admitted(
+    state: &HttpState,
+    principal: &Principal,
+    r: async_graphql::Request,
+    account: Arc<RequestAccount>,
+    debug: bool,
+) -> (async_graphql::Response, Option<Duration>) {
+    let mut resp = accounting::scope(account.clone(), state.schema.execute(r)).await;
+    // Errors that came with data (a walk ended early, a record read without a
+    // field), at the fields they concern.
+    if !is_request_error(&resp) {
+        resp.errors.extend(notes::into_errors(&account));
+    }
+    if debug {
+        // The daily quota left on every connection the caller reads.
+        for p in state.registry.iter().filter(|p| principal.may_read(p.connection_id())) {
+            if let Some(left) = p.daily_quota_left() {
+                account.set_daily_quota_left(p.kind(), p.connection_id(), left);
+            }
+        }
+    }
+    if debug && let Ok(summary) = async_graphql::Value::from_json(serde_json::json!(account.summary())) {
+        resp.extensions.insert("convograph".to_owned(), summary);
+    }
+    let max_age = if resp.errors.is_empty() { account.max_age() } else { None };
+    (resp, max_age)
+}
+
+/// Counts and logs an operation that missed its deadline; the error to answer.
+pub(super) fn timeout_error(
+    state: &HttpState,
+    operations: &[String],
+    principal: &Principal,
+    started: Instant,
+) -> async_graphql::ServerError {
+    let limits = &state.options.limits;
+    let status = StatusCode::GATEWAY_TIMEOUT;
+    for op in operations {
+        state.metrics.graphql_request(op, status.as_u16(), started.elapsed(), [ErrorCode::RequestTimeout.as_str()]);
+    }
+    tracing::warn!(
+        operation = %operations.join(","),
+        principal = principal.name(),
+        timeout_ms = limits.request_timeout.as_millis() as u64,
+        "GraphQL request exceeded its deadline."
+    );
+    let message = format!("the request did not complete within {:?}", limits.request_timeout);
+    crate::error::request_error(ErrorCode::RequestTimeout, message)
+}
+
 /// Runs the operations (each through the request guard, with its own loaders and
 /// cost account, all within the request deadline) and renders the answer.
 async fn run(
@@ -326,75 +488,43 @@ async fn run(
     debug: bool,
 ) -> Stored {
     let started = Instant::now();
-    let limits = &state.options.limits;
     // Each operation passes the guard (persisted queries, parse, limits) first; only
     // those that do reach the engine.
     let mut operations = Vec::with_capacity(requests.len());
-    let mut slots: Vec<Result<(async_graphql::Request, Arc<RequestAccount>), async_graphql::Response>> = Vec::new();
-    for mut r in requests {
-        let mut name = None;
-        state.guard.recall(&r).await;
-        let checked = state.guard.check(&mut r, &mut name);
-        operations.push(state.metrics.operation_label(name.as_deref()));
-        match checked {
-            Ok(()) => {
-                let account = RequestAccount::with_limits(limits.upstream());
-                r.data.insert(principal.clone());
-                r.data.insert(Arc::new(Loaders::new(&state.registry, Some(account.clone()))));
-                if trace {
-                    r.data.insert(ftv1::TraceRequested);
-                }
-                slots.push(Ok((r, account)));
-            }
-            Err(e) => slots.push(Err(async_graphql::Response::from_errors(vec![e]))),
-        }
+    let mut slots = Vec::with_capacity(requests.len());
+    for r in requests {
+        let (operation, slot) = admit(state, principal, r, trace, batched).await;
+        operations.push(operation);
+        slots.push(slot);
     }
+    finish(state, media, principal, batched, operations, slots, debug, started).await
+}
+
+/// Runs admitted operations (all within the request deadline) and renders the
+/// answer, refusals included.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    state: &HttpState,
+    media: MediaType,
+    principal: &Arc<Principal>,
+    batched: bool,
+    operations: Vec<String>,
+    slots: Vec<Result<Admitted, async_graphql::Response>>,
+    debug: bool,
+    started: Instant,
+) -> Stored {
+    let limits = &state.options.limits;
     let executions = futures::future::join_all(slots.into_iter().map(|slot| async move {
         match slot {
-            Ok((r, account)) => {
-                let mut resp = accounting::scope(account.clone(), state.schema.execute(r)).await;
-                // Errors that came with data (a walk ended early, a record read
-                // without a field), at the fields they concern.
-                if !is_request_error(&resp) {
-                    resp.errors.extend(notes::into_errors(&account));
-                }
-                if debug {
-                    // The daily quota left on every connection the caller reads.
-                    for p in state.registry.iter().filter(|p| principal.may_read(p.connection_id())) {
-                        if let Some(left) = p.daily_quota_left() {
-                            account.set_daily_quota_left(p.kind(), p.connection_id(), left);
-                        }
-                    }
-                }
-                if debug && let Ok(summary) = async_graphql::Value::from_json(serde_json::json!(account.summary())) {
-                    resp.extensions.insert("convograph".to_owned(), summary);
-                }
-                let max_age = if resp.errors.is_empty() { account.max_age() } else { None };
-                (resp, max_age)
-            }
+            Ok(a) => run_admitted(state, principal, a.request, a.account, debug).await,
             Err(refused) => (refused, None),
         }
     }));
     let results = match tokio::time::timeout(limits.request_timeout, executions).await {
         Ok(results) => results,
         Err(_) => {
-            let status = StatusCode::GATEWAY_TIMEOUT;
-            for op in &operations {
-                state.metrics.graphql_request(
-                    op,
-                    status.as_u16(),
-                    started.elapsed(),
-                    [ErrorCode::RequestTimeout.as_str()],
-                );
-            }
-            tracing::warn!(
-                operation = %operations.join(","),
-                principal = principal.name(),
-                timeout_ms = limits.request_timeout.as_millis() as u64,
-                "GraphQL request exceeded its deadline."
-            );
-            let message = format!("the request did not complete within {:?}", limits.request_timeout);
-            return error_answer(media, status, ErrorCode::RequestTimeout, &message);
+            let e = timeout_error(state, &operations, principal, started);
+            return error_answer(media, StatusCode::GATEWAY_TIMEOUT, ErrorCode::RequestTimeout, &e.message);
         }
     };
     let (mut responses, max_ages): (Vec<_>, Vec<_>) = results.into_iter().unzip();
@@ -475,7 +605,7 @@ fn cache_control(stored: &Stored) -> HeaderValue {
 
 /// One response as JSON. A request that never started executing has no `data` entry
 /// at all (GraphQL spec, "Response"), rather than `data: null`.
-fn response_json(r: &async_graphql::Response) -> serde_json::Value {
+pub(super) fn response_json(r: &async_graphql::Response) -> serde_json::Value {
     let mut v = serde_json::to_value(r).unwrap_or_else(
         |_| serde_json::json!({ "errors": [ { "message": "internal", "extensions": { "code": "INTERNAL" } } ] }),
     );
@@ -488,7 +618,7 @@ fn response_json(r: &async_graphql::Response) -> serde_json::Value {
 }
 
 /// Counts and logs each operation of a response.
-fn record(
+pub(super) fn record(
     state: &HttpState,
     principal: &Principal,
     operations: &[String],
@@ -529,7 +659,7 @@ fn record(
 /// Gives validation errors raised by the engine (without a code) the code gateways
 /// and clients know, `GRAPHQL_VALIDATION_FAILED` (parse failures are tagged
 /// `GRAPHQL_PARSE_FAILED` by the request guard).
-fn tag_request_errors(r: &mut async_graphql::Response) {
+pub(super) fn tag_request_errors(r: &mut async_graphql::Response) {
     if !is_request_error(r) {
         return;
     }
@@ -541,7 +671,7 @@ fn tag_request_errors(r: &mut async_graphql::Response) {
     }
 }
 
-fn is_request_error(r: &async_graphql::Response) -> bool {
+pub(super) fn is_request_error(r: &async_graphql::Response) -> bool {
     r.data == async_graphql::Value::Null && !r.errors.is_empty() && r.errors.iter().all(|e| e.path.is_empty())
 }
 

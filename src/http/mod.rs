@@ -4,6 +4,7 @@
 
 mod graphiql;
 mod graphql;
+mod incremental;
 mod live;
 mod response_cache;
 

@@ -1,4 +1,5 @@
-//! Pieces shared by every provider simulator: request counters, fault injection,
+//! Pieces shared by every provider simulator: request counters, fault injection
+//! (failing and held routes included),
 //! a token-bucket rate limiter and a loopback server with graceful shutdown.
 
 use std::collections::HashMap;
@@ -58,6 +59,10 @@ struct CountersInner {
     per_route: Mutex<HashMap<(String, String), u64>>,
     /// The stuck-paging fault: on, and the first answers it repeats.
     stuck_paging: AtomicBool,
+    /// Routes held (their requests wait until released), by (METHOD, route).
+    held: Mutex<HashMap<(String, String), tokio::sync::watch::Sender<bool>>>,
+    /// Routes failing with a status until cleared, by (METHOD, route).
+    failing: Mutex<HashMap<(String, String), u16>>,
     first_pages: Mutex<HashMap<String, FirstPage>>,
 }
 
@@ -129,6 +134,49 @@ impl SimCounters {
         if !on {
             self.inner.first_pages.lock().expect("first pages lock").clear();
         }
+    }
+
+    /// Holds `method` `route` (a path template): its requests are counted on arrival,
+    /// then wait, unanswered, until [`Self::release`]. Lets a test observe what a
+    /// client receives while a provider read is outstanding, without sleeping.
+    pub fn hold(&self, method: &str, route: &str) {
+        let key = (method.to_ascii_uppercase(), route.to_owned());
+        self.inner.held.lock().expect("held lock").insert(key, tokio::sync::watch::Sender::new(true));
+    }
+
+    /// Lets the held requests of `method` `route` (and later ones) through.
+    pub fn release(&self, method: &str, route: &str) {
+        let key = (method.to_ascii_uppercase(), route.to_owned());
+        if let Some(gate) = self.inner.held.lock().expect("held lock").remove(&key) {
+            gate.send_replace(false);
+        }
+    }
+
+    /// Answers every request of `method` `route` with `status` (and the provider's
+    /// error body) from now on (`Some`), or serves them again (`None`).
+    pub fn fail_route(&self, method: &str, route: &str, status: Option<u16>) {
+        let key = (method.to_ascii_uppercase(), route.to_owned());
+        let mut failing = self.inner.failing.lock().expect("failing lock");
+        match status {
+            Some(status) => failing.insert(key, status),
+            None => failing.remove(&key),
+        };
+    }
+
+    /// What a simulator's gate does with a request of `method` `route` before
+    /// serving it: waits while the route is held, then returns the status to answer
+    /// instead (a failing route, down, or an injected failure, which this consumes).
+    pub(crate) async fn injected(&self, method: &str, route: &str) -> Option<u16> {
+        let key = (method.to_ascii_uppercase(), route.to_owned());
+        let gate = self.inner.held.lock().expect("held lock").get(&key).map(|g| g.subscribe());
+        if let Some(mut gate) = gate {
+            // A dropped sender (released) lets the request through as well.
+            let _ = gate.wait_for(|held| !held).await;
+        }
+        if let Some(status) = self.inner.failing.lock().expect("failing lock").get(&key) {
+            return Some(*status);
+        }
+        self.take_injected_failure()
     }
 
     /// Serves `req` through `next`, or with the first answer kept for it while paging

@@ -7,6 +7,7 @@ mod config;
 mod contract;
 mod costs;
 mod coverage;
+mod defer;
 mod deploy;
 mod errors;
 mod execvision;

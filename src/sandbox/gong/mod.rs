@@ -120,7 +120,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
     if !st.settings.latency.is_zero() {
         tokio::time::sleep(st.settings.latency).await;
     }
-    if let Some(status) = st.counters.take_injected_failure() {
+    if let Some(status) = st.counters.injected(method.as_str(), &route).await {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return ApiError::new(status, "Internal server error (injected by the sandbox)").into_response();
     }

@@ -351,11 +351,12 @@ async fn count(State(st): State<AppState>, req: Request, next: Next) -> Response
 
 /// Counting, latency, injected 429s, auth (engine scope, not expired), rate limit.
 async fn engine_gate(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    st.counters.record(req.method().as_str(), &route_of(&req));
+    let route = route_of(&req);
+    st.counters.record(req.method().as_str(), &route);
     if !st.settings.latency.is_zero() {
         tokio::time::sleep(st.settings.latency).await;
     }
-    if let Some(status) = st.counters.take_injected_failure() {
+    if let Some(status) = st.counters.injected(req.method().as_str(), &route).await {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return HubError::new(status, 500, "Injected failure (sandbox)").into_response();
     }
