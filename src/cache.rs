@@ -199,6 +199,17 @@ fn pack_entries(
         .collect()
 }
 
+tokio::task_local! {
+    /// Set while a read must reach the provider (a change poll: a page cached a moment
+    /// ago may not show what changed since).
+    static FRESH: ();
+}
+
+/// Runs `fut` with its lists read from the provider, not the cache (and not cached).
+pub async fn fresh<F: Future>(fut: F) -> F::Output {
+    FRESH.scope((), fut).await
+}
+
 /// The shared provider-result cache.
 #[derive(Clone)]
 pub struct Cache {
@@ -325,7 +336,7 @@ impl Cache {
         F: Future<Output = Result<T, ProviderError>>,
     {
         let ttl = self.ttl(kind);
-        if ttl.is_zero() {
+        if ttl.is_zero() || FRESH.try_with(|_| ()).is_ok() {
             self.looked_up(&key.connection, kind, false, ttl);
             return fetch.await.map(Arc::new);
         }

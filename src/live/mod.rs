@@ -382,7 +382,8 @@ impl Inner {
         };
         self.metrics.live_polled(connection);
         let account = RequestAccount::new();
-        let read = accounting::scope(account.clone(), provider.changes(since, until)).await;
+        // Lists read fresh: a page cached a moment ago may not show what changed since.
+        let read = crate::cache::fresh(accounting::scope(account.clone(), provider.changes(since, until))).await;
         let changes = match read {
             Ok(c) => c,
             Err(e) if matches!(e.kind, ProviderErrorKind::Unsupported(_)) => return Err(PollError::Unsupported),
