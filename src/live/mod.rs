@@ -370,8 +370,11 @@ impl Inner {
         let connection = provider.connection_id();
         let until = Utc::now();
         let lookback = chrono::Duration::from_std(self.settings.lookback).unwrap_or(chrono::Duration::hours(2));
+        // A lead lapses 3 intervals after its last poll; a mark younger than twice that
+        // is another poller's that just stopped (a failover), not a connection nobody
+        // watched.
         let fresh =
-            chrono::Duration::from_std(self.settings.poll_interval * 3).unwrap_or(chrono::Duration::seconds(45));
+            chrono::Duration::from_std(self.settings.poll_interval * 6).unwrap_or(chrono::Duration::seconds(90));
         let mark = self.marks.high_water(connection).await;
         // Resume from the mark when this poller already polled, or another one did
         // moments ago (a lead that moved); else start afresh: what is there now is

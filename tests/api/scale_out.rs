@@ -443,5 +443,23 @@ async fn subscribers_on_three_replicas_share_one_poller_and_get_each_call_once()
     );
     assert!(polls <= one_poller, "{polls} polls in {elapsed:?}: more than one poller");
     assert!(extensive as f64 <= polls, "{extensive} list requests for {polls} polls");
+
+    // Two replicas go away (the leader among them or not): the last one's subscriber
+    // goes on hearing of every call once, in order, from the shared mark, after at
+    // most the lead's lifetime (3 intervals).
+    let mut replicas = replicas;
+    let survivor = replicas.pop().unwrap();
+    drop(replicas);
+    let mut sub = subs.pop().unwrap();
+    drop(subs);
+    let mut ids = seen.pop().unwrap();
+    while ids.len() < 6 {
+        let event = sub.next(Duration::from_secs(20)).await.expect("an event after the failover");
+        assert!(event.get("errors").is_none(), "{event:#}");
+        ids.push(event["data"]["callAdded"]["remoteId"].as_str().unwrap().to_owned());
+    }
+    let at = live.iter().position(|id| *id == ids[0]).unwrap();
+    assert_eq!(ids, live[at..at + 6], "no call lost or repeated across the failover");
+    assert!(live_polls(&client, &survivor).await >= 1.0, "the survivor took the lead");
     drop(redis);
 }
