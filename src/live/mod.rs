@@ -99,7 +99,7 @@ pub struct Event {
     pub connection: String,
     /// What it is.
     pub kind: EventKind,
-    /// When the provider says it happened (a call's start for Gong, its last
+    /// When the provider says it happened (a call's end for Gong, its last
     /// modification for ExecVision and Salesloft, a score's review time).
     pub at: DateTime<Utc>,
     /// The call (call events) or the scored call, when read.

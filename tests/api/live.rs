@@ -234,3 +234,26 @@ async fn real_clients_graphql_ws_and_graphql_sse_with_a_thousand_subscribers() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answered_scorecards_are_score_added_events_of_live_calls() {
+    let app = spawn_with_simulators(live_settings(vec![ProviderKind::Gong]), live_simulators(30)).await;
+    let world = app.world.clone();
+    let live: Vec<String> = world.live_calls().iter().map(|&j| gong::ids::call_id(j)).collect();
+    let mut sub = SseSubscription::open(
+        &app,
+        None,
+        r#"subscription { scoreAdded(connectionIds: ["gong-demo"]) { id reviewedAt call { remoteId } } }"#,
+    )
+    .await;
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        let event = sub.next(Duration::from_secs(20)).await.expect("a scorecard answered within 20 s");
+        assert!(event.get("errors").is_none(), "{event:#}");
+        let score = &event["data"]["scoreAdded"];
+        let call = score["call"]["remoteId"].as_str().expect("the scored call, readable at once");
+        assert!(live.iter().any(|c| c == call), "a live call's score: {call}");
+        ids.push(score["id"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(ids[0], ids[1], "each score once");
+}

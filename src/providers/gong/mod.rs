@@ -388,7 +388,8 @@ impl Provider for GongProvider {
         Ok(list.into_iter().find(|i| i.user.remote_id == user_remote_id && i.from_date == from && i.to_date == to))
     }
 
-    /// Calls by start time (`calls/extensive` over the range, every page) and
+    /// Calls by start time (`calls/extensive` over the range, every page; ordered by
+    /// their end, when Gong can have filed them) and
     /// answered scorecards by review date: Gong has no modified-since form, so a call
     /// appears once it is processed and is not seen to change afterwards.
     async fn changes(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Changes, ProviderError> {
@@ -399,7 +400,15 @@ impl Provider for GongProvider {
         Ok(Changes {
             calls: calls
                 .into_iter()
-                .map(|call| ChangedCall { at: call.started_at.unwrap_or(until), call, transcript: None })
+                .map(|call| {
+                    // Gong files a call once it has ended and been processed: its end
+                    // orders the feed (its start would put a long call before the
+                    // short ones filed earlier).
+                    let ended = call.started_at.map(|s| {
+                        s + chrono::Duration::milliseconds((call.duration_secs.unwrap_or(0.0) * 1000.0) as i64)
+                    });
+                    ChangedCall { at: ended.unwrap_or(until), call, transcript: None }
+                })
                 .collect(),
             scores: scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect(),
         })
