@@ -18,7 +18,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Sandbox, gong, salesloft};
+use super::{SalesloftSimHandle, Sandbox, World, gong, salesloft};
 
 /// The demo Gong rule's public key (PEM, SubjectPublicKeyInfo). DEMO ONLY.
 pub const GONG_DEMO_PUBLIC_KEY: &str = include_str!("gong/webhook_demo_key.pub.pem");
@@ -97,35 +97,45 @@ pub fn sign_rs256(private_key_pem: &str, claims: &Value) -> anyhow::Result<Strin
     Ok(jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key)?)
 }
 
+/// Gong's webhook body for world call `call` (`None` when Gong did not record it):
+/// the call as `calls/extensive` renders it for convograph's lists.
+pub fn gong_webhook_body(world: &World, call: usize) -> Option<Vec<u8>> {
+    let c = world.calls.get(call).filter(|c| c.recorded_by.gong)?;
+    let body = crate::providers::gong::calls_extensive_body(&json!({}));
+    let selector: gong::render::ContentSelector =
+        serde_json::from_value(body["contentSelector"].clone()).unwrap_or_default();
+    let record = gong::render::call_extensive(world, c, &selector, gong::render::ContextLevel::None);
+    serde_json::to_vec(&json!({ "callData": record, "isTest": false })).ok()
+}
+
+/// The signed Gong post for world call `call`, to convograph's webhook at
+/// `webhook_url` (the URL the demo rule is configured with).
+pub fn gong_webhook(world: &World, call: usize, webhook_url: &str) -> Option<Webhook> {
+    Webhook::gong(gong_webhook_body(world, call)?, webhook_url, GONG_DEMO_PRIVATE_KEY, 300).ok()
+}
+
+/// Salesloft's webhook body for world call `call` (`None` when Salesloft has no
+/// conversation of it): the conversation as `GET /v2/conversations/{id}` renders it.
+pub fn salesloft_webhook_body(world: &World, sim: &SalesloftSimHandle, call: usize) -> Option<Vec<u8>> {
+    let c = sim.data().conversation(call)?;
+    let record = salesloft::handlers::conversation_json(world, sim.base_url(), c);
+    serde_json::to_vec(&record).ok()
+}
+
+/// The signed Salesloft post of `event` (e.g. `conversation_updated`) for world call
+/// `call`.
+pub fn salesloft_webhook(world: &World, sim: &SalesloftSimHandle, call: usize, event: &str) -> Option<Webhook> {
+    Some(Webhook::salesloft(salesloft_webhook_body(world, sim, call)?, event, SALESLOFT_DEMO_TOKEN))
+}
+
 impl Sandbox {
-    /// Gong's webhook body for world call `call` (`None` when Gong did not record
-    /// it): the call as `calls/extensive` renders it for convograph's lists.
-    pub fn gong_webhook_body(&self, call: usize) -> Option<Vec<u8>> {
-        let c = self.world.calls.get(call).filter(|c| c.recorded_by.gong)?;
-        let body = crate::providers::gong::calls_extensive_body(&json!({}));
-        let selector: gong::render::ContentSelector =
-            serde_json::from_value(body["contentSelector"].clone()).unwrap_or_default();
-        let record = gong::render::call_extensive(&self.world, c, &selector, gong::render::ContextLevel::None);
-        serde_json::to_vec(&json!({ "callData": record, "isTest": false })).ok()
-    }
-
-    /// The signed Gong post for world call `call`, to convograph's webhook at
-    /// `webhook_url` (the URL the demo rule is configured with).
+    /// [`gong_webhook`] over this sandbox's world.
     pub fn gong_webhook(&self, call: usize, webhook_url: &str) -> Option<Webhook> {
-        Webhook::gong(self.gong_webhook_body(call)?, webhook_url, GONG_DEMO_PRIVATE_KEY, 300).ok()
+        gong_webhook(&self.world, call, webhook_url)
     }
 
-    /// Salesloft's webhook body for world call `call` (`None` when Salesloft has no
-    /// conversation of it): the conversation as `GET /v2/conversations/{id}` renders it.
-    pub fn salesloft_webhook_body(&self, call: usize) -> Option<Vec<u8>> {
-        let c = self.salesloft.data().conversation(call)?;
-        let record = salesloft::handlers::conversation_json(&self.world, self.salesloft.base_url(), c);
-        serde_json::to_vec(&record).ok()
-    }
-
-    /// The signed Salesloft post of `event` (e.g. `conversation_updated`) for world
-    /// call `call`.
+    /// [`salesloft_webhook`] over this sandbox's world and simulator.
     pub fn salesloft_webhook(&self, call: usize, event: &str) -> Option<Webhook> {
-        Some(Webhook::salesloft(self.salesloft_webhook_body(call)?, event, SALESLOFT_DEMO_TOKEN))
+        salesloft_webhook(&self.world, &self.salesloft, call, event)
     }
 }

@@ -36,3 +36,4 @@ mod seed_contract;
 mod stats;
 mod timeline;
 mod users;
+mod webhooks;
