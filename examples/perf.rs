@@ -188,6 +188,7 @@ async fn latency_server(latency_ms: u64) -> anyhow::Result<()> {
         ..CacheSettings::default()
     };
     settings.connections.push(ConnectionSettings {
+        webhook: None,
         id: "gong".into(),
         provider: ProviderKind::Gong,
         base_url: sandbox.gong.base_url().parse()?,

@@ -613,6 +613,29 @@ pub struct ConnectionSettings {
     /// Traffic overrides for this connection.
     #[serde(default)]
     pub traffic: TrafficSettings,
+    /// Webhooks the provider posts to `POST /webhooks/{id}` (Gong, Salesloft); absent:
+    /// that path answers 404.
+    #[serde(default)]
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// How a connection's webhooks are verified. Gong (an automation rule with a
+/// "Signed JWT header") needs `public_key` and `url`; Salesloft (a webhook
+/// subscription) needs `secret`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Salesloft: the subscription's callback token (the HMAC-SHA1 key of
+    /// `x-salesloft-signature`).
+    #[serde(default)]
+    pub secret: Option<SecretSource>,
+    /// Gong: the rule's public key (PEM) that verifies the RS256 JWT in `Authorization`.
+    #[serde(default)]
+    pub public_key: Option<SecretSource>,
+    /// Gong: the webhook URL as entered in the rule, which the JWT's `webhook_url`
+    /// claim must equal (e.g. `https://graph.example.com/webhooks/gong-prod`).
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// A configuration error, naming the key at fault.
@@ -693,6 +716,9 @@ impl Settings {
                 && !(rate > 0.0 && rate.is_finite())
             {
                 return Err(value_err(&key("traffic.rate_per_sec"), "must be a positive number"));
+            }
+            if let Some(w) = &c.webhook {
+                w.validate(c.provider).map_err(|reason| value_err(&key("webhook"), &reason))?;
             }
         }
         if let Some(r) = &self.redis {
@@ -783,6 +809,39 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+}
+
+impl WebhookSettings {
+    /// What `provider` needs is there, and nothing it would not use.
+    fn validate(&self, provider: ProviderKind) -> Result<(), String> {
+        match provider {
+            ProviderKind::Gong => {
+                if self.public_key.is_none() || self.url.is_none() {
+                    return Err("Gong webhooks need `public_key` (the rule's PEM key) and `url` (the webhook URL \
+                                the rule posts to)"
+                        .into());
+                }
+                if self.secret.is_some() {
+                    return Err("Gong webhooks are verified by `public_key`; `secret` is Salesloft's".into());
+                }
+                let url = self.url.as_deref().unwrap_or_default();
+                if !matches!(url.parse::<Url>().map(|u| u.scheme().to_owned()).as_deref(), Ok("http" | "https")) {
+                    return Err("`url` must be an http(s) URL".into());
+                }
+                Ok(())
+            }
+            ProviderKind::Salesloft => {
+                if self.secret.is_none() {
+                    return Err("Salesloft webhooks need `secret` (the subscription's callback token)".into());
+                }
+                if self.public_key.is_some() || self.url.is_some() {
+                    return Err("Salesloft webhooks are verified by `secret`; `public_key` and `url` are Gong's".into());
+                }
+                Ok(())
+            }
+            other => Err(format!("{other} does not post webhooks convograph can verify; remove this block")),
+        }
     }
 }
 

@@ -18,6 +18,7 @@
 //! - [`timeline`]: calls of several connections in one start-time order, paged both ways.
 //! - [`sandbox`]: simulators of the providers' APIs over one synthetic world.
 //! - [`error`]: the error codes clients see.
+//! - [`webhooks`]: Gong and Salesloft webhooks, verified and read into live events.
 //! - [`metrics`]: Prometheus metrics and observed connection health.
 //! - [`telemetry`]: logs (text or JSON) and OpenTelemetry trace export.
 
@@ -40,3 +41,4 @@ pub mod shared;
 pub mod startup;
 pub mod telemetry;
 pub mod timeline;
+pub mod webhooks;

@@ -325,7 +325,7 @@ impl Metrics {
         let webhooks = Family::<WebhookLabels, Counter>::default();
         registry.register(
             "webhooks",
-            "Webhook posts received by connection and outcome (accepted, bad_signature, unreadable, unknown_connection)",
+            "Webhook posts received by connection and outcome (accepted, test, ignored, bad_signature, unreadable, too_large; unknown_connection with an empty connection)",
             webhooks.clone(),
         );
         Self {

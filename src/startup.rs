@@ -26,6 +26,7 @@ use crate::{
         request_guard,
     },
     shared::Shared,
+    webhooks::{ResolvedWebhook, Webhooks},
 };
 
 /// Connection id of the sandbox's Gong demo connection.
@@ -51,6 +52,8 @@ pub struct ResolvedConnection {
     /// Salesloft: the budget window (the sandbox's may be shorter than a minute).
     pub budget_window: Option<Duration>,
     pub traffic: TrafficSettings,
+    /// How its webhooks are verified, when it takes them.
+    pub webhook: Option<ResolvedWebhook>,
 }
 
 /// A start-up failure.
@@ -86,6 +89,10 @@ impl Application {
     /// on (its seed and sizes still come from `settings.sandbox`); for tests.
     pub async fn build_with_simulators(settings: Settings, simulators: SandboxSettings) -> Result<Self, StartupError> {
         settings.validate()?;
+        // Bound first: the sandbox's Gong webhook is signed for the URL it is served at.
+        let addr = settings.server.listen;
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?;
         let mut connections =
             settings.connections.iter().enumerate().map(|(i, c)| resolve(i, c)).collect::<Result<Vec<_>, _>>()?;
         let sandbox = match &settings.sandbox {
@@ -97,12 +104,14 @@ impl Application {
                 };
                 let sim = SandboxSettings { seed: cfg.seed, people: cfg.people, calls: cfg.calls, live, ..simulators };
                 let sandbox = Sandbox::start(sim).await.map_err(|e| StartupError::Sandbox(e.to_string()))?;
-                connections
-                    .extend(sandbox_connections(&sandbox).into_iter().filter(|c| cfg.providers.contains(&c.provider)));
+                connections.extend(
+                    sandbox_connections(&sandbox, local).into_iter().filter(|c| cfg.providers.contains(&c.provider)),
+                );
                 Some(sandbox)
             }
             None => None,
         };
+        let webhooks = Webhooks::build(connections.iter().map(|c| (c.id.as_str(), c.provider, c.webhook.as_ref())))?;
         let metrics = Metrics::new();
         let shared = settings.redis.as_ref().map(|r| Shared::connect(r, metrics.clone()));
         let cache = Cache::with_metrics(&settings.cache, &metrics).with_shared(shared.clone());
@@ -182,9 +191,8 @@ impl Application {
             responses: ResponseCache::new(settings.cache.responses_max_mib).with_shared(shared.clone()),
             shared: shared.clone(),
             live: hub,
+            webhooks: Arc::new(webhooks),
         });
-        let addr = settings.server.listen;
-        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self { listener, router, schema, sandbox, open, metrics })
     }
 
@@ -235,11 +243,23 @@ fn resolve(i: usize, c: &ConnectionSettings) -> Result<ResolvedConnection, Confi
         conversation_ids: c.conversation_ids.clone(),
         budget_window: None,
         traffic: c.traffic.clone(),
+        webhook: match &c.webhook {
+            Some(w) => {
+                let key = |k: &str| format!("connections[{i}].webhook.{k}");
+                Some(ResolvedWebhook {
+                    secret: w.secret.as_ref().map(|s| s.resolve(&key("secret"))).transpose()?,
+                    public_key: w.public_key.as_ref().map(|s| s.resolve(&key("public_key"))).transpose()?,
+                    url: w.url.clone(),
+                })
+            }
+            None => None,
+        },
     })
 }
 
-/// One demo connection per simulator the sandbox runs.
-fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
+/// One demo connection per simulator the sandbox runs; Gong's and Salesloft's take
+/// webhooks signed with the sandbox's demo keys (see [`crate::sandbox::webhooks`]).
+fn sandbox_connections(sandbox: &Sandbox, served_at: SocketAddr) -> Vec<ResolvedConnection> {
     let gong = &sandbox.gong;
     vec![
         ResolvedConnection {
@@ -255,6 +275,11 @@ fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
             conversation_ids: Vec::new(),
             budget_window: None,
             traffic: TrafficSettings::default(),
+            webhook: Some(ResolvedWebhook {
+                secret: None,
+                public_key: Some(Secret::new(crate::sandbox::webhooks::GONG_DEMO_PUBLIC_KEY)),
+                url: Some(crate::sandbox::webhooks::gong_webhook_url(served_at, SANDBOX_GONG_CONNECTION)),
+            }),
         },
         ResolvedConnection {
             id: SANDBOX_EXECVISION_CONNECTION.into(),
@@ -269,6 +294,7 @@ fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
             conversation_ids: Vec::new(),
             budget_window: None,
             traffic: TrafficSettings::default(),
+            webhook: None,
         },
         ResolvedConnection {
             id: SANDBOX_SALESLOFT_CONNECTION.into(),
@@ -280,6 +306,11 @@ fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
             conversation_ids: Vec::new(),
             budget_window: Some(sandbox.salesloft.budget_window()),
             traffic: TrafficSettings::default(),
+            webhook: Some(ResolvedWebhook {
+                secret: Some(Secret::new(crate::sandbox::webhooks::SALESLOFT_DEMO_TOKEN)),
+                public_key: None,
+                url: None,
+            }),
         },
         ResolvedConnection {
             id: SANDBOX_HUBSTER_CONNECTION.into(),
@@ -297,6 +328,7 @@ fn sandbox_connections(sandbox: &Sandbox) -> Vec<ResolvedConnection> {
             conversation_ids: sandbox.hubster.conversation_ids(),
             budget_window: None,
             traffic: TrafficSettings::default(),
+            webhook: None,
         },
     ]
 }

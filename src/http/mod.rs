@@ -1,5 +1,6 @@
 //! HTTP: the axum router. Wires the schema to GraphQL over HTTP and adds GraphiQL,
-//! `/healthz`, `/readyz`, `/metrics`, request ids, CORS and request tracing. No
+//! `/healthz`, `/readyz`, `/metrics`, `POST /webhooks/{connection}` (provider
+//! webhooks, see [`crate::webhooks`]), request ids, CORS and request tracing. No
 //! resolver logic here.
 
 mod graphiql;
@@ -7,6 +8,7 @@ mod graphql;
 mod incremental;
 mod live;
 mod response_cache;
+mod webhooks;
 
 pub use response_cache::ResponseCache;
 
@@ -22,7 +24,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -94,6 +96,8 @@ pub struct HttpState {
     pub shared: Option<crate::shared::Shared>,
     /// Subscriptions' events (and the webhooks that feed them).
     pub live: crate::live::Hub,
+    /// How each connection's webhooks are verified.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 /// The whole HTTP surface.
@@ -101,7 +105,9 @@ pub fn router(state: HttpState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        // Signed by the provider, not by client credentials (see `webhooks`).
+        .route("/webhooks/{connection}", post(webhooks::receive));
     if state.options.metrics_enabled {
         router = router.route("/metrics", get(metrics));
     }

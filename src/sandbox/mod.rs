@@ -36,6 +36,8 @@
 //! sandbox.hubster.conversation_ids(); // every conversation id (no list endpoint exists)
 //! sandbox.hubster.activity_reads();   // every activities read: conversation, type, leid
 //! sandbox.world();                    // &World, the generated data (for tests to compare)
+//! sandbox.gong_webhook(call, url);    // a signed Gong webhook post of world call `call` (see [`webhooks`])
+//! sandbox.salesloft_webhook(call, "conversation_updated"); // a signed Salesloft post
 //! sandbox.shutdown().await;
 //! ```
 //!
@@ -82,6 +84,7 @@ mod live_tests;
 mod rng;
 pub mod salesloft;
 mod uuids;
+pub mod webhooks;
 pub mod world;
 pub mod world_ev;
 pub mod world_hub;

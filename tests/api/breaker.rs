@@ -30,6 +30,7 @@ async fn spawn_flaky(sim: &Sandbox) -> TestApp {
     // Nothing cached: every query asks the provider (or the open circuit).
     settings.cache.users_ttl = Duration::ZERO;
     settings.connections.push(ConnectionSettings {
+        webhook: None,
         id: "gong-flaky".into(),
         provider: ProviderKind::Gong,
         base_url: sim.gong.base_url().parse().unwrap(),

@@ -25,6 +25,7 @@ fn gong_connection(
     traffic: TrafficSettings,
 ) -> ConnectionSettings {
     ConnectionSettings {
+        webhook: None,
         id: id.into(),
         provider: ProviderKind::Gong,
         base_url: base_url.parse().unwrap(),

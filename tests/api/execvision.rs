@@ -279,6 +279,7 @@ mod pacing {
         std::fs::write(&pass, ev.execvision.password()).unwrap();
         let mut settings = test_settings();
         settings.connections.push(ConnectionSettings {
+            webhook: None,
             id: "ev".into(),
             provider: ProviderKind::ExecVision,
             base_url: ev.execvision.base_url().parse().unwrap(),

@@ -448,6 +448,7 @@ fn connection(
         _ => (None, None, Vec::new()),
     };
     ConnectionSettings {
+        webhook: None,
         id,
         provider,
         base_url: proxy.url().parse().unwrap(),

@@ -232,6 +232,7 @@ fn hubster_connection(id: &str, sb: &Sandbox, client: (&str, &str), dir: &tempfi
         SecretSource::File(path)
     };
     ConnectionSettings {
+        webhook: None,
         id: id.into(),
         provider: ProviderKind::Hubster,
         base_url: sb.hubster.engine_url().parse().unwrap(),

@@ -155,6 +155,7 @@ async fn a_request_past_its_deadline_is_a_504_and_does_not_hang() {
     let mut settings = test_settings();
     settings.limits.request_timeout = Duration::from_millis(400);
     settings.connections.push(ConnectionSettings {
+        webhook: None,
         id: "gong-silent".into(),
         provider: ProviderKind::Gong,
         base_url: format!("http://{addr}").parse().unwrap(),

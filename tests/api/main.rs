@@ -38,3 +38,4 @@ mod seed_contract;
 mod stats;
 mod timeline;
 mod users;
+mod webhooks;

@@ -81,6 +81,7 @@ async fn rate_limit_rejections_and_upstream_429s_are_counted() {
     };
     let mut settings = test_settings();
     settings.connections.push(convograph::config::ConnectionSettings {
+        webhook: None,
         id: "gong-busy".into(),
         provider: convograph::providers::ProviderKind::Gong,
         base_url: other.gong.base_url().parse().unwrap(),

@@ -191,6 +191,7 @@ async fn spawn_convograph(base_url: &str) -> (SocketAddr, oneshot::Sender<()>) {
     settings.cache.stats_ttl = Duration::ZERO;
     settings.cache.responses_max_mib = 0;
     settings.connections.push(ConnectionSettings {
+        webhook: None,
         id: CONNECTION.into(),
         provider: ProviderKind::Gong,
         base_url: base_url.parse().unwrap(),

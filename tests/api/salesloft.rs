@@ -422,6 +422,7 @@ async fn a_refused_token_is_provider_error_401_and_other_connections_answer() {
     std::fs::write(&token, "not-the-token\n").unwrap();
     let mut settings = settings_for(ProviderKind::Salesloft);
     settings.connections.push(ConnectionSettings {
+        webhook: None,
         id: "sl-bad".into(),
         provider: ProviderKind::Salesloft,
         base_url: other.salesloft.base_url().parse().unwrap(),

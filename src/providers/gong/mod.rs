@@ -395,7 +395,8 @@ impl Provider for GongProvider {
     async fn changes(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Changes, ProviderError> {
         let query = CallQuery { from: Some(since), to: Some(until), ..CallQuery::default() };
         let calls = super::all_pages(self, "calls", |page| self.list_calls(&query, page)).await?;
-        let scores = ScoreQuery { review_from: Some(since), review_to: Some(until), ..ScoreQuery::default() };
+        // By review date (Gong takes days): up to now, whatever the day it ends.
+        let scores = ScoreQuery { review_from: Some(since), ..ScoreQuery::default() };
         let scores = super::all_pages(self, "scores", |page| self.list_scores(&scores, page)).await?;
         Ok(Changes {
             calls: calls
@@ -554,4 +555,24 @@ fn stats_filter(range: Range, users: &[String]) -> StatsFilter {
         to_date: day(range.to),
         user_ids: (!users.is_empty()).then(|| users.to_vec()),
     }
+}
+
+/// What a Gong automation rule's webhook tells: `{ "callData": { …a calls/extensive
+/// record… }, "isTest": bool }`. `Ok(None)` for a test post (the rule's "Test"
+/// button); `Err` names what could not be read (never the body itself).
+pub fn webhook_changes(body: &serde_json::Value) -> Result<Option<Changes>, String> {
+    let object = body.as_object().ok_or("the body is not a JSON object")?;
+    if object.get("isTest").and_then(serde_json::Value::as_bool) == Some(true) {
+        return Ok(None);
+    }
+    let data = object.get("callData").ok_or("no `callData`")?;
+    let record: crate::providers::wire::WithRaw<model::CallData> =
+        serde_json::from_value(data.clone()).map_err(|_| "`callData` is not a call record".to_owned())?;
+    let call = mapping::call(record);
+    if call.remote_id.trim().is_empty() {
+        return Err("`callData.metaData.id` is empty".into());
+    }
+    // As the change feed orders Gong's calls: by start.
+    let at = call.started_at.unwrap_or_else(Utc::now);
+    Ok(Some(Changes { calls: vec![ChangedCall { at, call, transcript: None }], scores: Vec::new() }))
 }

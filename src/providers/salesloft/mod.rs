@@ -313,5 +313,33 @@ fn page_number(token: Option<&str>) -> Option<u64> {
     }
 }
 
+/// Salesloft webhook events about a conversation.
+pub const CONVERSATION_EVENTS: &[&str] = &["conversation_created", "conversation_updated"];
+
+/// What a Salesloft webhook tells: for a conversation event (`event`, from
+/// `x-salesloft-event`), or any body that is a conversation record (an `id` and one
+/// of `platform`, `media_type`, `started_recording_at`), the conversation as a
+/// changed call; `Ok(None)` for other events. The record may come bare or as
+/// `{ "data": … }`. `Err` names what could not be read (never the body itself).
+pub fn webhook_changes(event: Option<&str>, body: &serde_json::Value) -> Result<Option<Changes>, String> {
+    let record = match body.get("data") {
+        Some(data) if data.is_object() => data,
+        _ => body,
+    };
+    let object = record.as_object().ok_or("the body is not a JSON object")?;
+    let looks_like_conversation = object.contains_key("id")
+        && ["platform", "media_type", "started_recording_at"].iter().any(|k| object.contains_key(*k));
+    let named = event.is_some_and(|e| CONVERSATION_EVENTS.iter().any(|c| c.eq_ignore_ascii_case(e.trim())));
+    if !named && !looks_like_conversation {
+        return Ok(None);
+    }
+    let conversation: crate::providers::wire::WithRaw<Conversation> =
+        serde_json::from_value(record.clone()).map_err(|_| "not a conversation record".to_owned())?;
+    let call = mapping::call(conversation);
+    let at = super::raw_time(&call.raw, &["updated_at"]).unwrap_or_else(Utc::now);
+    let transcript = Some(mapping::transcription_id(&call).is_some());
+    Ok(Some(Changes { calls: vec![ChangedCall { at, call, transcript }], scores: Vec::new() }))
+}
+
 #[cfg(test)]
 mod tests;

@@ -32,7 +32,7 @@ use super::world::World;
 
 mod handlers;
 pub mod ids;
-mod render;
+pub(crate) mod render;
 #[cfg(test)]
 mod tests;
 

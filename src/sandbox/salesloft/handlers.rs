@@ -10,7 +10,10 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, U
 use serde_json::{Map, Value, json};
 
 use super::{AppState, SlError, ids};
-use crate::sandbox::world_sl::{LANGUAGE_CODES, PLATFORMS, SlConversation, SlUser};
+use crate::sandbox::{
+    World,
+    world_sl::{LANGUAGE_CODES, PLATFORMS, SlConversation, SlUser},
+};
 
 type SlResult = Result<Json<Value>, SlError>;
 
@@ -297,8 +300,9 @@ fn sorting(p: &Params, allowed: &[(&str, SortKey)]) -> Result<(SortKey, bool, Va
 
 // ---------------------------------------------------------------- conversations
 
-fn conversation_json(st: &AppState, base: &str, c: &SlConversation) -> Value {
-    let call = &st.world.calls[c.call];
+/// A conversation as the API (and its webhooks) render it; `base` is the API's URL.
+pub(crate) fn conversation_json(world: &World, base: &str, c: &SlConversation) -> Value {
+    let call = &world.calls[c.call];
     let id = ids::conversation_id(c.call);
     let tid = ids::transcription_id(c.call);
     let transcription = |path: &str, rid: String| {
@@ -359,7 +363,7 @@ pub(super) async fn conversations(State(st): State<AppState>, headers: HeaderMap
         if desc { ordered.reverse() } else { ordered }
     });
     let base = base(&headers);
-    let items = matched.iter().map(|(_, c)| conversation_json(&st, &base, c)).collect();
+    let items = matched.iter().map(|(_, c)| conversation_json(&st.world, &base, c)).collect();
     Ok(Json(page_of(items, &paging, Value::Object(filtering), sorting)))
 }
 
@@ -382,7 +386,7 @@ fn find_conversation(st: &AppState, id: &str) -> Result<SlConversation, SlError>
 
 pub(super) async fn conversation(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> SlResult {
     let c = find_conversation(&st, &id)?;
-    Ok(Json(json!({ "data": conversation_json(&st, &base(&headers), &c) })))
+    Ok(Json(json!({ "data": conversation_json(&st.world, &base(&headers), &c) })))
 }
 
 pub(super) async fn recording(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> SlResult {

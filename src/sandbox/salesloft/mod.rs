@@ -70,7 +70,7 @@ use super::world::World;
 use super::world_sl::SlData;
 
 pub mod budget;
-mod handlers;
+pub(crate) mod handlers;
 pub mod ids;
 #[cfg(test)]
 mod tests;
