@@ -83,6 +83,11 @@ fn es256(claims: &Value) -> String {
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).unwrap()
 }
 
+/// An HS256 token for `connections` that expires `secs` from now.
+pub fn jwt_expiring_in(secs: i64, connections: Value) -> String {
+    hs256(&json!({ "sub": "jwt-client", "exp": now() + secs, "connections": connections }), JWT_SECRET.as_bytes())
+}
+
 /// A valid HS256 token for `connections`.
 pub fn jwt_for(connections: Value) -> String {
     hs256(&json!({ "sub": "jwt-client", "exp": now() + 600, "connections": connections }), JWT_SECRET.as_bytes())

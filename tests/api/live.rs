@@ -257,3 +257,30 @@ async fn answered_scorecards_are_score_added_events_of_live_calls() {
     }
     assert_ne!(ids[0], ids[1], "each score once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_ends_unauthenticated_when_its_token_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::auth::secured_settings(&dir);
+    let live = live_settings(vec![ProviderKind::Gong]);
+    settings.live = live.live;
+    settings.traffic = live.traffic;
+    let app = spawn_with_simulators(settings, live_simulators(40)).await;
+    let token = crate::auth::jwt_expiring_in(3, json!(["gong-demo"]));
+    let mut sub = SseSubscription::open(
+        &app,
+        Some(&token),
+        r#"subscription { callAdded(connectionIds: ["gong-demo"]) { remoteId } }"#,
+    )
+    .await;
+    let first = sub.next(Duration::from_secs(10)).await.expect("events while the token is valid");
+    assert!(first.get("errors").is_none(), "{first:#}");
+    // Events keep coming until the token expires; the first one after it ends the
+    // subscription with UNAUTHENTICATED (checked per event, not only at connect).
+    let mut last = first;
+    while last.get("errors").is_none() {
+        last = sub.next(Duration::from_secs(10)).await.expect("an event or the refusal");
+    }
+    assert_eq!(last["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{last:#}");
+    assert!(sub.next(Duration::from_secs(2)).await.is_none(), "then the stream ends");
+}

@@ -87,9 +87,10 @@ test('graphql-ws: 1,000 subscribers on one connection cost the upstream requests
     const upstream = after.upstream - before.upstream;
     console.log(`1,000 subscribers: ${polls} polls, ${upstream} upstream requests to Gong`);
     assert.ok(polls > 0);
-    // One poll reads Gong's calls once and its scorecards once: what one subscriber
-    // costs, whatever the number of subscribers.
-    assert.ok(upstream <= 2 * polls + 2, `${upstream} requests for ${polls} polls`);
+    // One poll reads Gong's calls once and its scorecards once, plus one lookup of the
+    // calls newly answered scorecards are about: what one subscriber costs, whatever
+    // the number of subscribers.
+    assert.ok(upstream <= 3 * polls + 2, `${upstream} requests for ${polls} polls`);
   } finally {
     await Promise.all(clients.map((c) => c.dispose()));
   }
