@@ -42,13 +42,15 @@ use crate::{
     auth::Principal,
     config::{LimitSettings, PersistedQuerySettings},
     error::{AppError, AppResult},
+    federation::entities::EntitiesRoot,
     loaders::Loaders,
     people::Directory,
     providers::{Capabilities, Provider, ProviderError, ProviderKind, Registry, transport::RateSchedule},
 };
 
-/// The schema type.
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+/// The schema type: [`QueryRoot`] with each `_entities` representation resolved on
+/// its own ([`EntitiesRoot`]).
+pub type AppSchema = Schema<EntitiesRoot<QueryRoot>, EmptyMutation, EmptySubscription>;
 
 /// What resolvers need, shared by every request.
 #[derive(Debug, Clone)]
@@ -77,7 +79,7 @@ pub struct SchemaOptions {
 /// Builds the schema over `state`, with the federation extensions: `_entities` slots
 /// and federated tracing (`ftv1`, only for requests that ask for it).
 pub fn build_schema(state: AppState, options: SchemaOptions) -> AppSchema {
-    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(EntitiesRoot(QueryRoot), EmptyMutation, EmptySubscription)
         .enable_federation()
         .extension(crate::federation::entities::EntitySlotsExtension)
         .extension(crate::federation::ftv1::Ftv1Extension)
@@ -106,7 +108,7 @@ pub fn request_guard(
 
 /// The SDL convograph publishes (`convograph sdl`, `schema.graphql`).
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot, EmptyMutation, EmptySubscription).enable_federation().finish();
+    let schema = Schema::build(EntitiesRoot(QueryRoot), EmptyMutation, EmptySubscription).enable_federation().finish();
     let options = async_graphql::SDLExportOptions::new().federation().compose_directive();
     schema.sdl_with_options(options)
 }

@@ -379,11 +379,23 @@ struct Gen<'a> {
     faults: Faults,
     max_depth: usize,
     names: usize,
+    /// Response keys of the root `_entities` fields selected.
+    entities_keys: Vec<String>,
 }
 
 impl<'a> Gen<'a> {
     fn new(m: &'a Model, pool: &'a Pool, rng: StdRng) -> Self {
-        Gen { m, pool, rng, vars: Vec::new(), frags: Vec::new(), faults: Faults::default(), max_depth: 4, names: 0 }
+        Gen {
+            m,
+            pool,
+            rng,
+            vars: Vec::new(),
+            frags: Vec::new(),
+            faults: Faults::default(),
+            max_depth: 4,
+            names: 0,
+            entities_keys: Vec::new(),
+        }
     }
 
     fn fresh(&mut self, prefix: &str) -> String {
@@ -575,6 +587,9 @@ impl<'a> Gen<'a> {
             if !used.insert(key) {
                 continue;
             }
+            if ty == "Query" && f.name == "_entities" {
+                self.entities_keys.push(alias.clone().unwrap_or_else(|| f.name.clone()));
+            }
             let mut s = alias.map(|a| format!("{a}: ")).unwrap_or_default();
             s += &f.name;
             s += &self.args(&f.args);
@@ -718,6 +733,9 @@ struct Expect {
     not_code: Option<&'static str>,
     /// This HTTP status.
     status: Option<u16>,
+    /// Response keys of root `_entities` fields: each answers a list (one bad
+    /// representation is `null` at its index, never the whole field).
+    entities_keys: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -863,6 +881,7 @@ fn valid_case(model: &Model, pool: &Pool, index: usize, mut rng: StdRng) -> Case
         post(index, CaseKind::Valid, "valid/post", to_vec(&req))
     };
     case.expect.validates = true;
+    case.expect.entities_keys = g.entities_keys;
     case
 }
 
@@ -1378,6 +1397,7 @@ async fn run_case(client: &reqwest::Client, app: &TestApp, case: &Case) -> Outco
                         _ => problems.push(format!("an error without extensions.code: {e}")),
                     }
                 }
+                problems.extend(entities_problems(&body, &case.expect.entities_keys));
                 // Each code once per answer (a document with 5,000 bad arguments has
                 // 5,000 errors of one kind).
                 codes.sort();
@@ -1627,8 +1647,29 @@ async fn random_documents_and_bodies_never_crash_the_server_and_every_error_has_
     );
 }
 
+/// Whole `_entities` fields lost in `body` (each of `keys` must answer a list, its
+/// errors at an index or deeper). Before entities were resolved one by one, a single
+/// unresolvable representation nulled the whole field (and `data` with it).
+fn entities_problems(body: &Value, keys: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in keys {
+        let whole = json!([key]);
+        if let Some(e) = errors(body).iter().find(|e| e["path"] == whole) {
+            out.push(format!("the `{key}` field failed whole: {e}"));
+        }
+        if let Some(data) = body["data"].as_object()
+            && let Some(v) = data.get(key)
+            && !v.is_array()
+        {
+            out.push(format!("`{key}` is not a list: {v}"));
+        }
+    }
+    out
+}
+
 /// What the fuzzer found first: the engine's own errors during execution (an argument
 /// its Rust type refuses, a representation no entity matches) came without a code.
+/// The second: such a representation failed the whole `_entities` field (and `data`).
 #[tokio::test]
 async fn engine_errors_during_execution_have_a_code() {
     let app = spawn_app().await;
@@ -1644,5 +1685,11 @@ async fn engine_errors_during_execution_have_a_code() {
         let errors = body["errors"].as_array().map_or(0, Vec::len);
         assert!(errors > 0, "{query}: {body}");
         assert_eq!(codes(&body), vec!["BAD_USER_INPUT"; errors], "{query}: {body}");
+        if query.contains("_entities") {
+            // The representation no entity takes is `null` at its index, the list stays.
+            assert_eq!(body["data"]["_entities"], json!([null]), "{query}: {body}");
+            assert_eq!(body["errors"][0]["path"], json!(["_entities", 0]), "{query}: {body}");
+            assert!(entities_problems(&body, &["_entities".to_owned()]).is_empty());
+        }
     }
 }

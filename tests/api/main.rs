@@ -8,6 +8,7 @@ mod contract;
 mod costs;
 mod coverage;
 mod deploy;
+mod entities;
 mod errors;
 mod execvision;
 mod faults;
