@@ -379,7 +379,7 @@ struct Gen<'a> {
     faults: Faults,
     max_depth: usize,
     names: usize,
-    /// Response keys of the root `_entities` fields selected.
+    /// Response keys of the root `_entities` fields selected without a directive.
     entities_keys: Vec<String>,
 }
 
@@ -584,17 +584,17 @@ impl<'a> Gen<'a> {
             }
             let alias = self.rng.random_bool(0.1).then(|| self.fresh("a"));
             let key = alias.clone().unwrap_or_else(|| f.name.clone());
-            if !used.insert(key) {
+            if !used.insert(key.clone()) {
                 continue;
             }
-            if ty == "Query" && f.name == "_entities" {
-                self.entities_keys.push(alias.clone().unwrap_or_else(|| f.name.clone()));
-            }
+            let entities = ty == "Query" && f.name == "_entities";
             let mut s = alias.map(|a| format!("{a}: ")).unwrap_or_default();
             s += &f.name;
             s += &self.args(&f.args);
             if self.rng.random_bool(0.04) {
                 s += &self.directive();
+            } else if entities {
+                self.entities_keys.push(key.clone());
             }
             if composite {
                 s.push(' ');
@@ -616,9 +616,14 @@ impl<'a> Gen<'a> {
         if !possible.is_empty() && self.rng.random_bool(0.6) || self.rng.random_bool(0.05) {
             let on = possible.choose(&mut self.rng).map_or(ty, String::as_str).to_owned();
             let mut inner = Vec::new();
+            let unconditional = self.entities_keys.len();
             self.selection_items(&on, depth, used, &mut inner, hops + 1);
             if !inner.is_empty() {
                 let dir = if self.rng.random_bool(0.1) { self.directive() } else { String::new() };
+                if !dir.is_empty() {
+                    // Under `@skip`/`@include`, the fields may rightly be absent.
+                    self.entities_keys.truncate(unconditional);
+                }
                 parts.push(format!("... on {on}{dir} {{ {} }}", inner.join(" ")));
             }
         }
@@ -733,8 +738,9 @@ struct Expect {
     not_code: Option<&'static str>,
     /// This HTTP status.
     status: Option<u16>,
-    /// Response keys of root `_entities` fields: each answers a list (one bad
-    /// representation is `null` at its index, never the whole field).
+    /// Response keys of root `_entities` fields selected without a directive: each
+    /// answers a list (one bad representation is `null` at its index, never the whole
+    /// field).
     entities_keys: Vec<String>,
 }
 
@@ -1647,9 +1653,10 @@ async fn random_documents_and_bodies_never_crash_the_server_and_every_error_has_
     );
 }
 
-/// Whole `_entities` fields lost in `body` (each of `keys` must answer a list, its
-/// errors at an index or deeper). Before entities were resolved one by one, a single
-/// unresolvable representation nulled the whole field (and `data` with it).
+/// Whole `_entities` fields lost in `body`: each of `keys` must answer a list
+/// whenever `data` is an object, its errors at an index or deeper. Before entities
+/// were resolved one by one, a single unresolvable representation failed the whole
+/// field (left out of `data`, its error without a path).
 fn entities_problems(body: &Value, keys: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for key in keys {
@@ -1657,11 +1664,12 @@ fn entities_problems(body: &Value, keys: &[String]) -> Vec<String> {
         if let Some(e) = errors(body).iter().find(|e| e["path"] == whole) {
             out.push(format!("the `{key}` field failed whole: {e}"));
         }
-        if let Some(data) = body["data"].as_object()
-            && let Some(v) = data.get(key)
-            && !v.is_array()
-        {
-            out.push(format!("`{key}` is not a list: {v}"));
+        if let Some(data) = body["data"].as_object() {
+            match data.get(key) {
+                Some(v) if v.is_array() => {}
+                Some(v) => out.push(format!("`{key}` is not a list: {v}")),
+                None => out.push(format!("`{key}` is missing from data")),
+            }
         }
     }
     out
