@@ -3,8 +3,8 @@
 //!
 //! async-graphql 7 resolves the representations with `try_join_all` and resolves each
 //! entity's fields under the path `_entities`, without the list index. Left as it is,
-//! one failing representation would null the whole batch (and, the field being
-//! non-null, all of `data`), and an error inside an entity (say its transcript's
+//! one failing representation would lose the whole batch (the field is left out of
+//! `data`, its error without a path), and an error inside an entity (say its transcript's
 //! provider is down) would carry no index, so a gateway could not tell which entity it
 //! belongs to. Two seams fix that:
 //! - entity resolvers go through [`resolve`]: a missing or failing entity is `null`
