@@ -184,10 +184,11 @@ pub fn request_error(code: ErrorCode, message: impl Into<String>) -> async_graph
 /// `BAD_USER_INPUT`. Resolvers' errors always carry one ([`AppError`]); the ones
 /// without are the engine's own, raised while it reads the request during execution:
 /// an argument or variable value the Rust type refuses (`Failed to parse "Int"` for a
-/// `u32` argument given -1, a `JSON` object argument given a list), an `_entities`
-/// representation no entity type and key matches (`Entity not found.`). Found by the
-/// fuzzer (tests/api/fuzz.rs); called by the [`crate::schema::notes::FieldNotes`]
-/// extension on every response.
+/// `u32` argument given -1, a `JSON` object argument given a list). (An `_entities`
+/// representation no entity type and key matches was one too, `Entity not found.`;
+/// [`crate::federation::entities::EntitiesRoot`] now answers it with a coded error.)
+/// Found by the fuzzer (tests/api/fuzz.rs); called by the
+/// [`crate::schema::notes::FieldNotes`] extension on every response.
 pub fn code_engine_errors(response: &mut async_graphql::Response) {
     for e in &mut response.errors {
         let ext = e.extensions.get_or_insert_with(Default::default);

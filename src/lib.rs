@@ -7,7 +7,8 @@
 //! - [`auth`]: client authentication (API keys, JWT) and the per-request principal.
 //! - [`schema`]: the GraphQL types and the query root; Relay paging and global ids;
 //!   request limits and persisted queries.
-//! - [`federation`]: `_entities` slots and federated tracing (`ftv1`) for gateways.
+//! - [`federation`]: `_entities` resolved per representation (slots) and federated
+//!   tracing (`ftv1`) for gateways.
 //! - [`loaders`]: per-request DataLoaders that batch nested provider lookups.
 //! - [`providers`]: one folder per provider (`client`, `model`, `mapping`) behind the
 //!   [`providers::Provider`] trait, and the rate-aware [`providers::transport`].

@@ -1,26 +1,37 @@
-//! `_entities` slots: each representation's result knows its position in the list.
+//! `_entities`, one representation at a time: each result knows its position in the
+//! list, and one that cannot be resolved is `null` there without touching the others.
 //!
 //! async-graphql 7 resolves the representations with `try_join_all` and resolves each
 //! entity's fields under the path `_entities`, without the list index. Left as it is,
-//! one failing representation would null the whole batch, and an error inside an
-//! entity (say its transcript's provider is down) would carry no index, so a gateway
-//! could not tell which entity it belongs to. Entity resolvers therefore go through
-//! [`resolve`]: it never fails the batch (a missing or failing entity is `null` with a
-//! coded error whose path is `["_entities", i]`), and a found entity resolves its
-//! fields under `["_entities", i, ...]`, as gateways (Apollo Router and Gateway, Hive)
-//! expect when they map subgraph errors back onto their own response.
+//! one failing representation would lose the whole batch (the field is left out of
+//! `data`, its error without a path), and an error inside an entity (say its transcript's
+//! provider is down) would carry no index, so a gateway could not tell which entity it
+//! belongs to. Two seams fix that:
+//! - entity resolvers go through [`resolve`]: a missing or failing entity is `null`
+//!   with a coded error whose path is `["_entities", i]`, and a found entity resolves
+//!   its fields under `["_entities", i, ...]`, as gateways (Apollo Router and Gateway,
+//!   Hive) expect when they map subgraph errors back onto their own response;
+//! - the query root is wrapped in [`EntitiesRoot`], which answers the representations
+//!   no entity resolver takes (not an object, no `__typename`, a type that is not an
+//!   entity, no key of the right type) the same way, with `BAD_USER_INPUT`, where the
+//!   engine would fail the whole field with "Entity not found.".
+//!
+//! The good representations still run together, so their DataLoader batches (one
+//! upstream request for many ids) are what they would be without the bad ones.
 
 use std::{
     borrow::Cow,
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
 };
 
 use async_graphql::{
-    Any, Context, ContextSelectionSet, OutputType, PathSegment, Positioned, ServerResult, Value,
+    Any, ContainerType, Context, ContextSelectionSet, ObjectType, OutputType, PathSegment, Positioned, ServerError,
+    ServerResult, Value,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
     parser::types::Field,
-    registry::Registry,
+    registry::{MetaType, Registry},
+    resolver_utils::resolve_container,
 };
 
 use crate::error::AppError;
@@ -69,18 +80,105 @@ pub async fn resolve<T>(
     value: &str,
     lookup: impl Future<Output = async_graphql::Result<Option<T>>>,
 ) -> Option<Entity<T>> {
-    let slot = ctx.data_opt::<EntitySlots>().and_then(|s| s.claim(ctx, typename, key, value));
+    let slot = ctx.data_opt::<EntitySlots>().and_then(|s| s.field(ctx).claim_key(typename, key, value));
     let error = match lookup.await {
         Ok(Some(inner)) => return Some(Entity { slot, inner }),
         Ok(None) => async_graphql::Error::from(AppError::NotFound(format!("{typename} with {key} '{value}'"))),
         Err(e) => e,
     };
-    let mut error = ctx.set_error_path(error.into_server_error(ctx.item.pos));
-    if let Some(i) = slot {
+    add_slot_error(ctx, slot, error.into_server_error(ctx.item.pos));
+    None
+}
+
+/// Reports `error` of the representation in `slot`: at `["_entities", slot]` unless it
+/// already has a path inside the entity (an error of one of its fields).
+fn add_slot_error(ctx: &Context<'_>, slot: Option<usize>, error: ServerError) {
+    let mut error = if error.path.len() > 1 { error } else { ctx.set_error_path(error) };
+    if error.path.len() == 1
+        && let Some(i) = slot
+    {
         error.path.push(PathSegment::Index(i));
     }
     ctx.add_error(error);
-    None
+}
+
+/// The query root `Q` as the schema sees it: the same type (name, fields, entity
+/// resolvers, SDL), with every `_entities` representation answered on its own. One
+/// that no entity resolver of `Q` takes is `null` at its index with a `BAD_USER_INPUT`
+/// error at `["_entities", i]`; so is a found entity that fails as a whole (a non-null
+/// field of it failing), its error keeping its own path.
+pub struct EntitiesRoot<Q>(pub Q);
+
+impl<Q: ObjectType> OutputType for EntitiesRoot<Q> {
+    fn type_name() -> Cow<'static, str> {
+        Q::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        Q::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Q::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
+        resolve_container(ctx, self).await
+    }
+}
+
+impl<Q: ObjectType> ContainerType for EntitiesRoot<Q> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        self.0.resolve_field(ctx).await
+    }
+
+    async fn find_entity(&self, ctx: &Context<'_>, params: &Value) -> ServerResult<Option<Value>> {
+        let error = match representation_type(params) {
+            Err(why) => bad_representation(ctx, why),
+            Ok(typename) => match self.0.find_entity(ctx, params).await {
+                Ok(Some(entity)) => return Ok(Some(entity)),
+                Ok(None) => bad_representation(ctx, unmatched(ctx, typename)),
+                Err(e) => e,
+            },
+        };
+        let slot = ctx.data_opt::<EntitySlots>().and_then(|s| s.field(ctx).claim_representation(params));
+        add_slot_error(ctx, slot, error);
+        Ok(Some(Value::Null))
+    }
+}
+
+impl<Q: ObjectType> ObjectType for EntitiesRoot<Q> {}
+
+/// The `__typename` of a representation, or why it has none.
+fn representation_type(rep: &Value) -> Result<&str, String> {
+    let Value::Object(fields) = rep else {
+        return Err("a representation must be an object with `__typename` and a key".to_owned());
+    };
+    match fields.get("__typename") {
+        Some(Value::String(t)) => Ok(t),
+        Some(_) => Err("a representation's `__typename` must be a string".to_owned()),
+        None => Err("a representation needs `__typename`".to_owned()),
+    }
+}
+
+/// Why no entity resolver takes a representation of `typename`.
+fn unmatched(ctx: &Context<'_>, typename: &str) -> String {
+    let shown: String = typename.chars().take(100).collect();
+    match ctx.schema_env.registry.types.get(typename) {
+        Some(MetaType::Object { keys: Some(keys), .. }) if !keys.is_empty() => {
+            let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+            format!("a `{shown}` representation needs a key, {}, with a string value", keys.join(" or "))
+        }
+        _ => format!("`{shown}` is not an entity type of this subgraph"),
+    }
+}
+
+fn bad_representation(ctx: &Context<'_>, why: String) -> ServerError {
+    async_graphql::Error::from(AppError::bad_input(why)).into_server_error(ctx.item.pos)
 }
 
 /// The key of each representation of `typename` in this `_entities` request, in
@@ -112,48 +210,79 @@ pub fn keys_of(ctx: &Context<'_>, typename: &str, keys: &[&'static str]) -> Vec<
 /// Key of a representation: type name, key field, key value.
 type SlotKey = (String, String, String);
 
-/// Per-request bookkeeping: where each representation sits, and which slots are
-/// taken (so duplicate representations get distinct slots).
+/// Per-request bookkeeping, per `_entities` field of the request (by response key:
+/// two aliased `_entities` fields have slots of their own).
 #[derive(Default)]
 pub struct EntitySlots {
-    positions: OnceLock<HashMap<SlotKey, Vec<usize>>>,
-    claimed: Mutex<HashSet<usize>>,
+    fields: Mutex<HashMap<String, Arc<FieldSlots>>>,
 }
 
 impl EntitySlots {
-    /// The first unclaimed slot of a representation with `key` = `value`.
-    fn claim(&self, ctx: &Context<'_>, typename: &str, key: &str, value: &str) -> Option<usize> {
-        let positions = self.positions.get_or_init(|| index_representations(ctx));
-        let candidates = positions.get(&(typename.to_owned(), key.to_owned(), value.to_owned()))?;
-        let mut claimed = self.claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let slot = candidates.iter().copied().find(|i| !claimed.contains(i)).unwrap_or(candidates[0]);
-        claimed.insert(slot);
-        Some(slot)
+    /// The slots of the `_entities` field `ctx` resolves.
+    fn field(&self, ctx: &Context<'_>) -> Arc<FieldSlots> {
+        let key = ctx.item.node.response_key().node.to_string();
+        let mut fields = self.fields.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        fields.entry(key).or_insert_with(|| Arc::new(FieldSlots::of(ctx))).clone()
     }
 }
 
-/// Every (type, key field, value) of the request's representations, with positions.
-fn index_representations(ctx: &Context<'_>) -> HashMap<SlotKey, Vec<usize>> {
-    let mut out: HashMap<SlotKey, Vec<usize>> = HashMap::new();
-    if ctx.item.node.name.node != ENTITIES_FIELD {
-        return out;
-    }
-    let Ok((_, reps)) = ctx.param_value::<Vec<Any>>("representations", None) else {
-        return out;
-    };
-    for (i, Any(rep)) in reps.into_iter().enumerate() {
-        let Value::Object(fields) = rep else { continue };
-        let Some(Value::String(typename)) = fields.get("__typename") else { continue };
-        for (name, v) in &fields {
-            let v = match v {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                _ => continue,
-            };
-            out.entry((typename.clone(), name.to_string(), v)).or_default().push(i);
+/// Where each representation of one `_entities` field sits, and which slots are taken
+/// (so duplicate representations get distinct slots).
+struct FieldSlots {
+    representations: Vec<Value>,
+    /// Every (type, key field, value) of the representations, with positions.
+    positions: HashMap<SlotKey, Vec<usize>>,
+    claimed: Mutex<HashSet<usize>>,
+}
+
+impl FieldSlots {
+    fn of(ctx: &Context<'_>) -> Self {
+        let representations = if ctx.item.node.name.node == ENTITIES_FIELD {
+            ctx.param_value::<Vec<Any>>("representations", None)
+                .map(|(_, reps)| reps.into_iter().map(|Any(rep)| rep).collect())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut positions: HashMap<SlotKey, Vec<usize>> = HashMap::new();
+        for (i, rep) in representations.iter().enumerate() {
+            let Value::Object(fields) = rep else { continue };
+            let Some(Value::String(typename)) = fields.get("__typename") else { continue };
+            for (name, v) in fields {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => continue,
+                };
+                positions.entry((typename.clone(), name.to_string(), v)).or_default().push(i);
+            }
         }
+        FieldSlots { representations, positions, claimed: Mutex::default() }
     }
-    out
+
+    /// The first unclaimed slot of a representation with `key` = `value`.
+    fn claim_key(&self, typename: &str, key: &str, value: &str) -> Option<usize> {
+        let candidates = self.positions.get(&(typename.to_owned(), key.to_owned(), value.to_owned()))?;
+        self.claim(candidates.iter().copied())
+    }
+
+    /// The first unclaimed slot of a representation equal to `rep`.
+    fn claim_representation(&self, rep: &Value) -> Option<usize> {
+        self.claim(self.representations.iter().enumerate().filter(|(_, r)| *r == rep).map(|(i, _)| i))
+    }
+
+    /// The first of `candidates` not yet claimed (the first one when all are), claimed.
+    fn claim(&self, candidates: impl Iterator<Item = usize>) -> Option<usize> {
+        let mut claimed = self.claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut first = None;
+        for i in candidates {
+            first.get_or_insert(i);
+            if claimed.insert(i) {
+                return Some(i);
+            }
+        }
+        first
+    }
 }
 
 /// Installs [`EntitySlots`] in every request.

@@ -42,13 +42,15 @@ use crate::{
     auth::Principal,
     config::{LimitSettings, PersistedQuerySettings},
     error::{AppError, AppResult},
+    federation::entities::EntitiesRoot,
     loaders::Loaders,
     people::Directory,
     providers::{Capabilities, Provider, ProviderError, ProviderKind, Registry, transport::RateSchedule},
 };
 
-/// The schema type.
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
+/// The schema type: [`QueryRoot`] with each `_entities` representation resolved on
+/// its own ([`EntitiesRoot`]), and the [`SubscriptionRoot`].
+pub type AppSchema = Schema<EntitiesRoot<QueryRoot>, EmptyMutation, SubscriptionRoot>;
 
 /// What resolvers need, shared by every request.
 #[derive(Debug, Clone)]
@@ -77,7 +79,7 @@ pub struct SchemaOptions {
 /// Builds the schema over `state`, with the federation extensions: `_entities` slots
 /// and federated tracing (`ftv1`, only for requests that ask for it).
 pub fn build_schema(state: AppState, options: SchemaOptions, live: Option<crate::live::Hub>) -> AppSchema {
-    let mut builder = Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot)
+    let mut builder = Schema::build(EntitiesRoot(QueryRoot), EmptyMutation, SubscriptionRoot)
         .enable_federation()
         .extension(crate::federation::entities::EntitySlotsExtension)
         .extension(crate::federation::ftv1::Ftv1Extension)
@@ -109,7 +111,7 @@ pub fn request_guard(
 
 /// The SDL convograph publishes (`convograph sdl`, `schema.graphql`).
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot).enable_federation().finish();
+    let schema = Schema::build(EntitiesRoot(QueryRoot), EmptyMutation, SubscriptionRoot).enable_federation().finish();
     let options = async_graphql::SDLExportOptions::new().federation().compose_directive();
     schema.sdl_with_options(options)
 }

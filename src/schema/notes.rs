@@ -8,8 +8,8 @@
 //! response errors ([`into_errors`]); notes no field collected (made in a
 //! DataLoader batch, which serves many fields) become errors without a path.
 //!
-//! It also gives the engine's own execution errors (an argument a scalar refuses, an
-//! unmatched `_entities` representation) their code: [`crate::error::code_engine_errors`].
+//! It also gives the engine's own execution errors (an argument a scalar refuses)
+//! their code: [`crate::error::code_engine_errors`].
 
 use std::{collections::HashSet, sync::Arc};
 

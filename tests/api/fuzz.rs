@@ -379,11 +379,23 @@ struct Gen<'a> {
     faults: Faults,
     max_depth: usize,
     names: usize,
+    /// Response keys of the root `_entities` fields selected without a directive.
+    entities_keys: Vec<String>,
 }
 
 impl<'a> Gen<'a> {
     fn new(m: &'a Model, pool: &'a Pool, rng: StdRng) -> Self {
-        Gen { m, pool, rng, vars: Vec::new(), frags: Vec::new(), faults: Faults::default(), max_depth: 4, names: 0 }
+        Gen {
+            m,
+            pool,
+            rng,
+            vars: Vec::new(),
+            frags: Vec::new(),
+            faults: Faults::default(),
+            max_depth: 4,
+            names: 0,
+            entities_keys: Vec::new(),
+        }
     }
 
     fn fresh(&mut self, prefix: &str) -> String {
@@ -572,14 +584,17 @@ impl<'a> Gen<'a> {
             }
             let alias = self.rng.random_bool(0.1).then(|| self.fresh("a"));
             let key = alias.clone().unwrap_or_else(|| f.name.clone());
-            if !used.insert(key) {
+            if !used.insert(key.clone()) {
                 continue;
             }
+            let entities = ty == "Query" && f.name == "_entities";
             let mut s = alias.map(|a| format!("{a}: ")).unwrap_or_default();
             s += &f.name;
             s += &self.args(&f.args);
             if self.rng.random_bool(0.04) {
                 s += &self.directive();
+            } else if entities {
+                self.entities_keys.push(key.clone());
             }
             if composite {
                 s.push(' ');
@@ -601,9 +616,14 @@ impl<'a> Gen<'a> {
         if !possible.is_empty() && self.rng.random_bool(0.6) || self.rng.random_bool(0.05) {
             let on = possible.choose(&mut self.rng).map_or(ty, String::as_str).to_owned();
             let mut inner = Vec::new();
+            let unconditional = self.entities_keys.len();
             self.selection_items(&on, depth, used, &mut inner, hops + 1);
             if !inner.is_empty() {
                 let dir = if self.rng.random_bool(0.1) { self.directive() } else { String::new() };
+                if !dir.is_empty() {
+                    // Under `@skip`/`@include`, the fields may rightly be absent.
+                    self.entities_keys.truncate(unconditional);
+                }
                 parts.push(format!("... on {on}{dir} {{ {} }}", inner.join(" ")));
             }
         }
@@ -718,6 +738,10 @@ struct Expect {
     not_code: Option<&'static str>,
     /// This HTTP status.
     status: Option<u16>,
+    /// Response keys of root `_entities` fields selected without a directive: each
+    /// answers a list (one bad representation is `null` at its index, never the whole
+    /// field).
+    entities_keys: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -863,6 +887,7 @@ fn valid_case(model: &Model, pool: &Pool, index: usize, mut rng: StdRng) -> Case
         post(index, CaseKind::Valid, "valid/post", to_vec(&req))
     };
     case.expect.validates = true;
+    case.expect.entities_keys = g.entities_keys;
     case
 }
 
@@ -1378,6 +1403,7 @@ async fn run_case(client: &reqwest::Client, app: &TestApp, case: &Case) -> Outco
                         _ => problems.push(format!("an error without extensions.code: {e}")),
                     }
                 }
+                problems.extend(entities_problems(&body, &case.expect.entities_keys));
                 // Each code once per answer (a document with 5,000 bad arguments has
                 // 5,000 errors of one kind).
                 codes.sort();
@@ -1627,8 +1653,31 @@ async fn random_documents_and_bodies_never_crash_the_server_and_every_error_has_
     );
 }
 
+/// Whole `_entities` fields lost in `body`: each of `keys` must answer a list
+/// whenever `data` is an object, its errors at an index or deeper. Before entities
+/// were resolved one by one, a single unresolvable representation failed the whole
+/// field (left out of `data`, its error without a path).
+fn entities_problems(body: &Value, keys: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in keys {
+        let whole = json!([key]);
+        if let Some(e) = errors(body).iter().find(|e| e["path"] == whole) {
+            out.push(format!("the `{key}` field failed whole: {e}"));
+        }
+        if let Some(data) = body["data"].as_object() {
+            match data.get(key) {
+                Some(v) if v.is_array() => {}
+                Some(v) => out.push(format!("`{key}` is not a list: {v}")),
+                None => out.push(format!("`{key}` is missing from data")),
+            }
+        }
+    }
+    out
+}
+
 /// What the fuzzer found first: the engine's own errors during execution (an argument
 /// its Rust type refuses, a representation no entity matches) came without a code.
+/// The second: such a representation failed the whole `_entities` field (and `data`).
 #[tokio::test]
 async fn engine_errors_during_execution_have_a_code() {
     let app = spawn_app().await;
@@ -1644,5 +1693,11 @@ async fn engine_errors_during_execution_have_a_code() {
         let errors = body["errors"].as_array().map_or(0, Vec::len);
         assert!(errors > 0, "{query}: {body}");
         assert_eq!(codes(&body), vec!["BAD_USER_INPUT"; errors], "{query}: {body}");
+        if query.contains("_entities") {
+            // The representation no entity takes is `null` at its index, the list stays.
+            assert_eq!(body["data"]["_entities"], json!([null]), "{query}: {body}");
+            assert_eq!(body["errors"][0]["path"], json!(["_entities", 0]), "{query}: {body}");
+            assert!(entities_problems(&body, &["_entities".to_owned()]).is_empty());
+        }
     }
 }

@@ -9,6 +9,7 @@ mod costs;
 mod coverage;
 mod defer;
 mod deploy;
+mod entities;
 mod errors;
 mod execvision;
 mod faults;
