@@ -80,7 +80,7 @@ impl SseSubscription {
                     }
                 }
                 match resp.chunk().await {
-                    Ok(Some(chunk)) => buf.push_str(&String::from_utf8_lossy(&chunk)),
+                    Ok(Some(chunk)) => buf.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n")),
                     _ => return None,
                 }
             }

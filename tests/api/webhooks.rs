@@ -34,26 +34,16 @@ fn settings_for(providers: Vec<ProviderKind>) -> Settings {
     settings
 }
 
-/// One GraphQL-over-SSE subscription: its `next` payloads, in order.
+/// One GraphQL-over-SSE subscription, held by the server once opened.
 struct Subscriber {
-    body: reqwest::Response,
-    buffer: String,
+    sub: crate::live::SseSubscription,
 }
 
 impl Subscriber {
     /// Subscribes, and returns once the server holds the subscription (the
     /// `live_subscribers` gauge counts it), so a post after this has a listener.
     async fn open(app: &TestApp, query: &str, connection: &str, listeners: u32) -> Self {
-        let resp = app
-            .client
-            .post(app.url("/graphql"))
-            .header("accept", "text/event-stream")
-            .json(&json!({ "query": query }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let sub = Self { body: resp, buffer: String::new() };
+        let sub = crate::live::SseSubscription::open(app, None, query).await;
         let series = format!(r#"convograph_live_subscribers{{connection="{connection}"}} {listeners}"#);
         // A bounded wait on an observable condition: the stream's first poll
         // registers the listener right after the headers went out.
@@ -69,40 +59,14 @@ impl Subscriber {
         })
         .await
         .expect("the subscription is held");
-        sub
+        Self { sub }
     }
 
     /// The next `next` event's `data`, within [`WAIT`].
     async fn next(&mut self) -> Value {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                if let Some(end) = self.buffer.find("\n\n") {
-                    let event: String = self.buffer.drain(..end + 2).collect();
-                    let mut kind = "";
-                    let mut data = String::new();
-                    for line in event.lines() {
-                        if let Some(k) = line.strip_prefix("event:") {
-                            kind = k.trim();
-                        } else if let Some(d) = line.strip_prefix("data:") {
-                            data.push_str(d.trim_start());
-                        }
-                    }
-                    match kind {
-                        "next" => {
-                            let payload: Value = serde_json::from_str(&data).unwrap();
-                            assert!(payload.get("errors").is_none(), "errors: {payload:#}");
-                            return payload["data"].clone();
-                        }
-                        "complete" => panic!("the subscription ended"),
-                        _ => continue,
-                    }
-                }
-                let chunk = self.body.chunk().await.unwrap().expect("the stream is open");
-                self.buffer.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
-            }
-        })
-        .await
-        .expect("an event within the wait")
+        let payload = self.sub.next(WAIT).await.expect("an event within the wait");
+        assert!(payload.get("errors").is_none(), "errors: {payload:#}");
+        payload["data"].clone()
     }
 }
 
