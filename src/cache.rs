@@ -200,14 +200,25 @@ fn pack_entries(
 }
 
 tokio::task_local! {
-    /// Set while a read must reach the provider (a change poll: a page cached a moment
-    /// ago may not show what changed since).
-    static FRESH: ();
+    /// True while a read must reach the provider (a change poll: a page cached a
+    /// moment ago may not show what changed since).
+    static FRESH: bool;
 }
 
 /// Runs `fut` with its lists read from the provider, not the cache (and not cached).
 pub async fn fresh<F: Future>(fut: F) -> F::Output {
-    FRESH.scope((), fut).await
+    FRESH.scope(true, fut).await
+}
+
+/// Runs `fut` with the cache used as usual, inside a [`fresh`] read (records that
+/// the read only looks up, e.g. a conversation whose activities it polls).
+pub async fn cached<F: Future>(fut: F) -> F::Output {
+    FRESH.scope(false, fut).await
+}
+
+/// Whether the current task reads fresh ([`fresh`]).
+pub fn is_fresh() -> bool {
+    FRESH.try_with(|f| *f).unwrap_or(false)
 }
 
 /// The shared provider-result cache.
@@ -336,7 +347,7 @@ impl Cache {
         F: Future<Output = Result<T, ProviderError>>,
     {
         let ttl = self.ttl(kind);
-        if ttl.is_zero() || FRESH.try_with(|_| ()).is_ok() {
+        if ttl.is_zero() || is_fresh() {
             self.looked_up(&key.connection, kind, false, ttl);
             return fetch.await.map(Arc::new);
         }

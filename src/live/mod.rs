@@ -419,12 +419,20 @@ impl Inner {
         let mut events = Vec::new();
         let mut calls = changes.calls;
         calls.sort_by_key(|c| c.at);
-        for ChangedCall { at, call, transcript } in calls {
-            let version = format!("{}|{}", fingerprint(&call.raw, &call.remote_id), flag(transcript));
+        for ChangedCall { at, call, transcript, revision } in calls {
+            let named = revision.is_some();
+            let base = revision.unwrap_or_else(|| fingerprint(&call.raw, &call.remote_id));
+            let version = format!("{base}|{}", flag(transcript));
             let seen = self.marks.observe(connection, &format!("call:{}", call.remote_id), &version).await;
             let (kind, changed) = match seen {
                 Seen::Same => continue,
+                // A configured conversation seen for the first time is not news.
+                Seen::New if named => continue,
                 Seen::New => (EventKind::CallAdded, Vec::new()),
+                Seen::Changed(_) if named => {
+                    let what = if transcript == Some(true) { CallChange::Transcript } else { CallChange::Details };
+                    (EventKind::CallUpdated, vec![what])
+                }
                 Seen::Changed(old) => {
                     let mut changed = vec![CallChange::Details];
                     if transcript == Some(true) && !old.ends_with("|1") {

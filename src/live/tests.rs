@@ -78,7 +78,7 @@ impl Provider for Scripted {
                 .enumerate()
                 .map(|(i, (id, version, transcript))| {
                     let at = base + Days::seconds(i as i64);
-                    ChangedCall { at, call: call(&id, &version, at), transcript }
+                    ChangedCall { at, call: call(&id, &version, at), transcript, revision: None }
                 })
                 .collect(),
             scores: Vec::new(),
@@ -130,7 +130,7 @@ async fn the_first_poll_records_then_new_changed_and_repeated_records_are_told_o
     // A webhook telling of `b` again changes nothing; one telling of `c` is news once.
     let now = Utc::now();
     let told = |id: &str| Changes {
-        calls: vec![ChangedCall { at: now, call: call(id, "1", now), transcript: Some(false) }],
+        calls: vec![ChangedCall { at: now, call: call(id, "1", now), transcript: Some(false), revision: None }],
         scores: Vec::new(),
     };
     assert_eq!(hub.ingest(&Arc::from("c"), told("b")).await, 0);

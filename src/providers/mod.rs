@@ -256,6 +256,12 @@ pub struct ChangedCall {
     /// Whether the record says its transcript is available, where it says so
     /// (Salesloft: a transcription id); `None` when the record does not tell.
     pub transcript: Option<bool>,
+    /// What changed when the record itself does not show it (Hubster: the chat's
+    /// activities, not its conversation record). A call with a revision is a
+    /// conversation the configuration names, not a new one: its first sighting is
+    /// recorded, and a new revision is a `callUpdated` (`TRANSCRIPT` when it has
+    /// messages).
+    pub revision: Option<String>,
 }
 
 /// The time a record's raw `fields` (the first present, read as RFC 3339 or a

@@ -284,3 +284,55 @@ async fn a_subscription_ends_unauthenticated_when_its_token_expires() {
     assert_eq!(last["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{last:#}");
     assert!(sub.next(Duration::from_secs(2)).await.is_none(), "then the stream ends");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_messages_in_a_hubster_chat_are_transcript_updates_read_from_leid() {
+    let mut sims = live_simulators(0);
+    sims.hubster.rate_per_sec = 0;
+    let app = spawn_with_simulators(live_settings(vec![ProviderKind::Hubster]), sims).await;
+    let mut sub = SseSubscription::open(
+        &app,
+        None,
+        r#"subscription { callUpdated(connectionIds: ["hubster-demo"]) { changes call { remoteId transcript { text } } } }"#,
+    )
+    .await;
+    // Every configured chat has been read once (in turns of 20): their activities
+    // so far are recorded, not news.
+    let chats = app.hubster.conversation_ids().len() as f64;
+    let rounds = (chats / 20.0).ceil() + 1.0;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+            let polls: f64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix(r#"convograph_live_polls_total{connection="hubster-demo"} "#))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0.0);
+            if polls > rounds {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the chats were read");
+    let reads_before = app.hubster.activity_reads().len();
+    let c = app.hubster.data().conversations[3].clone();
+    let last = c.activities.iter().map(|a| a.event_id).max().unwrap();
+    app.hubster.push_message(
+        3,
+        convograph::sandbox::world_hub::Party::Customer,
+        convograph::sandbox::world_hub::Party::Agent,
+        "Is anyone there?",
+        last + 1_000,
+    );
+    let event = sub.next(Duration::from_secs(20)).await.expect("the new message, within a round of polls");
+    assert!(event.get("errors").is_none(), "{event:#}");
+    let update = &event["data"]["callUpdated"];
+    assert_eq!(update["changes"], json!(["TRANSCRIPT"]), "{update:#}");
+    assert_eq!(update["call"]["remoteId"], convograph::sandbox::hubster::ids::conversation_id(3));
+    assert!(update["call"]["transcript"]["text"].as_str().unwrap().contains("Is anyone there?"), "{update:#}");
+    // Reads after the first round ask from the last event on (`leid`).
+    let reads = app.hubster.activity_reads();
+    assert!(reads[reads_before..].iter().all(|r| r.leid.is_some()), "incremental reads only");
+}

@@ -349,7 +349,7 @@ impl Provider for ExecVisionProvider {
                 .into_iter()
                 .map(|call| {
                     let at = super::raw_time(&call.raw, &["modified", "callTime"]).or(call.started_at).unwrap_or(until);
-                    ChangedCall { at, call, transcript: None }
+                    ChangedCall { at, call, transcript: None, revision: None }
                 })
                 .collect(),
             scores: scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect(),

@@ -408,7 +408,7 @@ impl Provider for GongProvider {
                     let ended = call.started_at.map(|s| {
                         s + chrono::Duration::milliseconds((call.duration_secs.unwrap_or(0.0) * 1000.0) as i64)
                     });
-                    ChangedCall { at: ended.unwrap_or(until), call, transcript: None }
+                    ChangedCall { at: ended.unwrap_or(until), call, transcript: None, revision: None }
                 })
                 .collect(),
             scores: scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect(),
@@ -574,5 +574,5 @@ pub fn webhook_changes(body: &serde_json::Value) -> Result<Option<Changes>, Stri
     }
     // As the change feed orders Gong's calls: by start.
     let at = call.started_at.unwrap_or_else(Utc::now);
-    Ok(Some(Changes { calls: vec![ChangedCall { at, call, transcript: None }], scores: Vec::new() }))
+    Ok(Some(Changes { calls: vec![ChangedCall { at, call, transcript: None, revision: None }], scores: Vec::new() }))
 }

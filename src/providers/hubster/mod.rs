@@ -30,6 +30,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -38,11 +39,13 @@ use self::{
     client::HubClient,
     model::{Activity, WithRaw},
 };
-use super::{CallQuery, Capabilities, Provider, ProviderError, ProviderKind, transport::Transport};
+use super::{
+    CallQuery, Capabilities, ChangedCall, Changes, Provider, ProviderError, ProviderKind, transport::Transport,
+};
 use crate::{
     accounting,
     cache::{Cache, CacheKey, ResourceKind},
-    domain::{Call, ChatActivity, Page, Transcript},
+    domain::{Call, ChatActivity, ChatActivityKind, Page, Transcript},
 };
 
 /// Requests per second convograph sends at most (Hubster documents no number).
@@ -101,7 +104,14 @@ pub struct HubsterProvider {
     conversation_ids: Arc<Vec<String>>,
     logs: moka::future::Cache<String, Arc<Mutex<Log>>>,
     freshness: Duration,
+    /// Where the next change poll starts in `conversation_ids` (each reads a slice).
+    poll_next: std::sync::atomic::AtomicUsize,
 }
+
+/// Conversations one change poll reads (3 requests each, one per integration type):
+/// 20 cost 60 requests, 6 s of Hubster's 10/s, so polls leave room for queries; a
+/// longer list is read in turns.
+const POLL_SLICE: usize = 20;
 
 impl std::fmt::Debug for HubsterProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,6 +139,7 @@ impl HubsterProvider {
             conversation_ids: Arc::new(conversation_ids),
             logs: moka::future::Cache::builder().max_capacity(MAX_LOGS).time_to_idle(Duration::from_secs(3600)).build(),
             freshness,
+            poll_next: Default::default(),
         }
     }
 
@@ -155,7 +166,7 @@ impl HubsterProvider {
         let log = self.logs.get_with(id.to_owned(), async { Arc::new(Mutex::new(Log::default())) }).await;
         let mut log = log.lock().await;
         let age = log.read_at.map(|t| t.elapsed());
-        let stale = age.is_none_or(|a| a >= self.freshness);
+        let stale = crate::cache::is_fresh() || age.is_none_or(|a| a >= self.freshness);
         let left = if stale { self.freshness } else { self.freshness.saturating_sub(age.unwrap_or_default()) };
         accounting::cache_lookup(Some(ProviderKind::Hubster), &self.connection, !stale, left);
         if stale {
@@ -250,6 +261,37 @@ impl Provider for HubsterProvider {
         let fetches: Vec<_> = ids.iter().map(|id| self.call(id)).collect();
         let results: Vec<_> = stream::iter(fetches).buffered(PER_ID_CONCURRENCY).try_collect().await?;
         Ok(results.into_iter().flatten().collect())
+    }
+
+    /// Hubster has no list of conversations, nor of what changed: each poll reads the
+    /// activities of the next [`POLL_SLICE`] configured conversations from their
+    /// `leid` on (incremental, so a quiet chat costs its 3 requests and nothing more),
+    /// in turns through the list. A chat's activities are its revision: new messages
+    /// are a `callUpdated` with `TRANSCRIPT`.
+    async fn changes(&self, _since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Changes, ProviderError> {
+        let n = self.conversation_ids.len();
+        if n == 0 {
+            return Ok(Changes::default());
+        }
+        let slice = n.min(POLL_SLICE);
+        let start = self.poll_next.fetch_add(slice, std::sync::atomic::Ordering::Relaxed) % n;
+        let ids: Vec<String> = (0..slice).map(|k| self.conversation_ids[(start + k) % n].clone()).collect();
+        let reads = ids.into_iter().map(|id| async move {
+            let Some(activities) = self.activities(&id).await? else { return Ok(None) };
+            // The conversation record itself comes from the cache as usual.
+            let Some(call) = crate::cache::cached(self.call(&id)).await? else { return Ok(None) };
+            let last = activities.iter().map(|a| a.event_id).max();
+            let messages = activities.iter().filter(|a| a.kind == ChatActivityKind::Message).count();
+            let at = last.and_then(DateTime::<Utc>::from_timestamp_millis).unwrap_or(until);
+            Ok::<_, ProviderError>(Some(ChangedCall {
+                at,
+                call,
+                transcript: Some(messages > 0),
+                revision: Some(format!("{}:{}", activities.len(), last.unwrap_or_default())),
+            }))
+        });
+        let found: Vec<Option<ChangedCall>> = stream::iter(reads).buffered(PER_ID_CONCURRENCY).try_collect().await?;
+        Ok(Changes { calls: found.into_iter().flatten().collect(), scores: Vec::new() })
     }
 
     async fn transcripts(&self, call_ids: &[String]) -> Result<Vec<Transcript>, ProviderError> {

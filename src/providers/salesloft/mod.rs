@@ -250,7 +250,7 @@ impl Provider for SalesloftProvider {
                     let at =
                         super::raw_time(&call.raw, &["updated_at", "created_at"]).or(call.started_at).unwrap_or(until);
                     let transcript = Some(mapping::transcription_id(&call).is_some());
-                    ChangedCall { at, call, transcript }
+                    ChangedCall { at, call, transcript, revision: None }
                 })
                 .collect(),
             scores: Vec::new(),
@@ -338,7 +338,7 @@ pub fn webhook_changes(event: Option<&str>, body: &serde_json::Value) -> Result<
     let call = mapping::call(conversation);
     let at = super::raw_time(&call.raw, &["updated_at"]).unwrap_or_else(Utc::now);
     let transcript = Some(mapping::transcription_id(&call).is_some());
-    Ok(Some(Changes { calls: vec![ChangedCall { at, call, transcript }], scores: Vec::new() }))
+    Ok(Some(Changes { calls: vec![ChangedCall { at, call, transcript, revision: None }], scores: Vec::new() }))
 }
 
 #[cfg(test)]
