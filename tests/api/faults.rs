@@ -126,7 +126,6 @@ fn expected_code(fault: Fault) -> &'static str {
 /// test, so the list only shrinks.
 const KNOWN_GAPS: &[(ProviderKind, Fault, &str)] = &[
     (ProviderKind::Gong, Fault::WrongShapeObject, SILENT_EMPTY),
-    (ProviderKind::Salesloft, Fault::WrongShapeObject, SILENT_EMPTY),
     (ProviderKind::ExecVision, Fault::Empty200, EMPTY_AS_NONE),
     (ProviderKind::ExecVision, Fault::WrongShapeObject, STICKY_NOTES),
     (ProviderKind::ExecVision, Fault::WrongShapeArray, STICKY_NOTES),

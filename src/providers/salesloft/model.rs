@@ -49,11 +49,11 @@ pub(crate) struct Ref {
 }
 
 /// `{ "data": [...], "metadata": { "paging": {...} } }`, as Salesloft sends lists (its
-/// reference shows a bare array instead: the client reads that too).
+/// reference shows a bare array instead: the client reads that too). `data` is
+/// required: an object without it is not a list (an error, not an empty page).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(bound(deserialize = "T: serde::de::DeserializeOwned"))]
 pub(crate) struct List<T> {
-    #[serde(default = "RecordList::default")]
     pub(crate) data: RecordList<T>,
     #[serde(default)]
     pub(crate) metadata: Metadata,
