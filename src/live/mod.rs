@@ -135,7 +135,17 @@ struct Inner {
     /// This replica, in the leader lock.
     replica: String,
     subscriptions: std::sync::atomic::AtomicUsize,
+    /// The lead's scripts, built (and their SHA-1 taken) once, not on every poll.
+    take_lead: redis::Script,
+    drop_lead: redis::Script,
 }
+
+/// Takes or renews a connection's lead: 1 when this replica holds it now.
+const TAKE_LEAD: &str = "local v = redis.call('GET', KEYS[1]) \
+     if (not v) or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end \
+     return 0";
+/// Gives up a connection's lead, if this replica holds it.
+const DROP_LEAD: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /// One connection's listeners in this process.
 struct Feed {
@@ -178,6 +188,8 @@ impl Hub {
                 feeds: Mutex::new(HashMap::new()),
                 replica: uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string(),
                 subscriptions: Default::default(),
+                take_lead: redis::Script::new(TAKE_LEAD),
+                drop_lead: redis::Script::new(DROP_LEAD),
             }),
         };
         if let Some(shared) = shared {
@@ -341,11 +353,7 @@ impl Inner {
         let Some((shared, key)) = self.lead_key(connection) else { return true };
         let ttl = (self.settings.poll_interval * 3).as_millis() as u64;
         let me = self.replica.clone();
-        let script = redis::Script::new(
-            "local v = redis.call('GET', KEYS[1]) \
-             if (not v) or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end \
-             return 0",
-        );
+        let script = &self.take_lead;
         match shared
             .run(|mut c| async move { script.key(key).arg(me).arg(ttl).invoke_async::<i64>(&mut c).await })
             .await
@@ -358,9 +366,7 @@ impl Inner {
     async fn release_lead(&self, connection: &str) {
         let Some((shared, key)) = self.lead_key(connection) else { return };
         let me = self.replica.clone();
-        let script = redis::Script::new(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-        );
+        let script = &self.drop_lead;
         let _ = shared.run(|mut c| async move { script.key(key).arg(me).invoke_async::<i64>(&mut c).await }).await;
     }
 

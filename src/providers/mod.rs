@@ -246,6 +246,14 @@ pub struct Changes {
     pub scores: Vec<(DateTime<Utc>, Score)>,
 }
 
+impl Changes {
+    /// Answered scorecards as changes, each at its review time (`until` when the
+    /// provider gives none).
+    pub(crate) fn reviewed(scores: Vec<Score>, until: DateTime<Utc>) -> Vec<(DateTime<Utc>, Score)> {
+        scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect()
+    }
+}
+
 /// One call of a [`Changes`] read.
 #[derive(Debug, Clone)]
 pub struct ChangedCall {

@@ -352,7 +352,7 @@ impl Provider for ExecVisionProvider {
                     ChangedCall { at, call, transcript: None, revision: None }
                 })
                 .collect(),
-            scores: scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect(),
+            scores: Changes::reviewed(scores, until),
         })
     }
 

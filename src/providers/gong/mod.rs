@@ -411,7 +411,7 @@ impl Provider for GongProvider {
                     ChangedCall { at: ended.unwrap_or(until), call, transcript: None, revision: None }
                 })
                 .collect(),
-            scores: scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect(),
+            scores: Changes::reviewed(scores, until),
         })
     }
 
