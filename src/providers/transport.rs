@@ -587,6 +587,8 @@ impl Transport {
     /// that record, which the client sees with the data. Errors name the JSON path.
     pub fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, ProviderError> {
         let (decoded, issues) = super::wire::collecting(|| super::wire::decode::<T>(body));
+        // A response that failed as a whole is one error, not notes about its records.
+        let issues = if decoded.is_ok() { issues } else { Vec::new() };
         for issue in issues {
             let error = self.error(ProviderErrorKind::Record(issue.message));
             // About one record: kept with the data (it will read the same next time).

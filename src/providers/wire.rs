@@ -24,7 +24,11 @@
 //! Nothing here costs anything on a well-formed record: repair starts only after
 //! the typed decode of the record failed.
 
-use std::{cell::RefCell, fmt, ops::Deref};
+use std::{
+    cell::{Cell, RefCell},
+    fmt,
+    ops::Deref,
+};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
@@ -46,6 +50,58 @@ pub(crate) struct Issue {
 
 thread_local! {
     static ISSUES: RefCell<Option<Vec<Issue>>> = const { RefCell::new(None) };
+    /// How many records deep the decode on this thread is: 0 while it reads the
+    /// response itself (its list of records, or its one record).
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Why the response being decoded is not the answer asked for, once its list of
+    /// records (or its one record) turned out to be something else: repair must not
+    /// read that as an empty page.
+    static FOREIGN: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Marks the decode on this thread as inside a record while it lives.
+struct InRecord;
+
+impl InRecord {
+    fn enter() -> Self {
+        DEPTH.with(|d| d.set(d.get() + 1));
+        Self
+    }
+}
+
+impl Drop for InRecord {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Whether the value being read is part of the response itself, not of a record.
+fn at_the_top() -> bool {
+    DEPTH.with(Cell::get) == 0
+}
+
+/// Fails the whole response: `why` it is not the answer asked for.
+fn foreign<E: serde::de::Error>(why: String) -> E {
+    let e = E::custom(&why);
+    FOREIGN.with(|f| *f.borrow_mut() = Some(why));
+    e
+}
+
+fn take_foreign() -> Option<String> {
+    FOREIGN.with(|f| f.borrow_mut().take())
+}
+
+/// Whether `v` is something other than a record of `T`: an object with keys of which
+/// `T` reads none (another kind of answer, such as an error object), or a list. Only
+/// known when `T` is a struct. A `null`, a string or a number in its place is a
+/// damaged record of the right kind of list: left out, reported.
+fn not_a_record<T: DeserializeOwned>(v: &Value) -> bool {
+    let Some(fields) = struct_fields::<T>() else { return false };
+    match v {
+        Value::Object(map) => !map.is_empty() && !map.keys().any(|k| fields.contains(&k.as_str())),
+        Value::Array(_) => true,
+        _ => false,
+    }
 }
 
 /// Runs a (synchronous) decode, collecting the issues it reports.
@@ -81,6 +137,7 @@ impl<T: DeserializeOwned> WithRaw<T> {
         if raw.is_array() && struct_fields::<T>().is_some() {
             return Err("a list where a record was expected".into());
         }
+        let _inside = InRecord::enter();
         let (first, inner) = collecting(|| T::deserialize(&raw));
         let data = match first {
             Ok(data) => {
@@ -153,9 +210,14 @@ impl<T> From<RecordList<T>> for Vec<WithRaw<T>> {
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for RecordList<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let top = at_the_top();
         let items = match Value::deserialize(d)? {
             Value::Array(items) => items,
             Value::Null => Vec::new(),
+            // The response's own list is something else: not this answer.
+            other if top && !matches!(&other, Value::Object(m) if m.is_empty()) => {
+                return Err(foreign(format!("its list of records is {}", kind_of(&other))));
+            }
             other => {
                 report(Issue {
                     record: None,
@@ -164,6 +226,15 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for RecordList<T> {
                 Vec::new()
             }
         };
+        // Not one of the response's items is a record of the kind asked for: not
+        // this answer (one odd record among others only costs that record).
+        if top && !items.is_empty() && items.iter().all(not_a_record::<T>) {
+            return Err(foreign(format!(
+                "none of its {} item(s) is a record of the kind asked for (e.g. {})",
+                items.len(),
+                excerpt(&items[0])
+            )));
+        }
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             let record = record_label(&item);
@@ -193,6 +264,9 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for OneRecord<T> {
         let raw = Value::deserialize(d)?;
         if raw.is_null() {
             return Ok(Self(None));
+        }
+        if at_the_top() && not_a_record::<T>(&raw) {
+            return Err(foreign(format!("it is not a record of the kind asked for: {}", excerpt(&raw))));
         }
         let record = record_label(&raw);
         match WithRaw::read(raw) {
@@ -227,6 +301,7 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     if let Some(why) = not_the_response::<T>(body) {
         return Err(why);
     }
+    take_foreign();
     let (first, inner) = collecting(|| {
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize::<_, T>(de)
@@ -236,6 +311,7 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
             inner.into_iter().for_each(report);
             Ok(v)
         }
+        Err(_) if let Some(why) = take_foreign() => Err(format!("the response is not the answer asked for: {why}")),
         Err(e) => {
             let Ok(value) = serde_json::from_slice::<Value>(body) else { return Err(e.to_string()) };
             let (v, repairs) = repair::<T>(&value)?;
@@ -247,19 +323,79 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     }
 }
 
-/// Why `body` is not an answer of the shape `T` reads at all, when `T` is a struct:
-/// a JSON list, which serde would otherwise read as the struct's fields in order
-/// (`[{..}]` as a response with every field absent: an empty page, silently, and
-/// cached as such). Such a body is a failed response, not an empty one.
+/// Keys a provider puts on every answer, whatever it carries: an answer made only
+/// of these is an answer with nothing in it (Gong documents `{ "requestId": ... }`
+/// alone, and `fromDateTime`/`toDateTime`/`timeZone` with no stats), not an odd one.
+const ENVELOPE: [&str; 4] = ["requestId", "fromDateTime", "toDateTime", "timeZone"];
+
+/// Why `body` is not an answer of the shape `T` reads at all, when `T` is a struct
+/// (a failed response, not an empty one):
 ///
-/// An object with none of `T`'s fields is still read (as every field absent):
-/// providers document answers made only of fields convograph does not read (Gong's
-/// `requestId` alone, or `fromDateTime`/`toDateTime` with no stats), so such an
-/// answer cannot be told from an odd one.
+/// - an empty body;
+/// - a JSON list, which serde would otherwise read as the struct's fields in order
+///   (`[{..}]` as a response with every field absent: an empty page, silently, and
+///   cached as such);
+/// - an object none of whose keys `T` reads (nor any of [`ENVELOPE`]): read as every
+///   field absent it would be an empty page too. `{}` is still an empty answer.
+///
+/// Cheap on a well-formed answer: the object's keys are read only up to the first
+/// one `T` knows, which is usually the first.
 fn not_the_response<T: DeserializeOwned>(body: &[u8]) -> Option<String> {
-    struct_fields::<T>()?;
-    (*body.iter().find(|b| !b.is_ascii_whitespace())? == b'[')
-        .then(|| "the response is a list where an object was expected".into())
+    let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
+        return Some("the response is empty where JSON was expected".into());
+    };
+    let fields = struct_fields::<T>()?;
+    match first {
+        b'[' => Some("the response is a list where an object was expected".into()),
+        b'{' => (first_known_key(body, fields) == Some(false))
+            .then(|| format!("the response has none of the fields of the answer ({})", fields.join(", "))),
+        _ => None,
+    }
+}
+
+/// Whether the JSON object in `body` has a key among `fields` or [`ENVELOPE`];
+/// `None` when it has no key at all, or is not an object that can be read. Stops at
+/// the first such key.
+fn first_known_key(body: &[u8], fields: &[&str]) -> Option<bool> {
+    use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
+
+    struct Keys<'a> {
+        fields: &'a [&'a str],
+        found: &'a mut bool,
+    }
+
+    impl<'de> Visitor<'de> for Keys<'_> {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut any = false;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if self.fields.contains(&key.as_ref()) || ENVELOPE.contains(&key.as_ref()) {
+                    // Known: the rest need not be read (the error only stops the read).
+                    *self.found = true;
+                    return Err(A::Error::custom("found"));
+                }
+                map.next_value::<IgnoredAny>()?;
+                any = true;
+            }
+            Ok(any)
+        }
+    }
+
+    let mut found = false;
+    let read = serde::Deserializer::deserialize_map(
+        &mut serde_json::Deserializer::from_slice(body),
+        Keys { fields, found: &mut found },
+    );
+    match read {
+        _ if found => Some(true),
+        Ok(true) => Some(false),
+        Ok(false) | Err(_) => None,
+    }
 }
 
 /// The fields `T` reads when it is a struct read from a JSON object; `None` when it
@@ -316,6 +452,9 @@ fn repair<T: DeserializeOwned>(value: &Value) -> Result<(T, Vec<String>), String
             (Ok(v), inner) => {
                 inner.into_iter().for_each(report);
                 return Ok((v, repairs.iter().map(Repair::describe).collect()));
+            }
+            (Err(_), _) if let Some(why) = take_foreign() => {
+                return Err(format!("the response is not the answer asked for: {why}"));
             }
             (Err(e), _) => e,
         };
@@ -508,6 +647,15 @@ fn loosen(value: &mut Value, path: &[Step]) -> Option<(Loosened, Vec<Step>)> {
     }
 }
 
+/// The start of `v` as JSON, for a message.
+fn excerpt(v: &Value) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(80) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
+    }
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -666,13 +814,21 @@ mod tests {
             assert!(p.is_err(), "{body}: {p:?}");
             assert_eq!(issues, vec![], "{body}");
         }
-        // An object is read, whatever its keys (documented answers may carry only
-        // fields that are not read).
+        // An object is read when it has a key the answer reads, or only keys every
+        // answer carries (Gong documents `requestId` alone), or none at all.
         for body in [r#"{"total": 0, "other": 1}"#, "{}", r#"{"requestId": "4al018gzaztcr8nbukw"}"#] {
             let (p, issues) = collecting(|| decode::<Page>(body.as_bytes()));
             assert!(p.is_ok_and(|p| p.items.is_empty()), "{body}");
             assert_eq!(issues, vec![], "{body}");
         }
+        // An object of other keys only, or no body at all, is not the answer: a
+        // failed response rather than an empty page.
+        for body in [r#"{"unexpected": true}"#, r#"{"error": "x", "message": "y"}"#, "", "  \n"] {
+            let (p, issues) = collecting(|| decode::<Page>(body.as_bytes()));
+            assert!(p.is_err(), "{body:?}: {p:?}");
+            assert_eq!(issues, vec![], "{body:?}");
+        }
+        assert!(decode::<RecordList<Meta>>(b"").is_err());
         // Lists of records are still read as lists, and a record that is a list is
         // left out.
         let (list, issues) = collecting(|| decode::<RecordList<Meta>>(br#"[{"id": "1"}, ["2", "x"]]"#));
@@ -730,12 +886,72 @@ mod tests {
     }
 
     #[test]
-    fn the_envelope_is_repaired_too_and_a_non_list_reads_as_empty() {
-        let (p, issues) = page(json!({ "total": {"odd": 1}, "items": {"not": "a list"} }));
+    fn the_envelope_is_repaired_too_but_a_list_of_records_that_is_not_one_fails_the_response() {
+        let (p, issues) = page(json!({ "total": {"odd": 1}, "items": {} }));
         assert_eq!(p.total, None);
         assert!(p.items.is_empty());
         assert_eq!(issues.len(), 2, "{issues:#?}");
         assert!(decode::<Page>(b"<html>").is_err());
+        // The response's own list is something else, wherever the decode meets it
+        // (before or after another field it repairs): not an empty page.
+        for body in [
+            json!({ "total": 1, "items": {"not": "a list"} }),
+            json!({ "items": "none", "total": {"odd": 1} }),
+            json!({ "total": {"odd": 1}, "items": 3 }),
+        ] {
+            let (p, issues) = collecting(|| decode::<Page>(body.to_string().as_bytes()));
+            let why = p.expect_err(&body.to_string());
+            assert!(why.contains("not the answer asked for"), "{why}");
+            assert_eq!(issues, vec![], "{body}");
+        }
+    }
+
+    #[test]
+    fn a_list_of_which_no_item_is_a_record_fails_the_response_but_one_odd_item_costs_only_itself() {
+        for body in [
+            json!({ "items": [{"unexpected": true}] }),
+            json!({ "items": [{"three": 3}, ["a list"]] }),
+            json!([{"unexpected": true}, {"other": 1}]),
+        ] {
+            let text = body.to_string();
+            let (p, issues) = if body.is_array() {
+                let (r, i) = collecting(|| decode::<RecordList<Meta>>(text.as_bytes()));
+                (r.map(|r| r.len()), i)
+            } else {
+                let (r, i) = collecting(|| decode::<Page>(text.as_bytes()));
+                (r.map(|p| p.items.len()), i)
+            };
+            let why = p.expect_err(&text);
+            assert!(why.contains("none of its") && why.contains("record of the kind asked for"), "{why}");
+            assert_eq!(issues, vec![], "{text}");
+        }
+        // One of them is a record: the others are left out, reported.
+        let (p, issues) = page(json!({ "items": [{"unexpected": true}, {"id": "1"}, 7] }));
+        assert_eq!(p.items.iter().map(|m| m.data.id.as_str()).collect::<Vec<_>>(), ["1"]);
+        assert_eq!(issues.len(), 2, "{issues:#?}");
+        // Damaged records (null, a string, a number) are records of the right list
+        // that could not be read: left out, reported, even when they are all there is
+        // (the last page of a long walk must not cost the walk).
+        let (p, issues) = page(json!({ "items": [null, "x", 3] }));
+        assert!(p.items.is_empty());
+        assert_eq!(issues.len(), 3, "{issues:#?}");
+        // A record's own list of foreign items costs that field, not the response.
+        #[derive(Debug, Deserialize)]
+        struct Outer {
+            #[serde(deserialize_with = "record_id")]
+            id: String,
+            #[serde(default)]
+            inner: RecordList<Meta>,
+        }
+        let (list, issues) = collecting(|| {
+            decode::<RecordList<Outer>>(br#"[{"id": "o", "inner": [{"x": 1}]}, {"id": "p", "inner": 5}]"#)
+        });
+        let list = list.unwrap();
+        assert_eq!(list.iter().map(|r| r.data.id.as_str()).collect::<Vec<_>>(), ["o", "p"]);
+        assert!(list.iter().all(|r| r.data.inner.is_empty()));
+        assert_eq!(issues.len(), 2, "{issues:#?}");
+        // The depth count is back at the top after records are read.
+        assert!(at_the_top());
     }
 
     #[derive(Debug, Deserialize)]
@@ -775,6 +991,12 @@ mod tests {
         assert_eq!(read(b"null"), (None, vec![]));
         let (none, issues) = read(br#""a string""#);
         assert_eq!((none, issues.len()), (None, 1));
+        // What is another kind of answer is not this one: a failed response.
+        for body in [&br#"{"unexpected": true}"#[..], br#"[{"id": "k"}]"#] {
+            let (r, issues) = collecting(|| decode::<OneRecord<Keyed>>(body));
+            assert!(r.is_err(), "{}", String::from_utf8_lossy(body));
+            assert_eq!(issues, vec![]);
+        }
     }
 
     #[test]

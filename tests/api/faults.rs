@@ -122,31 +122,9 @@ fn expected_code(fault: Fault) -> &'static str {
 }
 
 /// Known gaps: (provider, fault, why). Their `Code` and `Recovery` failures are
-/// printed, not asserted (each is reported to be fixed); a gap that passes fails the
-/// test, so the list only shrinks.
-const KNOWN_GAPS: &[(ProviderKind, Fault, &str)] = &[
-    (ProviderKind::Gong, Fault::WrongShapeObject, SILENT_EMPTY),
-    (ProviderKind::ExecVision, Fault::Empty200, EMPTY_AS_NONE),
-    (ProviderKind::ExecVision, Fault::WrongShapeObject, STICKY_NOTES),
-    (ProviderKind::ExecVision, Fault::WrongShapeArray, STICKY_NOTES),
-    (ProviderKind::Salesloft, Fault::WrongShapeArray, STICKY_NOTES),
-    (ProviderKind::Hubster, Fault::WrongShapeObject, STICKY_NOTES),
-    (ProviderKind::Hubster, Fault::WrongShapeArray, STICKY_NOTES),
-];
-
-/// An object with none of the response's fields reads as every field absent: an
-/// empty page without an error (`wire.rs`: documented answers may carry only fields
-/// convograph does not read, e.g. Gong's `requestId` alone, so it cannot be told
-/// from an odd answer), and the empty page is cached.
-const SILENT_EMPTY: &str = "an object without the response's fields is an empty page without an error, cached";
-/// ExecVision's client reads an empty 200 body as `null`, i.e. no records
-/// (`execvision/client.rs`): no error at all, and the empty page is cached.
-const EMPTY_AS_NONE: &str = "an empty 200 is an empty page without an error, cached for calls_ttl";
-/// A body whose records cannot be read is, by design (`wire.rs`), an empty page with
-/// UPSTREAM_RECORD_INVALID (a stable code naming the connection), not a null field
-/// with PROVIDER_ERROR. Notes about the answer as a whole keep it out of the cache,
-/// so it recovers at once; only the "null" expectation is unmet.
-const STICKY_NOTES: &str = "unreadable records are an empty page with UPSTREAM_RECORD_INVALID, not null";
+/// printed, not asserted; a gap that passes fails the test, so the list only
+/// shrinks. Empty: every provider meets every promise under every fault.
+const KNOWN_GAPS: &[(ProviderKind, Fault, &str)] = &[];
 
 mod proxy {
     //! A raw HTTP/1.1 proxy: one request per connection (`Connection: close`), so a

@@ -16,6 +16,8 @@
 //!   documented one: numbers as strings, times as epoch numbers or without an
 //!   offset, enum values the document does not list, fields it does not know.
 
+use std::collections::BTreeSet;
+
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use serde_json::{Map, Value, json};
 
@@ -48,6 +50,20 @@ impl Doc {
         let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
         assert!(!schema.is_null(), "the document has no JSON 200 response for {method} {path}");
         schema
+    }
+
+    /// The top-level keys the document gives the 200 answer of `method path`.
+    pub fn response_keys(&self, method: &str, path: &str) -> Vec<String> {
+        let schema = self.resolve(self.response_schema(method, path));
+        schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    /// The keys the document gives the records of the list `list` in the 200 answer
+    /// of `method path`.
+    pub fn record_keys(&self, method: &str, path: &str, list: &str) -> BTreeSet<String> {
+        let schema = self.resolve(self.response_schema(method, path));
+        let items = self.resolve(&self.resolve(&schema["properties"][list])["items"]);
+        items["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// `schema` with its `$ref`s followed.
@@ -246,4 +262,18 @@ impl Gen<'_> {
 /// Whether a property names an id (Gong's ids are numeric strings).
 fn is_id(name: &str) -> bool {
     name == "id" || name.ends_with("Id") || name.ends_with("Ids")
+}
+
+/// Whether `records` (what an answer holds where its records belong) is another kind
+/// of answer: not one of them a record of the kind documented, i.e. each is an object
+/// with none of `documented`'s keys, or a list. convograph fails such a read
+/// (`src/providers/wire.rs`) rather than answer an empty page; a `null` or a scalar
+/// in a record's place is a damaged record instead (left out, reported).
+pub fn another_kind(records: &[Value], documented: &BTreeSet<String>) -> bool {
+    !records.is_empty()
+        && records.iter().all(|r| match r {
+            Value::Object(o) => !o.is_empty() && !o.keys().any(|k| documented.contains(k)),
+            Value::Array(_) => true,
+            _ => false,
+        })
 }

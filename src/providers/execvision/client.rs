@@ -93,7 +93,6 @@ impl EvClient {
     pub(crate) async fn get<T: DeserializeOwned>(&self, req: UpstreamRequest) -> Result<Option<T>, ProviderError> {
         let resp = self.transport.send(&req).await?;
         match resp.status {
-            200..=299 if resp.body.iter().all(u8::is_ascii_whitespace) => self.transport.decode(b"null").map(Some),
             200..=299 => self.transport.decode(&resp.body).map(Some),
             404 => Ok(None),
             status => Err(self.transport.status_error(status)),

@@ -180,7 +180,17 @@ async fn a_conversation_that_cannot_be_read_is_no_record_with_a_note() {
     assert_eq!((customer.name.as_deref(), customer.remote_id.as_deref()), (Some("Jane Doe"), Some("tok")));
     assert_eq!(call.raw["somethingNew"]["deep"], true, "extra fields stay in remoteData");
 
-    for bad in ["missing", "null", "blank", "wrong", "list", "text"] {
+    // A list did not answer the lookup: a failed request, as malformed JSON is, not
+    // "no such conversation".
+    for foreign in ["list"] {
+        let (found, notes) = crate::accounting::capture(p.calls_by_ids(&[foreign.into()])).await;
+        let err = found.expect_err(foreign);
+        assert_eq!(err.code(), crate::error::ErrorCode::ProviderError, "{foreign}: {err}");
+        assert!(err.to_string().contains("not the answer asked for"), "{foreign}: {err}");
+        assert!(notes.is_empty(), "{foreign}");
+    }
+
+    for bad in ["missing", "null", "blank", "wrong", "text"] {
         let (found, notes) = crate::accounting::capture(p.calls_by_ids(&[bad.into()])).await;
         assert!(found.unwrap().is_empty(), "{bad}: no record");
         let messages: Vec<String> = notes.iter().map(|n| n.error.to_string()).collect();
