@@ -219,6 +219,57 @@ async fn a_forbidden_connection_gets_no_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_pass_the_query_guard_and_one_past_max_subscriptions_is_refused_until_one_ends() {
+    let mut settings = live_settings(vec![ProviderKind::Gong]);
+    settings.live.max_subscriptions = 2;
+    settings.limits.max_depth = 2;
+    let app = spawn_with_simulators(settings, live_simulators(20)).await;
+    const OK: &str = r#"subscription { callAdded(connectionIds: ["gong-demo"]) { remoteId } }"#;
+
+    // Deeper than `limits.max_depth`: refused by the same guard as queries, as one
+    // `next` event, and no slot is taken.
+    let mut deep = SseSubscription::open(
+        &app,
+        None,
+        r#"subscription { callAdded(connectionIds: ["gong-demo"]) { connection { id } } }"#,
+    )
+    .await;
+    let refused = deep.next(Duration::from_secs(5)).await.expect("an answer");
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "MAX_DEPTH_LIMIT", "{refused:#}");
+    assert!(deep.next(Duration::from_secs(1)).await.is_none(), "and nothing after");
+
+    // Two open (each has received an event, so each holds its slot)...
+    let mut first = SseSubscription::open(&app, None, OK).await;
+    let mut second = SseSubscription::open(&app, None, OK).await;
+    for s in [&mut first, &mut second] {
+        let event = s.next(Duration::from_secs(10)).await.expect("an event");
+        assert!(event["data"]["callAdded"]["remoteId"].is_string(), "{event:#}");
+    }
+    // ...the third is refused with RATE_LIMITED, naming the bound.
+    let mut third = SseSubscription::open(&app, None, OK).await;
+    let refused = third.next(Duration::from_secs(5)).await.expect("an answer");
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{refused:#}");
+    assert!(refused["errors"][0]["message"].as_str().unwrap_or_default().contains('2'), "{refused:#}");
+    assert!(third.next(Duration::from_secs(1)).await.is_none(), "and nothing after");
+
+    // One ends: its slot is free again (the server notices the closed stream when it
+    // next writes to it, so the new subscription is retried until then).
+    drop(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut again = SseSubscription::open(&app, None, OK).await;
+        let event = again.next(Duration::from_secs(10)).await.expect("an answer");
+        if event["data"]["callAdded"]["remoteId"].is_string() {
+            break;
+        }
+        assert_eq!(event["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{event:#}");
+        assert!(std::time::Instant::now() < deadline, "the ended subscription's slot was never freed");
+        // The next live call is the next chance for the server to see the close.
+        let _ = second.next(Duration::from_secs(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_clients_graphql_ws_and_graphql_sse_with_a_thousand_subscribers() {
     let app = spawn_with_simulators(live_settings(vec![ProviderKind::Gong]), live_simulators(40)).await;
     let world = app.world.clone();

@@ -113,3 +113,26 @@ test('graphql-ws: an unknown connection gets a coded error', async (t) => {
   }
   t.diagnostic('coded error over graphql-ws');
 });
+
+test('graphql-ws: a subscription past the query limits is refused with the limit code', async (t) => {
+  const client = createWsClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
+  // 31 aliases: one past the default `limits.max_aliases` (30).
+  const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: remoteId`).join(' ');
+  try {
+    const outcome = await new Promise((resolve) => {
+      client.subscribe({ query: `subscription { callAdded(connectionIds: ["gong-demo"]) { ${aliases} } }` }, {
+        next: (value) => resolve({ value }),
+        error: (error) => resolve({ error }),
+        complete: () => resolve({ complete: true }),
+      });
+    });
+    // graphql-ws reports an operation refused before it starts as `error` (a list of
+    // GraphQL errors); a result with `errors` is accepted too.
+    const errors = Array.isArray(outcome.error) ? outcome.error : outcome.value?.errors;
+    assert.ok(errors?.length, JSON.stringify(outcome));
+    assert.equal(errors[0].extensions?.code, 'MAX_ALIASES_LIMIT', JSON.stringify(errors));
+  } finally {
+    client.dispose();
+  }
+  t.diagnostic('the request guard refuses over-limit subscriptions over graphql-ws');
+});
