@@ -252,20 +252,13 @@ impl Authenticator {
     }
 }
 
-fn parse_hex_digest(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+fn parse_hex_digest(text: &str) -> Option<[u8; 32]> {
+    hex::FromHex::from_hex(text).ok()
 }
 
 /// The hex SHA-256 of an API key, as `auth.api_keys[].sha256` wants it.
 pub fn api_key_sha256(key: &str) -> String {
-    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// A fresh random API key (256 bits, base64url) with its SHA-256.

@@ -199,8 +199,7 @@ impl L2 {
     fn key(&self, kind: &str, key: &CacheKey) -> String {
         let fingerprint = if key.fingerprint.len() > FINGERPRINT_MAX {
             let digest = Sha256::digest(key.fingerprint.as_bytes());
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            format!("h{hex}")
+            format!("h{}", hex::encode(digest))
         } else {
             key.fingerprint.clone()
         };

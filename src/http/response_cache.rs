@@ -88,8 +88,7 @@ impl ResponseCache {
     }
 
     fn shared_key(shared: &Shared, key: &Key) -> String {
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        shared.key(&["response", &hex])
+        shared.key(&["response", &hex::encode(key)])
     }
 
     /// The answer another replica stored under `key`, cached here for the time it

@@ -551,7 +551,7 @@ fn fingerprint(raw: &crate::domain::Raw, id: &str) -> String {
         bytes = id.as_bytes().to_vec();
     }
     let digest = Sha256::digest(&bytes);
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..8])
 }
 
 fn channel(shared: &Shared, connection: &str) -> String {

@@ -48,7 +48,7 @@ impl Webhook {
     /// PKCS#1) in `Authorization`, claiming `webhook_url` and the body's SHA-256
     /// (hex). `exp` is set `valid_for_secs` from now (negative: already expired).
     pub fn gong(body: Vec<u8>, webhook_url: &str, private_key_pem: &str, valid_for_secs: i64) -> anyhow::Result<Self> {
-        let digest: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+        let digest = hex::encode(Sha256::digest(&body));
         let now = chrono::Utc::now().timestamp();
         let claims = json!({
             "webhook_url": webhook_url,

@@ -82,7 +82,7 @@ struct ManifestOperation {
 
 /// The hex SHA-256 of a query text (the APQ hash).
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 impl PersistedQueries {

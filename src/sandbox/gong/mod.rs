@@ -227,7 +227,7 @@ pub(crate) fn fingerprint(route: &str, filter: &Value) -> String {
     h.update([0]);
     h.update(canonical(filter).as_bytes());
     let digest = h.finalize();
-    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..12])
 }
 
 fn encode_cursor(page: usize, total: usize, fp: &str) -> String {
