@@ -138,6 +138,38 @@ pub struct Call {
     pub raw: Raw,
 }
 
+#[cfg(test)]
+impl Call {
+    /// A call known only by its id and start: the base of the unit tests' calls.
+    pub(crate) fn bare(remote_id: impl Into<String>, started_at: DateTime<Utc>) -> Self {
+        Self {
+            remote_id: remote_id.into(),
+            title: None,
+            url: None,
+            scheduled_at: None,
+            started_at: Some(started_at),
+            duration_secs: None,
+            direction: CallDirection::Unknown,
+            scope: Affiliation::Unknown,
+            medium: None,
+            platform: None,
+            language: None,
+            purpose: None,
+            host_remote_id: None,
+            participants: None,
+            topics: None,
+            trackers: None,
+            summary: None,
+            stats: None,
+            state: None,
+            crm_matches: None,
+            metadata: None,
+            host_email: None,
+            raw: Raw::default(),
+        }
+    }
+}
+
 /// A provider's summary of a call.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CallSummary {

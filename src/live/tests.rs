@@ -14,7 +14,6 @@ use serde_json::json;
 use super::*;
 use crate::{
     config::CacheSettings,
-    domain::{Affiliation, CallDirection},
     providers::{Capabilities, ProviderError, ProviderKind},
 };
 
@@ -28,29 +27,10 @@ struct Scripted {
 
 fn call(id: &str, version: &str, at: DateTime<Utc>) -> Call {
     Call {
-        remote_id: id.into(),
         title: Some(format!("call {id}")),
-        url: None,
-        scheduled_at: None,
-        started_at: Some(at),
         duration_secs: Some(60.0),
-        direction: CallDirection::Unknown,
-        scope: Affiliation::Unknown,
-        medium: None,
-        platform: None,
-        language: None,
-        purpose: None,
-        host_remote_id: None,
-        participants: None,
-        topics: None,
-        trackers: None,
-        summary: None,
-        stats: None,
-        state: None,
-        crm_matches: None,
-        metadata: None,
-        host_email: None,
         raw: json!({ "id": id, "version": version }).into(),
+        ..Call::bare(id, at)
     }
 }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
 use crate::{
-    domain::{Affiliation, CallDirection, Page},
+    domain::Page,
     providers::{Capabilities, ProviderErrorKind, ProviderKind},
 };
 
@@ -43,31 +43,7 @@ struct Fake {
 }
 
 fn call(id: String, start: DateTime<Utc>) -> Call {
-    Call {
-        remote_id: id,
-        title: None,
-        url: None,
-        scheduled_at: None,
-        started_at: Some(start),
-        duration_secs: None,
-        direction: CallDirection::Unknown,
-        scope: Affiliation::Unknown,
-        medium: None,
-        platform: None,
-        language: None,
-        purpose: None,
-        host_remote_id: None,
-        participants: None,
-        topics: None,
-        trackers: None,
-        summary: None,
-        stats: None,
-        state: None,
-        crm_matches: None,
-        metadata: None,
-        host_email: None,
-        raw: crate::domain::Raw::default(),
-    }
+    Call::bare(id, start)
 }
 
 /// A small deterministic generator (xorshift).
