@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use convograph::{
     auth::api_key_sha256,
-    config::{ApiKeySettings, AuthSettings, Settings},
+    config::{ApiKeySettings, AuthSettings, RedisSettings, Settings},
     providers::ProviderKind,
     sandbox::{LiveCalls, SandboxSettings, gong},
 };
@@ -39,6 +39,18 @@ pub(crate) fn live_simulators(count: usize) -> SandboxSettings {
     let mut sims = SandboxSettings { live: Some(LiveCalls::from_now(EVERY, count)), ..SandboxSettings::default() };
     sims.gong.rate_per_sec = 0;
     sims
+}
+
+/// The sandbox's live calls Gong records: their ids, and when each becomes visible,
+/// in the order they are filed.
+fn gong_live_calls(app: &TestApp) -> Vec<(String, chrono::DateTime<Utc>)> {
+    let world = &app.world;
+    world
+        .live_calls()
+        .iter()
+        .filter(|&&j| world.calls[j].recorded_by.gong)
+        .map(|&j| (gong::ids::call_id(j), world.visible_at(j)))
+        .collect()
 }
 
 /// One GraphQL-over-SSE subscription: its `next` payloads as they arrive.
@@ -105,13 +117,7 @@ async fn new_calls_arrive_once_each_in_order_within_one_poll_interval_over_sse()
         r#"subscription { callAdded(connectionIds: ["gong-demo"]) { id remoteId title provider startedAt } }"#,
     )
     .await;
-    let world = app.world.clone();
-    let expected: Vec<(String, chrono::DateTime<Utc>)> = world
-        .live_calls()
-        .iter()
-        .filter(|&&j| world.calls[j].recorded_by.gong)
-        .map(|&j| (gong::ids::call_id(j), world.visible_at(j)))
-        .collect();
+    let expected = gong_live_calls(&app);
     assert!(expected.len() >= 4, "the live calls include Gong ones");
     let mut got = Vec::new();
     let mut latencies = Vec::new();
@@ -270,15 +276,33 @@ async fn subscriptions_pass_the_query_guard_and_one_past_max_subscriptions_is_re
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_configured_but_unreachable_the_replica_polls_for_itself_and_delivers_each_call_once() {
+    // A port nothing listens on: every Redis command fails at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut settings = live_settings(vec![ProviderKind::Gong]);
+    settings.redis = Some(RedisSettings { url: format!("redis://127.0.0.1:{closed}"), ..RedisSettings::default() });
+    let app = spawn_with_simulators(settings, live_simulators(12)).await;
+    let mut sub =
+        SseSubscription::open(&app, None, r#"subscription { callAdded(connectionIds: ["gong-demo"]) { remoteId } }"#)
+            .await;
+    let expected: Vec<String> = gong_live_calls(&app).into_iter().map(|(id, _)| id).collect();
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let event = sub.next(Duration::from_secs(15)).await.expect("an event although Redis is down");
+        assert!(event.get("errors").is_none(), "{event:#}");
+        got.push(event["data"]["callAdded"]["remoteId"].as_str().unwrap().to_owned());
+    }
+    let at = expected.iter().position(|id| *id == got[0]).expect("a live call");
+    assert_eq!(got, expected[at..at + 3], "each new call once, in order, without the shared marks");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("convograph_redis_up 0"), "Redis is reported down");
+    assert!(metrics.contains(r#"convograph_live_pollers{connection="gong-demo"} 1"#), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_clients_graphql_ws_and_graphql_sse_with_a_thousand_subscribers() {
     let app = spawn_with_simulators(live_settings(vec![ProviderKind::Gong]), live_simulators(40)).await;
-    let world = app.world.clone();
-    let expected: Vec<String> = world
-        .live_calls()
-        .iter()
-        .filter(|&&j| world.calls[j].recorded_by.gong)
-        .map(|&j| gong::ids::call_id(j))
-        .collect();
+    let expected: Vec<String> = gong_live_calls(&app).into_iter().map(|(id, _)| id).collect();
     crate::gateway::node_test(
         "live.test.mjs",
         &[("CONVOGRAPH_URL", app.url("/graphql")), ("EXPECTED_GONG_CALLS", serde_json::to_string(&expected).unwrap())],
