@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "==> test dependencies (npm ci in tests/gateway, pip in tests/deploy/.venv, redis-server)"
+echo "==> test dependencies (npm ci in tests/gateway, pip in tests/deploy/.venv, redis-server, chromium, GraphiQL assets)"
 command -v node >/dev/null || { echo "Node.js 20+ is required (tests/gateway)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "Python 3 is required (tests/deploy)" >&2; exit 1; }
 # The scale-out tests start Redis servers of their own (Debian's redis-server).
@@ -16,6 +16,18 @@ if ! command -v redis-server >/dev/null; then
   else
     echo "redis-server is required (tests/api/scale_out.rs): install Debian's redis-server" >&2; exit 1
   fi
+fi
+# The GraphiQL test drives Debian's Chromium (tests/gateway/graphiql.test.mjs).
+if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is required (the GraphiQL browser test): install Debian's chromium or set CHROMIUM" >&2; exit 1
+  fi
+fi
+# ...on GraphiQL's own scripts, served locally (no CDN here): from the npm registry.
+if [ ! -f tests/gateway/.graphiql-assets/graphiql.min.js ]; then
+  scripts/graphiql-assets.sh tests/gateway/.graphiql-assets
 fi
 # Each installs only when its lockfile changed since the last install (a copy is kept).
 if ! cmp -s tests/gateway/package-lock.json tests/gateway/node_modules/.installed-lock.json; then

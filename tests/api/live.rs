@@ -310,6 +310,42 @@ async fn real_clients_graphql_ws_and_graphql_sse_with_a_thousand_subscribers() {
     .await;
 }
 
+/// GraphiQL's own scripts, fetched from the npm registry by `scripts/test.sh`
+/// (`scripts/graphiql-assets.sh`), and the browser, Debian's Chromium (`CHROMIUM`
+/// overrides it).
+fn browser_prerequisites() -> (std::path::PathBuf, String) {
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gateway/.graphiql-assets");
+    assert!(
+        assets.join("graphiql.min.js").is_file(),
+        "{} is missing: run scripts/graphiql-assets.sh {0} (scripts/test.sh does)",
+        assets.display()
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).is_file(),
+        "{chromium} is missing: install Debian's chromium (scripts/test.sh does) or set CHROMIUM"
+    );
+    (assets, chromium)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_in_chromium_answers_the_default_query_and_streams_the_default_subscription() {
+    let (assets, chromium) = browser_prerequisites();
+    let mut settings = live_settings(vec![ProviderKind::Gong]);
+    settings.server.graphiql.assets_dir = Some(assets);
+    let app = spawn_with_simulators(settings, live_simulators(60)).await;
+    let expected: Vec<String> = gong_live_calls(&app).into_iter().map(|(id, _)| id).collect();
+    crate::gateway::node_test(
+        "graphiql.test.mjs",
+        &[
+            ("CONVOGRAPH_URL", app.url("/graphql")),
+            ("CHROMIUM", chromium),
+            ("EXPECTED_GONG_CALLS", serde_json::to_string(&expected).unwrap()),
+        ],
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answered_scorecards_are_score_added_events_of_live_calls() {
     let app = spawn_with_simulators(live_settings(vec![ProviderKind::Gong]), live_simulators(30)).await;
