@@ -6,7 +6,10 @@
 //! `live.poll_interval`, whatever the number of listeners: 1,000 subscribers cost
 //! the upstream requests of one. With Redis configured, one poller per connection
 //! leads in the whole cluster (a lock that lives three intervals) and events reach
-//! every replica's listeners through Redis pub/sub.
+//! every replica's listeners through a Redis stream (`XADD`, capped), which each
+//! replica reads from the last entry it saw: a reader that loses its connection
+//! reads on from there when it is back, so an event is not lost to a reconnect as
+//! it would be with pub/sub.
 //!
 //! Exactly once: what was sent is remembered per connection as a version per
 //! record ([`marks`]); a poll re-reads `live.lookback` before the previous poll's
@@ -554,48 +557,101 @@ fn fingerprint(raw: &crate::domain::Raw, id: &str) -> String {
     hex::encode(&digest[..8])
 }
 
-fn channel(shared: &Shared, connection: &str) -> String {
-    shared.key(&["live", "events", connection])
+/// The cluster's event log: one Redis stream for every connection's events, each
+/// entry `c` (the connection) and `e` (the packed event).
+fn stream(shared: &Shared) -> String {
+    shared.key(&["live", "stream"])
 }
 
-/// Publishes an event to every replica; false when Redis did not take it.
+/// Entries the event log keeps (about): far more than a replica can miss while it
+/// reconnects.
+const STREAM_LEN: usize = 10_000;
+/// How long one read of the log waits for new entries.
+const READ_BLOCK: Duration = Duration::from_secs(2);
+/// The name the log's reader gives its Redis connection (`CLIENT LIST`).
+pub const READER_NAME: &str = "convograph-live-reader";
+
+/// Appends an event to the cluster's log; false when Redis did not take it.
 async fn publish(shared: &Shared, connection: &str, event: &Event) -> bool {
     let Ok(bytes) = crate::cache::pack::encode(event).and_then(|e| e.to_wire()) else { return false };
-    let channel = channel(shared, connection);
+    let key = stream(shared);
+    let connection = connection.to_owned();
     shared
-        .run(|mut c| async move { redis::cmd("PUBLISH").arg(channel).arg(bytes).query_async::<i64>(&mut c).await })
+        .run(|mut c| async move {
+            redis::cmd("XADD")
+                .arg(key)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(STREAM_LEN)
+                .arg("*")
+                .arg("c")
+                .arg(connection)
+                .arg("e")
+                .arg(bytes)
+                .query_async::<String>(&mut c)
+                .await
+        })
         .await
         .is_some()
 }
 
-/// Forwards the cluster's events (Redis pub/sub) to this process's listeners;
-/// reconnects when the subscription drops.
+/// Forwards the cluster's events (the Redis stream) to this process's listeners.
+/// The reader keeps the id of the last entry it read: when its connection drops,
+/// it reconnects and reads on from there, so no event published meanwhile is lost.
 async fn listen_cluster(hub: Weak<Inner>, shared: Shared) {
-    let pattern = shared.key(&["live", "events", "*"]);
-    let prefix_len = pattern.len() - 1;
+    use redis::streams::{StreamReadOptions, StreamReadReply};
+
+    let key = stream(&shared);
+    let Ok(client) = redis::Client::open(shared.url()) else { return };
+    // A blocking read holds its connection: a dedicated one, whose replies may take
+    // as long as the block.
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(READ_BLOCK + Duration::from_secs(3)));
+    let mut last: Option<String> = None;
     loop {
-        let client = match redis::Client::open(shared.url()) {
-            Ok(c) => c,
-            Err(_) => return,
+        if hub.strong_count() == 0 {
+            return;
+        }
+        let Ok(mut conn) = client.get_multiplexed_async_connection_with_config(&config).await else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
         };
-        if let Ok(mut pubsub) = client.get_async_pubsub().await
-            && pubsub.psubscribe(&pattern).await.is_ok()
-        {
-            let mut messages = pubsub.into_on_message();
-            while let Some(msg) = messages.next().await {
-                let Some(inner) = hub.upgrade() else { return };
-                let connection = msg.get_channel_name().get(prefix_len..).unwrap_or_default().to_owned();
-                let payload: &[u8] = msg.get_payload_bytes();
-                match crate::cache::pack::Encoded::from_wire(payload).and_then(|e| e.unpack::<Event>()) {
+        let _ = redis::cmd("CLIENT").arg("SETNAME").arg(READER_NAME).query_async::<()>(&mut conn).await;
+        // The first time: from the log's newest entry on (what came before is old).
+        if last.is_none() {
+            let newest: Result<redis::streams::StreamRangeReply, _> =
+                redis::cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(1).query_async(&mut conn).await;
+            match newest {
+                Ok(r) => last = Some(r.ids.first().map_or_else(|| "0-0".to_owned(), |e| e.id.clone())),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            }
+        }
+        let options = StreamReadOptions::default().block(READ_BLOCK.as_millis() as usize).count(512);
+        loop {
+            let from = last.clone().unwrap_or_else(|| "0-0".to_owned());
+            let reply: StreamReadReply =
+                match redis::AsyncCommands::xread_options(&mut conn, &[&key], &[&from], &options).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "The live event log's reader lost Redis; it reconnects.");
+                        break;
+                    }
+                };
+            let Some(inner) = hub.upgrade() else { return };
+            for entry in reply.keys.into_iter().flat_map(|k| k.ids) {
+                last = Some(entry.id.clone());
+                let connection: Option<String> = entry.get("c");
+                let payload: Option<Vec<u8>> = entry.get("e");
+                let (Some(connection), Some(payload)) = (connection, payload) else { continue };
+                match crate::cache::pack::Encoded::from_wire(&payload).and_then(|e| e.unpack::<Event>()) {
                     Ok(event) => inner.deliver_here(&connection, Arc::new(event)),
                     Err(e) => tracing::warn!(error = %e, "An event from another replica could not be read."),
                 }
             }
         }
-        if hub.strong_count() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

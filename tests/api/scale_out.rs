@@ -1,5 +1,6 @@
-//! Scale-out: three convograph processes (the real binary) over one Gong simulator,
-//! sharing state through a Redis the test starts itself (`redis-server` on a free
+//! Scale-out: three convograph processes (the real binary) over one Gong simulator
+//! (and, for the live event log's reader, one in-process replica), sharing state
+//! through a Redis the test starts itself (`redis-server` on a free
 //! loopback port, so it can be killed and restarted mid-run without touching the
 //! machine's own Redis).
 //!
@@ -463,5 +464,59 @@ async fn subscribers_on_three_replicas_share_one_poller_and_get_each_call_once()
     let at = live.iter().position(|id| *id == ids[0]).unwrap();
     assert_eq!(ids, live[at..at + 6], "no call lost or repeated across the failover");
     assert!(live_polls(&client, &survivor).await >= 1.0, "the survivor took the lead");
+    drop(redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_event_reader_keeps_losing_redis_still_delivers_each_call_once_in_order() {
+    let redis = Redis::start().await;
+    let mut settings = crate::live::live_settings(vec![convograph::providers::ProviderKind::Gong]);
+    settings.redis = Some(convograph::config::RedisSettings { url: redis.url(), ..Default::default() });
+    let app = crate::helpers::spawn_with_simulators(settings, crate::live::live_simulators(30)).await;
+    let query = r#"subscription { callAdded(connectionIds: ["gong-demo"]) { remoteId } }"#;
+    let mut sub = crate::live::SseSubscription::open(&app, None, query).await;
+
+    // Every 150 ms, the connection that reads the cluster's events is killed
+    // (`CLIENT KILL`): the reader is away for most of the run, and events are
+    // published while it is.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killer = tokio::spawn({
+        let (url, stop) = (redis.url(), stop.clone());
+        async move {
+            let mut conn = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+            let mut kills = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut conn).await.unwrap();
+                for line in list.lines().filter(|l| l.contains(&format!("name={}", convograph::live::READER_NAME))) {
+                    let id = line.split(' ').find_map(|f| f.strip_prefix("id=")).unwrap().to_owned();
+                    let killed: i64 =
+                        redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async(&mut conn).await.unwrap_or(0);
+                    kills += killed as u32;
+                }
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            kills
+        }
+    });
+
+    let mut ids = Vec::new();
+    while ids.len() < 6 {
+        let event = sub.next(Duration::from_secs(20)).await.expect("an event although the reader keeps losing Redis");
+        assert!(event.get("errors").is_none(), "{event:#}");
+        ids.push(event["data"]["callAdded"]["remoteId"].as_str().unwrap().to_owned());
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let kills = killer.await.unwrap();
+    let world = &app.world;
+    let live: Vec<String> = world
+        .live_calls()
+        .iter()
+        .filter(|&&j| world.calls[j].recorded_by.gong)
+        .map(|&j| convograph::sandbox::gong::ids::call_id(j))
+        .collect();
+    let at = live.iter().position(|id| *id == ids[0]).expect("a live call");
+    println!("the event reader was killed {kills} times while 6 calls were delivered");
+    assert!(kills >= 3, "the reader was killed {kills} times: the test did not test");
+    assert_eq!(ids, live[at..at + 6], "each call once, in order, across the reader's reconnects");
     drop(redis);
 }
