@@ -52,7 +52,7 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 /// The response media type the client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MediaType {
+pub(super) enum MediaType {
     GraphqlResponseJson,
     Json,
 }
@@ -91,7 +91,11 @@ fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 /// The caller, or the `401` to answer.
-fn authenticate(state: &HttpState, headers: &HeaderMap, media: MediaType) -> Result<Arc<Principal>, Box<Response>> {
+pub(super) fn authenticate(
+    state: &HttpState,
+    headers: &HeaderMap,
+    media: MediaType,
+) -> Result<Arc<Principal>, Box<Response>> {
     let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     state.auth.authenticate(value(header::AUTHORIZATION.as_str()), value(API_KEY_HEADER)).map_err(|e| {
         state.metrics.auth_failure(e.reason());
@@ -682,7 +686,7 @@ fn content_type(media: MediaType) -> HeaderValue {
     })
 }
 
-fn request_error(media: MediaType, status: StatusCode, code: ErrorCode, message: &str) -> Response {
+pub(super) fn request_error(media: MediaType, status: StatusCode, code: ErrorCode, message: &str) -> Response {
     let body = serde_json::json!({ "errors": [ { "message": message, "extensions": { "code": code.as_str() } } ] });
     let mut out = (status, body.to_string()).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, content_type(media));

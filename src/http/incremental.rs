@@ -134,7 +134,7 @@ pub(super) fn split(
     variables: &Variables,
     batched: bool,
 ) -> ServerResult<Option<(ExecutableDocument, Split)>> {
-    let op = select_operation(doc, operation_name);
+    let op = crate::schema::limits::select_operation(doc, operation_name).map(|(_, op)| op);
     let defaults: HashMap<&Name, &ConstValue> = op
         .map(|op| {
             op.variable_definitions
@@ -193,15 +193,6 @@ pub(super) fn split(
 
 fn misuse(message: impl Into<String>) -> ServerError {
     request_error(ErrorCode::BadUserInput, message)
-}
-
-fn select_operation<'d>(doc: &'d ExecutableDocument, name: Option<&str>) -> Option<&'d OperationDefinition> {
-    match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(&op.node),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| &op.node),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
 }
 
 fn operations_mut(doc: &mut ExecutableDocument) -> Vec<(Option<&Name>, &mut Positioned<OperationDefinition>)> {

@@ -16,7 +16,7 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     body::Body,
     extract::{FromRequestParts, WebSocketUpgrade},
-    http::{HeaderMap, HeaderValue, Request, StatusCode, header},
+    http::{HeaderMap, Request, StatusCode, header},
     response::{
         IntoResponse, Response,
         sse::{Event as SseEvent, KeepAlive, Sse},
@@ -24,10 +24,13 @@ use axum::{
 };
 use futures::{StreamExt, stream};
 
-use super::{API_KEY_HEADER, HttpState};
+use super::{
+    API_KEY_HEADER, HttpState,
+    graphql::{self, MediaType},
+};
 use crate::{
     auth::{Authenticator, Principal},
-    error::{ErrorCode, request_error},
+    error::ErrorCode,
     loaders::Loaders,
     schema::{AppSchema, limits::RequestGuard, subscription::Reauthenticate},
 };
@@ -165,25 +168,19 @@ pub(super) async fn event_stream(
     headers: &HeaderMap,
     request: Result<async_graphql::Request, String>,
 ) -> Response {
-    let authorization = header_text(headers, header::AUTHORIZATION.as_str());
-    let api_key = header_text(headers, API_KEY_HEADER);
-    let principal = match state.auth.authenticate(authorization.as_deref(), api_key.as_deref()) {
+    // Authenticated (and refused) as a query is.
+    let principal = match graphql::authenticate(&state, headers, MediaType::Json) {
         Ok(p) => p,
-        Err(e) => {
-            state.metrics.auth_failure(e.reason());
-            let body = serde_json::json!({ "errors": [request_error(ErrorCode::Unauthenticated, e.to_string())] });
-            let mut resp = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return resp;
-        }
+        Err(resp) => return *resp,
     };
     let request = match request {
         Ok(r) => r,
         Err(message) => {
-            let body = serde_json::json!({ "errors": [request_error(ErrorCode::BadRequest, message)] });
-            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+            return graphql::request_error(MediaType::Json, StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message);
         }
     };
+    let authorization = header_text(headers, header::AUTHORIZATION.as_str());
+    let api_key = header_text(headers, API_KEY_HEADER);
     let data = Arc::new(caller_data(&state, principal, authorization, api_key));
     let executor = Guarded { schema: state.schema.clone(), guard: state.guard.clone() };
     let results = Executor::execute_stream(&executor, request, Some(data)).map(|resp| {

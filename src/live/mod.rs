@@ -266,7 +266,7 @@ impl Hub {
         let Some(provider) = self.inner.registry.get(connection).cloned() else { return 0 };
         let events = self.inner.classify(&provider, changes, Source::Webhook, false).await;
         let n = events.len();
-        self.inner.deliver(connection, events).await;
+        self.inner.deliver(events).await;
         n
     }
 
@@ -412,7 +412,7 @@ impl Inner {
         if whole {
             self.marks.set_high_water(connection, until).await;
         }
-        self.deliver(connection, events).await;
+        self.deliver(events).await;
         Ok(())
     }
 
@@ -520,20 +520,20 @@ impl Inner {
 
     /// Sends events to this cluster's listeners: through Redis when it answers,
     /// else straight to this process's.
-    async fn deliver(&self, connection: &Arc<str>, events: Vec<Event>) {
+    async fn deliver(&self, events: Vec<Event>) {
         for event in events {
             let event = Arc::new(event);
             if let Some(shared) = &self.shared
-                && publish(shared, connection, &event).await
+                && publish(shared, &event).await
             {
                 continue;
             }
-            self.deliver_here(connection, event);
+            self.deliver_here(event);
         }
     }
 
-    fn deliver_here(&self, connection: &str, event: Arc<Event>) {
-        if let Some(feed) = self.feeds.lock().expect("feeds lock").get(connection) {
+    fn deliver_here(&self, event: Arc<Event>) {
+        if let Some(feed) = self.feeds.lock().expect("feeds lock").get(event.connection.as_str()) {
             let _ = feed.tx.send(event);
         }
     }
@@ -558,7 +558,7 @@ fn fingerprint(raw: &crate::domain::Raw, id: &str) -> String {
 }
 
 /// The cluster's event log: one Redis stream for every connection's events, each
-/// entry `c` (the connection) and `e` (the packed event).
+/// entry one field `e`, the packed event (which names its connection).
 fn stream(shared: &Shared) -> String {
     shared.key(&["live", "stream"])
 }
@@ -572,10 +572,9 @@ const READ_BLOCK: Duration = Duration::from_secs(2);
 pub const READER_NAME: &str = "convograph-live-reader";
 
 /// Appends an event to the cluster's log; false when Redis did not take it.
-async fn publish(shared: &Shared, connection: &str, event: &Event) -> bool {
+async fn publish(shared: &Shared, event: &Event) -> bool {
     let Ok(bytes) = crate::cache::pack::encode(event).and_then(|e| e.to_wire()) else { return false };
     let key = stream(shared);
-    let connection = connection.to_owned();
     shared
         .run(|mut c| async move {
             redis::cmd("XADD")
@@ -584,8 +583,6 @@ async fn publish(shared: &Shared, connection: &str, event: &Event) -> bool {
                 .arg("~")
                 .arg(STREAM_LEN)
                 .arg("*")
-                .arg("c")
-                .arg(connection)
                 .arg("e")
                 .arg(bytes)
                 .query_async::<String>(&mut c)
@@ -642,11 +639,9 @@ async fn listen_cluster(hub: Weak<Inner>, shared: Shared) {
             let Some(inner) = hub.upgrade() else { return };
             for entry in reply.keys.into_iter().flat_map(|k| k.ids) {
                 last = Some(entry.id.clone());
-                let connection: Option<String> = entry.get("c");
-                let payload: Option<Vec<u8>> = entry.get("e");
-                let (Some(connection), Some(payload)) = (connection, payload) else { continue };
+                let Some(payload) = entry.get::<Vec<u8>>("e") else { continue };
                 match crate::cache::pack::Encoded::from_wire(&payload).and_then(|e| e.unpack::<Event>()) {
-                    Ok(event) => inner.deliver_here(&connection, Arc::new(event)),
+                    Ok(event) => inner.deliver_here(Arc::new(event)),
                     Err(e) => tracing::warn!(error = %e, "An event from another replica could not be read."),
                 }
             }

@@ -247,10 +247,16 @@ pub struct Changes {
 }
 
 impl Changes {
-    /// Answered scorecards as changes, each at its review time (`until` when the
-    /// provider gives none).
-    pub(crate) fn reviewed(scores: Vec<Score>, until: DateTime<Utc>) -> Vec<(DateTime<Utc>, Score)> {
-        scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect()
+    /// The scorecards `provider` has answered since `since` (by review date, every
+    /// page), each at its review time (`until` when the provider gives none).
+    pub(crate) async fn reviewed_since<P: Provider + ?Sized>(
+        provider: &P,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, Score)>, ProviderError> {
+        let query = ScoreQuery { review_from: Some(since), ..ScoreQuery::default() };
+        let scores = all_pages(provider, "scores", |page| provider.list_scores(&query, page)).await?;
+        Ok(scores.into_iter().map(|s| (s.reviewed_at.unwrap_or(until), s)).collect())
     }
 }
 
@@ -272,17 +278,12 @@ pub struct ChangedCall {
     pub revision: Option<String>,
 }
 
-/// The time a record's raw `fields` (the first present, read as RFC 3339 or a
-/// naive UTC time) gives, for providers whose feed orders by a modified time.
+/// The time a record's raw `fields` give (the first present that reads as one, in
+/// any form [`wire::timestamp`] reads), for providers whose feed orders by a
+/// modified time.
 pub(crate) fn raw_time(raw: &crate::domain::Raw, fields: &[&str]) -> Option<DateTime<Utc>> {
     let value: &serde_json::Value = raw;
-    fields.iter().find_map(|f| {
-        let text = value.get(*f)?.as_str()?;
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .ok()
-            .or_else(|| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
-    })
+    fields.iter().find_map(|f| wire::timestamp(value.get(*f)?.as_str()))
 }
 
 /// What a provider fills; the source of the README coverage table.

@@ -168,7 +168,7 @@ fn limit_error(code: ErrorCode, message: String, limit: u64, actual: u64) -> Ser
 
 /// The operation a request runs, with its name; `None` when it cannot be told (the
 /// engine then reports the problem).
-fn select_operation<'d>(
+pub(crate) fn select_operation<'d>(
     doc: &'d ExecutableDocument,
     name: Option<&str>,
 ) -> Option<(Option<&'d str>, &'d OperationDefinition)> {

@@ -149,9 +149,9 @@ async fn listen(
     let hosts = filter.hosts(ctx).await?;
     // Per connection, the query an event's call must match (a connection where none
     // of the named hosts has an account matches nothing).
-    let queries: HashMap<String, (Arc<dyn Provider>, CallQuery)> = per_connection(&providers, &filter, &hosts)
+    let queries: HashMap<String, CallQuery> = per_connection(&providers, &filter, &hosts)
         .into_iter()
-        .map(|(p, q)| (p.connection_id().to_string(), (p, q)))
+        .map(|(p, q)| (p.connection_id().to_string(), q))
         .collect();
     let by_id: HashMap<String, Arc<dyn Provider>> =
         providers.iter().map(|p| (p.connection_id().to_string(), p.clone())).collect();
@@ -185,7 +185,7 @@ async fn listen(
                 if let Some(call) = &event.call
                     && kind != EventKind::ScoreAdded
                 {
-                    let (_, query) = queries.get(&event.connection)?;
+                    let query = queries.get(&event.connection)?;
                     if !query.matches(call) {
                         return None;
                     }

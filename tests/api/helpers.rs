@@ -140,6 +140,22 @@ pub fn gong_call_ids(world: &World) -> Vec<String> {
     calls.iter().map(|c| convograph::sandbox::gong::ids::call_id(c.index)).collect()
 }
 
+/// The world's live calls Gong records (`sandbox.live`): their ids, and when each
+/// becomes visible, in the order they are filed.
+pub fn gong_live_calls(world: &World) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
+    world
+        .live_calls()
+        .iter()
+        .filter(|&&j| world.calls[j].recorded_by.gong)
+        .map(|&j| (convograph::sandbox::gong::ids::call_id(j), world.visible_at(j)))
+        .collect()
+}
+
+/// The ids of [`gong_live_calls`].
+pub fn gong_live_call_ids(world: &World) -> Vec<String> {
+    gong_live_calls(world).into_iter().map(|(id, _)| id).collect()
+}
+
 /// A sandbox with only the ExecVision demo connection (default world size).
 pub async fn spawn_execvision() -> TestApp {
     let mut settings = test_settings();

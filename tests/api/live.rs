@@ -15,7 +15,7 @@ use convograph::{
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_with_simulators, test_settings};
+use crate::helpers::{TestApp, gong_live_call_ids, gong_live_calls, spawn_with_simulators, test_settings};
 
 /// Time between two polls of a connection in these tests.
 const POLL: Duration = Duration::from_millis(300);
@@ -39,18 +39,6 @@ pub(crate) fn live_simulators(count: usize) -> SandboxSettings {
     let mut sims = SandboxSettings { live: Some(LiveCalls::from_now(EVERY, count)), ..SandboxSettings::default() };
     sims.gong.rate_per_sec = 0;
     sims
-}
-
-/// The sandbox's live calls Gong records: their ids, and when each becomes visible,
-/// in the order they are filed.
-fn gong_live_calls(app: &TestApp) -> Vec<(String, chrono::DateTime<Utc>)> {
-    let world = &app.world;
-    world
-        .live_calls()
-        .iter()
-        .filter(|&&j| world.calls[j].recorded_by.gong)
-        .map(|&j| (gong::ids::call_id(j), world.visible_at(j)))
-        .collect()
 }
 
 /// One GraphQL-over-SSE subscription: its `next` payloads as they arrive.
@@ -117,7 +105,7 @@ async fn new_calls_arrive_once_each_in_order_within_one_poll_interval_over_sse()
         r#"subscription { callAdded(connectionIds: ["gong-demo"]) { id remoteId title provider startedAt } }"#,
     )
     .await;
-    let expected = gong_live_calls(&app);
+    let expected = gong_live_calls(&app.world);
     assert!(expected.len() >= 4, "the live calls include Gong ones");
     let mut got = Vec::new();
     let mut latencies = Vec::new();
@@ -285,7 +273,7 @@ async fn with_redis_configured_but_unreachable_the_replica_polls_for_itself_and_
     let mut sub =
         SseSubscription::open(&app, None, r#"subscription { callAdded(connectionIds: ["gong-demo"]) { remoteId } }"#)
             .await;
-    let expected: Vec<String> = gong_live_calls(&app).into_iter().map(|(id, _)| id).collect();
+    let expected = gong_live_call_ids(&app.world);
     let mut got = Vec::new();
     while got.len() < 3 {
         let event = sub.next(Duration::from_secs(15)).await.expect("an event although Redis is down");
@@ -302,7 +290,7 @@ async fn with_redis_configured_but_unreachable_the_replica_polls_for_itself_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_clients_graphql_ws_and_graphql_sse_with_a_thousand_subscribers() {
     let app = spawn_with_simulators(live_settings(vec![ProviderKind::Gong]), live_simulators(40)).await;
-    let expected: Vec<String> = gong_live_calls(&app).into_iter().map(|(id, _)| id).collect();
+    let expected = gong_live_call_ids(&app.world);
     crate::gateway::node_test(
         "live.test.mjs",
         &[("CONVOGRAPH_URL", app.url("/graphql")), ("EXPECTED_GONG_CALLS", serde_json::to_string(&expected).unwrap())],
@@ -334,7 +322,7 @@ async fn graphiql_in_chromium_answers_the_default_query_and_streams_the_default_
     let mut settings = live_settings(vec![ProviderKind::Gong]);
     settings.server.graphiql.assets_dir = Some(assets);
     let app = spawn_with_simulators(settings, live_simulators(60)).await;
-    let expected: Vec<String> = gong_live_calls(&app).into_iter().map(|(id, _)| id).collect();
+    let expected = gong_live_call_ids(&app.world);
     crate::gateway::node_test(
         "graphiql.test.mjs",
         &[

@@ -421,13 +421,7 @@ async fn subscribers_on_three_replicas_share_one_poller_and_get_each_call_once()
         seen.push(ids);
     }
     let elapsed = started.elapsed();
-    let world = sandbox.world();
-    let live: Vec<String> = world
-        .live_calls()
-        .iter()
-        .filter(|&&j| world.calls[j].recorded_by.gong)
-        .map(|&j| convograph::sandbox::gong::ids::call_id(j))
-        .collect();
+    let live = crate::helpers::gong_live_call_ids(sandbox.world());
     for ids in &seen {
         let at = live.iter().position(|id| *id == ids[0]).expect("a live call");
         assert_eq!(ids, &live[at..at + 3], "each call once, in order, on every replica");
@@ -507,13 +501,7 @@ async fn a_replica_whose_event_reader_keeps_losing_redis_still_delivers_each_cal
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let kills = killer.await.unwrap();
-    let world = &app.world;
-    let live: Vec<String> = world
-        .live_calls()
-        .iter()
-        .filter(|&&j| world.calls[j].recorded_by.gong)
-        .map(|&j| convograph::sandbox::gong::ids::call_id(j))
-        .collect();
+    let live = crate::helpers::gong_live_call_ids(&app.world);
     let at = live.iter().position(|id| *id == ids[0]).expect("a live call");
     println!("the event reader was killed {kills} times while 6 calls were delivered");
     assert!(kills >= 3, "the reader was killed {kills} times: the test did not test");

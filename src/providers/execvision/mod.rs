@@ -342,8 +342,7 @@ impl Provider for ExecVisionProvider {
             })
         })
         .await?;
-        let scores = ScoreQuery { review_from: Some(since), ..ScoreQuery::default() };
-        let scores = super::all_pages(self, "scores", |page| self.list_scores(&scores, page)).await?;
+        let scores = Changes::reviewed_since(self, since, until).await?;
         Ok(Changes {
             calls: calls
                 .into_iter()
@@ -352,7 +351,7 @@ impl Provider for ExecVisionProvider {
                     ChangedCall { at, call, transcript: None, revision: None }
                 })
                 .collect(),
-            scores: Changes::reviewed(scores, until),
+            scores,
         })
     }
 

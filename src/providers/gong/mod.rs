@@ -396,8 +396,7 @@ impl Provider for GongProvider {
         let query = CallQuery { from: Some(since), to: Some(until), ..CallQuery::default() };
         let calls = super::all_pages(self, "calls", |page| self.list_calls(&query, page)).await?;
         // By review date (Gong takes days): up to now, whatever the day it ends.
-        let scores = ScoreQuery { review_from: Some(since), ..ScoreQuery::default() };
-        let scores = super::all_pages(self, "scores", |page| self.list_scores(&scores, page)).await?;
+        let scores = Changes::reviewed_since(self, since, until).await?;
         Ok(Changes {
             calls: calls
                 .into_iter()
@@ -411,7 +410,7 @@ impl Provider for GongProvider {
                     ChangedCall { at: ended.unwrap_or(until), call, transcript: None, revision: None }
                 })
                 .collect(),
-            scores: Changes::reviewed(scores, until),
+            scores,
         })
     }
 
